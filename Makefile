@@ -1,0 +1,33 @@
+# landcheck: two commands do all set-up on a fresh machine (Python 3.11 with venv).
+#   make run   - create .venv, install landcheck, run the whole pipeline on the committed sample
+#   make test  - create .venv, install landcheck + pytest, run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= out/sample
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test bench sample clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/landcheck run configs/sample.yaml --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py
+
+# Regenerate the committed sample (deterministic; needs ../shared/data/china_admin or the committed county copy).
+sample: $(STAMP)
+	$(BIN)/landcheck make-sample data/sample_tiles --config-out configs/sample.yaml
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,53 @@
+"""The landcheck exception tree.
+
+Every error a user can cause derives from :class:`LandcheckError`; the CLI turns
+it into one line on stderr and a non-zero exit code, never a traceback. Each
+subclass also inherits the matching builtin so callers can catch either.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "LandcheckError",
+    "ConfigError",
+    "InputFileError",
+    "BadRasterError",
+    "BadVectorError",
+    "CRSError",
+]
+
+
+class LandcheckError(Exception):
+    """Root of all errors landcheck reports to the user."""
+
+    exit_code = 1
+
+
+class ConfigError(LandcheckError, ValueError):
+    """The run configuration is missing, malformed or has bad values."""
+
+    exit_code = 2
+
+
+class InputFileError(LandcheckError, OSError):
+    """An input file is missing or cannot be read."""
+
+    exit_code = 3
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class BadRasterError(InputFileError):
+    """An imagery tile or mask is unusable (bands, CRS, resolution, dtype)."""
+
+
+class BadVectorError(InputFileError):
+    """A vector layer is unusable (missing field, geometry type, CRS)."""
+
+
+class CRSError(LandcheckError, ValueError):
+    """A coordinate reference system is missing or unsuitable for areas."""
+
+    exit_code = 3

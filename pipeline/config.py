@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from overlay.accounting import RULES, Thresholds as ThresholdConfig
 from pipeline.errors import ConfigError
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
 ]
 
 BANDS = ("blue", "green", "red", "nir")
-RULES = ("reaches", "exceeds")
 THRESHOLD_METHODS = ("otsu",)
 
 
@@ -84,16 +84,6 @@ class DetectionConfig:
     opening_radius_px: int = 1
     closing_radius_px: int = 1
     chunk_px: int = 1024
-
-
-@dataclass(frozen=True)
-class ThresholdConfig:
-    """Ratio thresholds and whether a ratio must reach (>=) or exceed (>) them."""
-
-    interview: float = 0.10
-    accountability: float = 0.15
-    interview_rule: str = "reaches"
-    accountability_rule: str = "reaches"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,309 @@
+"""Split patches by county and measure each piece against farmland, basic farmland and approvals.
+
+All functions are pure over GeoDataFrames. The unit of work is one county
+(:class:`CountyTask`): it carries only the features that touch that county, so
+tasks can be mapped in any order, on any dask worker, with the same result.
+
+Within a task everything is projected to the county's CGCS2000 3-degree
+Gauss-Krüger zone and areas are in m². Where two county polygons overlap (real
+boundary layers do, by centimetres to metres), the overlap goes to the county
+with the smaller code, so no area is counted in two counties.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+from geopandas import GeoDataFrame, GeoSeries
+from pyproj import CRS
+
+from overlay.crs import zone_epsg_for_geometries
+
+__all__ = [
+    "SLIVER_M2",
+    "PIECE_COLUMNS",
+    "CountyTask",
+    "county_tasks",
+    "split_county",
+    "measure_pieces",
+    "assign_patch_ids",
+    "unassigned_parts",
+    "split_patches",
+]
+
+SLIVER_M2 = 0.01
+"""Measured parts smaller than this (m²) are numerical slivers and count as zero."""
+
+PIECE_COLUMNS = [
+    "patch_id", "source_id", "county_code", "county_name", "area_m2", "farmland_m2",
+    "basic_farmland_m2", "approved_m2", "legal_farmland_m2", "illegal_farmland_m2",
+    "illegal_basic_farmland_m2", "other_m2", "status",
+]
+
+
+@dataclass(frozen=True)
+class CountyTask:
+    """Everything needed to split and measure the patches of one county.
+
+    Geometries may be in any CRS; :func:`split_county` projects them to ``epsg``.
+    ``earlier_counties`` are the neighbours with a smaller code that touch the
+    county's patches: their area is removed from this county's pieces.
+    """
+
+    county_code: str
+    county_name: str
+    epsg: int
+    county: GeoSeries
+    earlier_counties: GeoSeries
+    patches: GeoDataFrame
+    farmland: GeoSeries
+    basic_farmland: GeoSeries
+    approved: GeoSeries
+
+
+def _query(layer: GeoDataFrame | GeoSeries, geoms: GeoSeries) -> np.ndarray:
+    """Indexes of ``layer`` features intersecting any of ``geoms`` (given in any CRS)."""
+    if len(layer) == 0 or len(geoms) == 0:
+        return np.empty(0, dtype=np.int64)
+    target = geoms.to_crs(layer.crs) if geoms.crs != layer.crs else geoms
+    hits = layer.sindex.query(target.values, predicate="intersects")[1]
+    return np.unique(hits)
+
+
+def county_tasks(
+    patches: GeoDataFrame,
+    counties: GeoDataFrame,
+    farmland: GeoDataFrame,
+    basic_farmland: GeoDataFrame,
+    approved: GeoDataFrame,
+) -> list[CountyTask]:
+    """One task per county that has at least one patch touching it.
+
+    ``counties`` needs ``county_code`` and ``county_name`` columns; ``patches``
+    a ``source_id`` column. Each task holds only the features it needs.
+    """
+    counties = counties.reset_index(drop=True)
+    zones = zone_epsg_for_geometries(counties)
+    patches_in_counties = patches.geometry.to_crs(counties.crs) if patches.crs != counties.crs \
+        else patches.geometry
+    pairs = counties.sindex.query(patches_in_counties.values, predicate="intersects")
+    tasks = []
+    for ci in np.unique(pairs[1]):
+        county = counties.iloc[[ci]]
+        patch_idx = np.unique(pairs[0][pairs[1] == ci])
+        county_patches = patches.iloc[patch_idx]
+        code = str(county["county_code"].iloc[0])
+        neighbours = counties.iloc[_query(counties, county_patches.geometry)]
+        earlier = neighbours[neighbours["county_code"].astype(str) < code]
+        # Keep the task small: neighbours only matter inside the patches' extent.
+        box = _padded_box(patches_in_counties.iloc[patch_idx].total_bounds)
+        earlier_geoms = GeoSeries(shapely.intersection(earlier.geometry.values, box),
+                                  crs=counties.crs)
+        tasks.append(CountyTask(
+            county_code=code,
+            county_name=str(county["county_name"].iloc[0]),
+            epsg=int(zones[ci]),
+            county=GeoSeries(shapely.intersection(county.geometry.values, box), crs=counties.crs),
+            earlier_counties=earlier_geoms[~earlier_geoms.is_empty],
+            patches=county_patches,
+            farmland=farmland.geometry.iloc[_query(farmland, county_patches.geometry)],
+            basic_farmland=basic_farmland.geometry.iloc[
+                _query(basic_farmland, county_patches.geometry)],
+            approved=approved.geometry.iloc[_query(approved, county_patches.geometry)],
+        ))
+    return tasks
+
+
+def _padded_box(bounds: np.ndarray) -> shapely.Polygon:
+    """The bounding box grown by 5% on each side, so reprojection never shaves a patch edge."""
+    minx, miny, maxx, maxy = bounds
+    pad = 0.05 * max(maxx - minx, maxy - miny) + 1e-9
+    return shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep only the polygonal parts of each geometry (drops lines/points left by intersections)."""
+    out = geoms.copy()
+    mixed = shapely.get_type_id(out) == 7  # GeometryCollection
+    for i in np.flatnonzero(mixed):
+        parts = shapely.get_parts(out[i])
+        polys = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+        out[i] = shapely.union_all(polys) if len(polys) else shapely.Polygon()
+    lines = np.isin(shapely.get_type_id(out), (0, 1, 2, 4, 5))
+    out[lines] = shapely.Polygon()
+    return out
+
+
+def _covered(geoms: np.ndarray, layer: np.ndarray) -> np.ndarray:
+    """For each geometry, its intersection with the union of ``layer`` (overlaps not double counted)."""
+    result = np.array([shapely.Polygon()] * len(geoms), dtype=object)
+    if len(geoms) == 0 or len(layer) == 0:
+        return result
+    tree = shapely.STRtree(layer)
+    gi, li = tree.query(geoms, predicate="intersects")
+    if len(gi) == 0:
+        return result
+    parts = shapely.intersection(geoms[gi], layer[li])
+    order = np.argsort(gi, kind="stable")
+    gi, parts = gi[order], parts[order]
+    starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
+    ends = np.r_[starts[1:], len(gi)]
+    for s, e in zip(starts, ends):
+        result[gi[s]] = parts[s] if e - s == 1 else shapely.union_all(parts[s:e])
+    return _polygonal(result)
+
+
+def _snap(value: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """Slivers below :data:`SLIVER_M2` become 0; a part within a sliver of its whole becomes the whole."""
+    value = np.where(value < SLIVER_M2, 0.0, value)
+    return np.where(whole - value < SLIVER_M2, whole, value)
+
+
+def measure_pieces(
+    pieces: np.ndarray, farmland: np.ndarray, basic_farmland: np.ndarray, approved: np.ndarray
+) -> pd.DataFrame:
+    """Areas (m²) of each piece's parts; all inputs are shapely arrays in one projected CRS.
+
+    Measured geometrically: the piece, its farmland part, the basic-farmland part of
+    that, and the approved parts. Derived by subtraction so that the invariants hold
+    by construction: ``illegal = farmland - legal``, ``other = area - farmland``.
+    """
+    area = shapely.area(pieces)
+    farm_geom = _covered(pieces, farmland)
+    farmland_m2 = _snap(shapely.area(farm_geom), area)
+    basic_geom = _covered(farm_geom, basic_farmland)
+    basic_m2 = _snap(shapely.area(basic_geom), farmland_m2)
+    legal_m2 = _snap(shapely.area(_covered(farm_geom, approved)), farmland_m2)
+    basic_legal_m2 = _snap(shapely.area(_covered(basic_geom, approved)), basic_m2)
+    approved_m2 = _snap(shapely.area(_covered(pieces, approved)), area)
+    illegal_m2 = farmland_m2 - legal_m2
+    status = np.select(
+        [farmland_m2 == 0, legal_m2 == 0, illegal_m2 == 0],
+        ["non_farmland", "illegal", "legal"],
+        default="partly_legal",
+    )
+    return pd.DataFrame({
+        "area_m2": area,
+        "farmland_m2": farmland_m2,
+        "basic_farmland_m2": basic_m2,
+        "approved_m2": approved_m2,
+        "legal_farmland_m2": legal_m2,
+        "illegal_farmland_m2": illegal_m2,
+        "illegal_basic_farmland_m2": basic_m2 - basic_legal_m2,
+        "other_m2": area - farmland_m2,
+        "status": status,
+    })
+
+
+def split_county(task: CountyTask) -> GeoDataFrame:
+    """The measured pieces of one county's patches, in the county's zone CRS.
+
+    Returns one row per (patch, county) piece with the columns of
+    :data:`PIECE_COLUMNS` except ``patch_id`` (see :func:`assign_patch_ids`), plus
+    every extra column of ``task.patches``.
+    """
+    crs = CRS.from_epsg(task.epsg)
+    county = shapely.union_all(task.county.to_crs(crs).values)
+    if len(task.earlier_counties):
+        county = shapely.difference(county, shapely.union_all(task.earlier_counties.to_crs(crs).values))
+    patches = task.patches.to_crs(crs)
+    pieces = _polygonal(shapely.intersection(patches.geometry.values, county))
+    keep = shapely.area(pieces) >= SLIVER_M2
+    patches, pieces = patches[keep], pieces[keep]
+    measured = measure_pieces(
+        pieces,
+        task.farmland.to_crs(crs).values,
+        task.basic_farmland.to_crs(crs).values,
+        task.approved.to_crs(crs).values,
+    )
+    extra = patches.drop(columns=patches.geometry.name).reset_index(drop=True)
+    out = pd.concat([extra, measured], axis=1)
+    out.insert(1, "county_code", task.county_code)
+    out.insert(2, "county_name", task.county_name)
+    return GeoDataFrame(out, geometry=GeoSeries(pieces, crs=crs).values, crs=crs)
+
+
+def assign_patch_ids(pieces: GeoDataFrame, year: int) -> GeoDataFrame:
+    """Add ``patch_id`` = ``<county_code>-<year>-<nnnnn>``, numbered north-west first per county.
+
+    The order uses each piece's representative point rounded to the millimetre,
+    then ``source_id``, so ids do not depend on task or chunk order.
+    """
+    pts = shapely.point_on_surface(pieces.geometry.values)
+    key = pd.DataFrame({
+        "county_code": pieces["county_code"].astype(str).values,
+        "neg_y": -np.round(shapely.get_y(pts), 3),
+        "x": np.round(shapely.get_x(pts), 3),
+        "source_id": pieces["source_id"].astype(str).values,
+    })
+    order = key.sort_values(["county_code", "neg_y", "x", "source_id"], kind="stable").index
+    out = pieces.iloc[order].reset_index(drop=True)
+    seq = out.groupby("county_code", sort=False).cumcount() + 1
+    ids = [f"{code}-{year}-{n:05d}" for code, n in zip(out["county_code"].astype(str), seq)]
+    out.insert(0, "patch_id", ids)
+    return out
+
+
+def unassigned_parts(patches: GeoDataFrame, counties: GeoDataFrame) -> GeoDataFrame:
+    """Parts of patches that lie in no county (reported, never silently dropped).
+
+    Returns ``source_id``, ``area_m2`` (in each patch's own zone) and geometry, for
+    parts of at least :data:`SLIVER_M2`.
+    """
+    geoms = patches.geometry.to_crs(counties.crs) if patches.crs != counties.crs else patches.geometry
+    covered = _covered(geoms.values, counties.geometry.values)
+    rest = GeoSeries(_polygonal(shapely.difference(geoms.values, covered)), crs=counties.crs)
+    if rest.is_empty.all():
+        return GeoDataFrame({"source_id": [], "area_m2": []}, geometry=[], crs=counties.crs)
+    zones = zone_epsg_for_geometries(GeoSeries(np.where(rest.is_empty, geoms.values, rest.values),
+                                               crs=counties.crs))
+    areas = np.zeros(len(rest))
+    for epsg in np.unique(zones):
+        sel = zones == epsg
+        areas[sel] = shapely.area(rest[sel].to_crs(CRS.from_epsg(int(epsg))).values)
+    keep = areas >= SLIVER_M2
+    return GeoDataFrame({"source_id": patches["source_id"].values[keep], "area_m2": areas[keep]},
+                        geometry=rest.values[keep], crs=counties.crs)
+
+
+def split_patches(
+    patches: GeoDataFrame,
+    counties: GeoDataFrame,
+    farmland: GeoDataFrame,
+    basic_farmland: GeoDataFrame,
+    approved: GeoDataFrame,
+    *,
+    year: int,
+    output_crs: CRS | int | None = None,
+) -> GeoDataFrame:
+    """Split every patch by county and measure it; the single-machine path.
+
+    ``output_crs`` defaults to the zone CRS when all counties share one zone,
+    else geographic CGCS2000 (EPSG:4490). Area columns are always measured in
+    each county's own zone.
+    """
+    tasks = county_tasks(patches, counties, farmland, basic_farmland, approved)
+    return combine_pieces([split_county(t) for t in tasks], year=year, output_crs=output_crs,
+                          template=patches)
+
+
+def combine_pieces(
+    parts: list[GeoDataFrame], *, year: int, output_crs: CRS | int | None = None,
+    template: GeoDataFrame | None = None,
+) -> GeoDataFrame:
+    """Concatenate per-county results in one CRS and assign patch ids."""
+    if output_crs is None:
+        crss = {p.crs for p in parts}
+        output_crs = crss.pop() if len(crss) == 1 else CRS.from_epsg(4490)
+    output_crs = CRS.from_user_input(output_crs)
+    parts = [p.to_crs(output_crs) for p in parts if len(p)]
+    if not parts:
+        extra = [] if template is None else [c for c in template.columns if c != template.geometry.name]
+        columns = list(dict.fromkeys(["source_id", "county_code", "county_name", *extra,
+                                      *PIECE_COLUMNS[4:]]))
+        empty = GeoDataFrame({c: [] for c in columns}, geometry=[], crs=output_crs)
+        empty.insert(0, "patch_id", [])
+        return empty
+    return assign_patch_ids(GeoDataFrame(pd.concat(parts, ignore_index=True), crs=output_crs), year)

@@ -1,0 +1,126 @@
+"""Split and measure on tiny layers whose answer is known by construction.
+
+Coordinates are metres in EPSG:4551 (CGCS2000 GK CM 126E) near Jilin city, offset
+by (X0, Y0); all rectangles have integer corners so areas are exact.
+"""
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from overlay.split import split_patches, unassigned_parts
+
+X0, Y0 = 546000.0, 4857000.0
+CRS = 4551
+
+
+def box(x1, y1, x2, y2):
+    return shapely.box(X0 + x1, Y0 + y1, X0 + x2, Y0 + y2)
+
+
+def gdf(geoms, **cols):
+    return gpd.GeoDataFrame(cols, geometry=geoms, crs=CRS)
+
+
+@pytest.fixture
+def world():
+    counties = gdf([box(0, 0, 100, 100), box(100, 0, 200, 100), box(200, 0, 300, 100)],
+                   county_code=["220201", "220202", "220203"], county_name=["甲县", "乙县", "丙县"])
+    farmland = gdf([box(0, 0, 150, 50)])
+    basic = gdf([box(0, 0, 50, 50)])
+    approved = gdf([box(0, 0, 20, 50)])
+    patches = gdf([box(10, 10, 40, 30),      # P1: in 220201, on farmland, 1/3 approved, all basic
+                   box(90, 40, 110, 60),     # P2: straddles 220201 / 220202, farmland y 40..50
+                   box(150, 60, 170, 80)],   # P3: in 220202, off farmland
+                  source_id=["P1", "P2", "P3"])
+    return patches, counties, farmland, basic, approved
+
+
+def by_source(pieces):
+    return {(r.source_id, r.county_code): r for r in pieces.itertuples()}
+
+
+def test_known_areas(world):
+    pieces = split_patches(*world, year=2025)
+    got = by_source(pieces)
+    assert set(got) == {("P1", "220201"), ("P2", "220201"), ("P2", "220202"), ("P3", "220202")}
+    p1 = got[("P1", "220201")]
+    assert (p1.area_m2, p1.farmland_m2, p1.legal_farmland_m2, p1.illegal_farmland_m2) == (600, 600, 200, 400)
+    assert (p1.basic_farmland_m2, p1.illegal_basic_farmland_m2, p1.approved_m2) == (600, 400, 200)
+    assert p1.status == "partly_legal"
+    for code in ("220201", "220202"):
+        p2 = got[("P2", code)]
+        assert (p2.area_m2, p2.farmland_m2, p2.illegal_farmland_m2, p2.other_m2) == (200, 100, 100, 100)
+        assert p2.status == "illegal"
+    p3 = got[("P3", "220202")]
+    assert (p3.area_m2, p3.farmland_m2, p3.status) == (400, 0, "non_farmland")
+    assert pieces.crs.to_epsg() == CRS
+
+
+def test_invariants(world):
+    pieces = split_patches(*world, year=2025)
+    assert np.allclose(pieces.area_m2, pieces.farmland_m2 + pieces.other_m2, rtol=0, atol=1e-9)
+    assert np.allclose(pieces.farmland_m2, pieces.legal_farmland_m2 + pieces.illegal_farmland_m2,
+                       rtol=0, atol=1e-9)
+    assert (pieces.basic_farmland_m2 <= pieces.farmland_m2).all()
+    assert np.allclose(pieces.area_m2, pieces.geometry.area)
+    patch_area = world[0].set_index("source_id").area
+    assert np.allclose(pieces.groupby("source_id").area_m2.sum().sort_index(), patch_area.sort_index())
+
+
+def test_patch_ids_stable_and_unique(world):
+    a = split_patches(*world, year=2025)
+    patches = world[0].iloc[::-1]  # input order must not matter
+    b = split_patches(patches, *world[1:], year=2025)
+    assert a.patch_id.is_unique
+    assert list(a.patch_id) == list(b.patch_id)
+    assert dict(zip(a.patch_id, a.source_id)) == dict(zip(b.patch_id, b.source_id))
+    assert set(a.patch_id) == {"220201-2025-00001", "220201-2025-00002",
+                               "220202-2025-00001", "220202-2025-00002"}
+    # north-west first: in 220201 the straddling P2 (y 40..60) is north of P1 (y 10..30)
+    assert a.set_index("patch_id").loc["220201-2025-00001", "source_id"] == "P2"
+
+
+def test_geographic_layers_are_harmonised(world):
+    patches, counties, farmland, basic, approved = world
+    projected = split_patches(*world, year=2025)
+    geographic = split_patches(patches.to_crs(4490), counties.to_crs(4490), farmland.to_crs(4490),
+                               basic, approved.to_crs(4490), year=2025)
+    cols = ["area_m2", "farmland_m2", "legal_farmland_m2", "illegal_farmland_m2", "basic_farmland_m2"]
+    a = projected.set_index(["source_id", "county_code"]).sort_index()[cols]
+    b = geographic.set_index(["source_id", "county_code"]).sort_index()[cols]
+    assert np.allclose(a.to_numpy(), b.to_numpy(), rtol=1e-7, atol=1e-4)
+
+
+def test_overlapping_counties_count_area_once(world):
+    patches, counties, farmland, basic, approved = world
+    overlapping = counties.copy()
+    overlapping.loc[1, "geometry"] = box(95, 0, 200, 100)  # 5 m overlap with 220201
+    pieces = split_patches(patches, overlapping, farmland, basic, approved, year=2025)
+    p2 = pieces[pieces.source_id == "P2"].set_index("county_code")
+    assert p2.loc["220201", "area_m2"] == pytest.approx(200)  # the smaller code keeps the overlap
+    assert p2.loc["220202", "area_m2"] == pytest.approx(200)
+    assert pieces.area_m2.sum() == pytest.approx(1400)
+
+
+def test_overlapping_farmland_parcels_not_double_counted(world):
+    patches, counties, farmland, basic, approved = world
+    doubled = gdf([box(0, 0, 150, 50), box(0, 0, 150, 50), box(0, 20, 40, 60)])
+    pieces = split_patches(patches, counties, doubled, basic, approved, year=2025)
+    p1 = by_source(pieces)[("P1", "220201")]
+    assert p1.farmland_m2 == 600
+
+
+def test_patch_outside_counties_is_reported(world):
+    patches, counties, *_ = world
+    outside = gdf([box(290, 90, 310, 110), box(500, 500, 520, 520)], source_id=["Q1", "Q2"])
+    rest = unassigned_parts(outside, counties).set_index("source_id")
+    assert rest.loc["Q1", "area_m2"] == pytest.approx(400 - 100)
+    assert rest.loc["Q2", "area_m2"] == pytest.approx(400)
+    assert unassigned_parts(patches, counties).empty
+
+
+def test_no_patches_gives_empty_table(world):
+    patches, *rest = world
+    pieces = split_patches(patches.iloc[:0], *rest, year=2025)
+    assert len(pieces) == 0 and "patch_id" in pieces.columns and "illegal_farmland_m2" in pieces.columns

@@ -27,7 +27,7 @@ bench: $(STAMP)
 
 # Regenerate the committed sample (deterministic; needs ../shared/data/china_admin or the committed county copy).
 sample: $(STAMP)
-	$(BIN)/landcheck make-sample data/sample_tiles --config-out configs/sample.yaml
+	$(BIN)/landcheck make-sample data/sample_tiles --config-dir configs
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

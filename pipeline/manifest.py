@@ -1,0 +1,148 @@
+"""The run manifest: what went in (with sha256), what came out, versions, counts and timings.
+
+It is what makes a run auditable years later: every input file is named with
+its hash, every output too, and the exact config is embedded.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import RunConfig
+from pipeline.layers import LayerReport, layer_files
+
+__all__ = ["sha256_file", "input_files", "library_versions", "build_manifest", "write_json"]
+
+_LIBRARIES = ("numpy", "pandas", "rasterio", "geopandas", "shapely", "pyogrio", "pyproj", "dask",
+              "distributed", "scikit-image", "scipy", "openpyxl", "matplotlib")
+
+
+def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def input_files(config: RunConfig) -> list[tuple[str, Path]]:
+    """Every input file of a run with its role (Shapefile sidecars included)."""
+    files: list[tuple[str, Path]] = [("config", config.source)]
+    for role, layer in (("counties", config.counties), ("farmland", config.farmland),
+                        ("basic_farmland", config.basic_farmland), ("approved", config.approved)):
+        files += [(role, p) for p in layer_files(layer.path)]
+    if config.patches is not None:
+        files += [("patches", p) for p in layer_files(config.patches.path)]
+    else:
+        im = config.imagery
+        for role, paths in (("imagery.before", im.before), ("imagery.after", im.after),
+                            ("imagery.before_cloud_masks", im.before_cloud_masks),
+                            ("imagery.after_cloud_masks", im.after_cloud_masks)):
+            files += [(role, p) for p in paths]
+    return files
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python, GDAL, PROJ and the libraries the numbers depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in ("landcheck",) + _LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    try:
+        import rasterio
+        import pyproj
+
+        out["gdal"] = rasterio.__gdal_version__
+        out["proj"] = pyproj.proj_version_str
+    except ImportError:
+        pass
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if value is pd.NA:
+        return None
+    return value
+
+
+def _hashed(entries: Iterable[tuple[str, Path]], relative_to: Path | None = None) -> list[dict]:
+    out = []
+    for role, path in entries:
+        shown = path.relative_to(relative_to) if relative_to else path
+        out.append({"role": role, "path": str(shown), "bytes": path.stat().st_size,
+                    "sha256": sha256_file(path)})
+    return out
+
+
+def build_manifest(
+    *, config: RunConfig, started: datetime, timings: dict[str, float],
+    layer_reports: list[LayerReport], patch_stats: dict, pieces: pd.DataFrame, ratios: pd.DataFrame,
+    unassigned: pd.DataFrame, outputs: dict[str, Path], staging: Path, scheduler: str | None,
+) -> dict:
+    """The manifest dict (JSON-ready)."""
+    levels = ratios["level"].value_counts().to_dict()
+    manifest = {
+        "landcheck_manifest": 1,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": {"cpus": os.cpu_count(), "scheduler": scheduler or "local"},
+        "config_file": str(config.source),
+        "config": config.to_dict(),
+        "inputs": _hashed(input_files(config)),
+        "versions": library_versions(),
+        "layers": [r.to_dict() for r in layer_reports],
+        "patches": patch_stats,
+        "counts": {
+            "patches": int(pieces["source_id"].nunique()) if len(pieces) else 0,
+            "pieces": len(pieces),
+            "patches_straddling_counties": int((pieces.groupby("source_id").size() > 1).sum())
+            if len(pieces) else 0,
+            "counties": len(ratios),
+            "counties_by_level": {k: int(v) for k, v in sorted(levels.items())},
+            "unassigned_parts": len(unassigned),
+            "unassigned_area_m2": float(unassigned["area_m2"].sum()) if len(unassigned) else 0.0,
+            "unassigned_source_ids": sorted(unassigned["source_id"].astype(str).unique().tolist())
+            if len(unassigned) else [],
+        },
+        "totals_m2": {
+            "patch_area": float(pieces["area_m2"].sum()) if len(pieces) else 0.0,
+            "occupied_farmland": float(ratios["occupied_farmland_m2"].sum()),
+            "illegal_farmland": float(ratios["illegal_farmland_m2"].sum()),
+        },
+        "timings_s": timings,
+        "outputs": _hashed(sorted(outputs.items()), relative_to=staging),
+    }
+    return _jsonable(manifest)
+
+
+def write_json(data: dict, path: Path) -> None:
+    """Write JSON (UTF-8, Chinese kept readable) via a temp file and rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(path)

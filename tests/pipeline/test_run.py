@@ -1,0 +1,138 @@
+"""The whole run on the committed sample, checked against the sample's ground truth."""
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.config import load_config
+from pipeline.manifest import sha256_file
+from pipeline.run import run_pipeline
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "data" / "sample_tiles"
+TRUTH_RATIOS = SAMPLE / "truth" / "truth_ratios.csv"
+
+
+def quiet(_msg: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def truth() -> pd.DataFrame:
+    return pd.read_csv(TRUTH_RATIOS, dtype={"county_code": str}).set_index("county_code")
+
+
+@pytest.fixture(scope="module")
+def truth_run(tmp_path_factory):
+    cfg = load_config(REPO / "configs" / "sample_truth.yaml", output=tmp_path_factory.mktemp("t") / "out")
+    return run_pipeline(cfg, progress=False, log=quiet)
+
+
+@pytest.fixture(scope="module")
+def detect_run(tmp_path_factory):
+    cfg = load_config(REPO / "configs" / "sample.yaml", output=tmp_path_factory.mktemp("d") / "out")
+    return run_pipeline(cfg, progress=False, log=quiet)
+
+
+def read_ratios(result) -> pd.DataFrame:
+    return pd.read_csv(result.output / "county_ratios.csv", dtype={"county_code": str},
+                       encoding="utf-8-sig").set_index("county_code")
+
+
+def test_truth_patches_reproduce_true_ratios_exactly(truth_run, truth):
+    got = read_ratios(truth_run)
+    assert set(got.index) == set(truth.index)
+    for code, row in truth.iterrows():
+        if row.level == "no_ratio":
+            assert math.isnan(got.loc[code, "ratio"]) and got.loc[code, "level"] == "no_ratio"
+            continue
+        assert got.loc[code, "ratio"] == pytest.approx(row.ratio, rel=1e-9, abs=1e-12)
+        assert got.loc[code, "occupied_farmland_m2"] == pytest.approx(row.occupied_farmland_m2, abs=0.01)
+        assert got.loc[code, "illegal_farmland_m2"] == pytest.approx(row.illegal_farmland_m2, abs=0.01)
+        assert got.loc[code, "level"] == row.level
+
+
+def test_sample_covers_every_level(truth):
+    assert set(truth.level) == {"none", "interview", "accountability", "no_ratio"}
+
+
+def test_detected_patches_give_the_true_levels(detect_run, truth):
+    got = read_ratios(detect_run)
+    assert dict(got["level"]) == dict(truth["level"])
+
+
+def test_straddling_patch_split_into_two_counties(truth_run):
+    pieces = truth_run.pieces
+    per_patch = pieces.groupby("source_id").county_code.nunique()
+    straddling = per_patch[per_patch > 1]
+    assert len(straddling) == 1 and straddling.iloc[0] == 2
+    planted = gpd.read_file(SAMPLE / "truth" / "truth.gpkg", layer="planted_patches")
+    whole = planted.set_index("truth_id").loc[straddling.index[0]].geometry.area
+    assert pieces[pieces.source_id == straddling.index[0]].area_m2.sum() == pytest.approx(whole, rel=1e-9)
+
+
+@pytest.mark.parametrize("run_name", ["truth_run", "detect_run"])
+def test_invariants_and_traceability(run_name, request):
+    result = request.getfixturevalue(run_name)
+    p = result.pieces
+    assert p.patch_id.is_unique
+    assert np.allclose(p.area_m2, p.farmland_m2 + p.other_m2, rtol=0, atol=1e-6)
+    assert np.allclose(p.farmland_m2, p.legal_farmland_m2 + p.illegal_farmland_m2, rtol=0, atol=1e-6)
+    assert (p.basic_farmland_m2 <= p.farmland_m2 + 1e-9).all()
+    # every county figure is the sum of its patches' figures
+    ratios = result.ratios.set_index("county_code")
+    sums = p.groupby("county_code")[["farmland_m2", "illegal_farmland_m2"]].sum()
+    for code, row in sums.iterrows():
+        assert ratios.loc[code, "occupied_farmland_m2"] == pytest.approx(row.farmland_m2)
+        assert ratios.loc[code, "illegal_farmland_m2"] == pytest.approx(row.illegal_farmland_m2)
+
+
+def test_all_outputs_written_and_manifest_hashes_match(truth_run):
+    out = truth_run.output
+    for name in ("county_ratios.csv", "patches.gpkg", "report.xlsx", "report.html", "ratio_chart.png",
+                 "manifest.json"):
+        assert (out / name).is_file(), name
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest["outputs"]:
+        assert sha256_file(out / entry["path"]) == entry["sha256"]
+    roles = {e["role"] for e in manifest["inputs"]}
+    assert {"config", "counties", "farmland", "basic_farmland", "approved", "patches"} <= roles
+    assert manifest["counts"]["pieces"] == len(truth_run.pieces)
+    assert manifest["counts"]["patches_straddling_counties"] == 1
+    layer = gpd.read_file(out / "patches.gpkg", layer="patches")
+    assert {"patch_id", "county_code", "area_m2", "farmland_m2", "basic_farmland_m2", "approved_m2",
+            "illegal_farmland_m2"} <= set(layer.columns)
+    assert len(layer) == len(truth_run.pieces)
+    codes_with_pieces = set(truth_run.pieces.county_code)
+    zips = {p.stem for p in (out / "field_verification").glob("*.zip")}
+    assert zips == codes_with_pieces
+    for path in (out / "field_verification").glob("*.zip"):
+        names = zipfile.ZipFile(path).namelist()
+        assert any(n.endswith(".prj") for n in names) and any(n.endswith(".cpg") for n in names)
+    assert not list(out.parent.glob(".*partial*"))
+
+
+def test_distributed_scheduler_gives_the_same_result(truth_run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        cfg = load_config(REPO / "configs" / "sample_truth.yaml", output=tmp_path / "out")
+        result = run_pipeline(cfg, scheduler=cluster.scheduler_address, progress=False, log=quiet)
+    pd.testing.assert_frame_equal(result.ratios, truth_run.ratios)
+    assert list(result.pieces.patch_id) == list(truth_run.pieces.patch_id)
+
+
+def test_cli_run_prints_where_outputs_are(tmp_path):
+    out = tmp_path / "cli-out"
+    res = CliRunner().invoke(main, ["run", str(REPO / "configs" / "sample_truth.yaml"), "--out", str(out),
+                                    "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert str(out.resolve()) in res.output
+    assert (out / "report.xlsx").is_file()

@@ -103,7 +103,7 @@ def _hashed(entries: Iterable[tuple[str, Path]], relative_to: Path | None = None
 def build_manifest(
     *, config: RunConfig, started: datetime, timings: dict[str, float],
     layer_reports: list[LayerReport], patch_stats: dict, pieces: pd.DataFrame, ratios: pd.DataFrame,
-    unassigned: pd.DataFrame, outputs: dict[str, Path], staging: Path, scheduler: str | None,
+    unassigned: pd.DataFrame, overlaps: pd.DataFrame, outputs: dict[str, Path], staging: Path, scheduler: str | None,
 ) -> dict:
     """The manifest dict (JSON-ready)."""
     levels = ratios["level"].value_counts().to_dict()
@@ -129,6 +129,7 @@ def build_manifest(
             "unassigned_area_m2": float(unassigned["area_m2"].sum()) if len(unassigned) else 0.0,
             "unassigned_source_ids": sorted(unassigned["source_id"].astype(str).unique().tolist())
             if len(unassigned) else [],
+            "overlapping_patch_pairs": overlaps.to_dict("records"),
         },
         "totals_m2": {
             "patch_area": float(pieces["area_m2"].sum()) if len(pieces) else 0.0,

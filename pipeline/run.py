@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from overlay.accounting import county_ratios
 from overlay.crs import zone_epsg_for_geometries
+from overlay.qa import overlapping_patches
 from overlay.split import combine_pieces, county_tasks, split_county, unassigned_parts
 from pipeline import layers
 from pipeline.config import RunConfig
@@ -159,6 +160,11 @@ def run_pipeline(
             pieces = combine_pieces(parts, year=config.year, template=patches)
             pieces.insert(pieces.columns.get_loc("county_name") + 1, "year", config.year)
             unassigned = unassigned_parts(patches, counties)
+            overlaps = overlapping_patches(patches)
+        if len(overlaps):
+            log(f"    warning: {len(overlaps)} pair(s) of patches overlap by "
+                f"{overlaps.overlap_m2.sum():.2f} m² in all; that area counts once per patch "
+                "(listed in the manifest)")
         if len(unassigned):
             log(f"    warning: {len(unassigned)} patch part(s), {unassigned.area_m2.sum():.2f} m², "
                 "lie in no county of the county layer; listed in the manifest")
@@ -197,7 +203,7 @@ def run_pipeline(
 
         manifest = build_manifest(
             config=config, started=started, timings=dict(timings), layer_reports=layer_reports,
-            patch_stats=patch_stats, pieces=pieces, ratios=ratios, unassigned=unassigned,
+            patch_stats=patch_stats, pieces=pieces, ratios=ratios, unassigned=unassigned, overlaps=overlaps,
             outputs=outputs, staging=staging, scheduler=scheduler,
         )
         write_json(manifest, staging / "manifest.json")

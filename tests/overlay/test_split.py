@@ -5,6 +5,7 @@ by (X0, Y0); all rectangles have integer corners so areas are exact.
 """
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -124,3 +125,15 @@ def test_no_patches_gives_empty_table(world):
     patches, *rest = world
     pieces = split_patches(patches.iloc[:0], *rest, year=2025)
     assert len(pieces) == 0 and "patch_id" in pieces.columns and "illegal_farmland_m2" in pieces.columns
+
+
+def test_overlapping_received_patches_are_found(world):
+    from overlay.qa import overlapping_patches
+
+    patches = world[0]
+    assert overlapping_patches(patches).empty
+    extra = gdf([box(30, 20, 50, 40)], source_id=["P4"])  # overlaps P1 by 10 x 10 m
+    pairs = overlapping_patches(gpd.GeoDataFrame(pd.concat([patches, extra]), crs=CRS))
+    assert len(pairs) == 1
+    assert set(pairs.iloc[0][["source_id_a", "source_id_b"]]) == {"P1", "P4"}
+    assert pairs.iloc[0].overlap_m2 == pytest.approx(100.0)

@@ -1,0 +1,30 @@
+"""Rendering of the deliverables from the county ratios and the patch pieces.
+
+Pure renderers: each takes the DataFrames of docs/architecture.md (``ratios``,
+``pieces``) and a ``run_info`` dict, and writes one deliverable atomically
+(temporary file in the same folder, then rename).
+"""
+from __future__ import annotations
+
+from reports.charts import render_ratio_chart
+from reports.excel import write_excel_report
+from reports.field_package import write_field_packages
+from reports.geopackage import write_patches_gpkg
+from reports.html_report import write_html_report
+from reports.tables import sort_ratios, write_county_csv
+from reports.units import LEVEL_LABELS_ZH, M2_PER_MU, STATUS_LABELS_ZH, m2_to_ha, m2_to_mu
+
+__all__ = [
+    "M2_PER_MU",
+    "LEVEL_LABELS_ZH",
+    "STATUS_LABELS_ZH",
+    "m2_to_mu",
+    "m2_to_ha",
+    "sort_ratios",
+    "write_county_csv",
+    "write_patches_gpkg",
+    "write_field_packages",
+    "render_ratio_chart",
+    "write_html_report",
+    "write_excel_report",
+]

@@ -1,0 +1,244 @@
+"""``report.html``: one self-contained page with the rules, the chart and the ranking.
+
+Named ``html_report`` (not ``html``) so it never shadows the standard library's
+:mod:`html` module.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports._common import RATIOS_COLUMNS, atomic_output, is_missing, require_columns, require_run_info
+from reports.tables import county_totals, sort_ratios
+from reports.texts import rules_lines_zh, source_label_zh, title_zh
+from reports.units import LEVEL_COLOURS, LEVEL_FILLS, LEVEL_LABELS_ZH, LEVELS, format_percent, m2_to_ha, m2_to_mu
+
+__all__ = ["write_html_report", "render_html"]
+
+_CSS = """
+body { font-family: "Noto Sans SC", "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
+       "WenQuanYi Micro Hei", sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+h1 { font-size: 1.5em; margin-bottom: .3em; }
+h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+.meta { color: #666; font-size: .9em; margin: 0; }
+.summary { font-size: 1.05em; }
+dl.rules { display: grid; grid-template-columns: max-content 1fr; gap: .35em 1.2em; }
+dl.rules dt { font-weight: bold; }
+dl.rules dd { margin: 0; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+table { border-collapse: collapse; width: 100%; font-size: .92em; }
+th, td { border: 1px solid #bbb; padding: .3em .5em; }
+th { background: #ddebf7; font-weight: bold; text-align: center; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.code { font-variant-numeric: tabular-nums; }
+tfoot td { font-weight: bold; border-top: 2px solid #777; }
+.level { display: inline-block; padding: .05em .6em; border-radius: .8em; white-space: nowrap; }
+.note { color: #555; font-size: .9em; }
+"""
+
+
+def _e(value: Any) -> str:
+    return "" if is_missing(value) else html.escape(str(value), quote=True)
+
+
+def _area(value: Any) -> str:
+    return "" if is_missing(value) else f"{float(value):,.2f}"
+
+
+def _int(value: Any) -> str:
+    return "" if is_missing(value) else str(int(value))
+
+
+def _level_css() -> str:
+    rules = []
+    for lev in LEVELS:
+        rules.append(
+            f".level-{lev} {{ background: #{LEVEL_FILLS[lev]}; color: #222; border: 1px solid {LEVEL_COLOURS[lev]}; }}"
+        )
+        rules.append(f"tr.row-{lev} td:first-child {{ border-left: 4px solid {LEVEL_COLOURS[lev]}; }}")
+    return "\n".join(rules)
+
+
+def _row_cells(rec: Mapping[str, Any]) -> list[str]:
+    occ, ill = rec["occupied_farmland_m2"], rec["illegal_farmland_m2"]
+    ratio = format_percent(rec["ratio"]) or "—"
+    return [
+        f'<td class="num">{_int(rec["rank"])}</td>',
+        f'<td class="code">{_e(rec["county_code"])}</td>',
+        f"<td>{_e(rec['county_name'])}</td>",
+        f'<td class="num">{_area(m2_to_mu(float(occ)))}</td>',
+        f'<td class="num">{_area(m2_to_ha(float(occ)))}</td>',
+        f'<td class="num">{_area(m2_to_mu(float(ill)))}</td>',
+        f'<td class="num">{_area(m2_to_ha(float(ill)))}</td>',
+        f'<td class="num">{_e(ratio)}</td>',
+    ]
+
+
+def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: bytes | None) -> str:
+    """Build the report page as a string.
+
+    Parameters
+    ----------
+    ratios : pandas.DataFrame
+        One row per county (docs/architecture.md).
+    run_info : mapping
+        ``year``, thresholds and rules; optionally ``config``,
+        ``generated_at``, ``source``, ``landcheck_version``.
+    chart_png : bytes or None
+        The chart as PNG bytes, embedded as a ``data:`` URI; None leaves the
+        chart out.
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
+    require_columns(ratios, RATIOS_COLUMNS, "ratios")
+    require_run_info(run_info)
+    title = title_zh(run_info)
+    table = sort_ratios(ratios)
+    totals = county_totals(ratios)
+    counts = table["level"].astype(str).value_counts()
+
+    parts: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="zh-CN">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title>",
+        f"<style>{_CSS}{_level_css()}\n</style>",
+        "</head>",
+        "<body>",
+        "<header>",
+        f"<h1>{_e(title)}</h1>",
+    ]
+    meta = [
+        ("图斑来源", source_label_zh(run_info.get("source"))),
+        ("配置文件", run_info.get("config")),
+        ("生成时间", run_info.get("generated_at")),
+        ("软件版本", f"landcheck {run_info['landcheck_version']}" if run_info.get("landcheck_version") else None),
+    ]
+    for key, value in meta:
+        if not is_missing(value) and str(value):
+            parts.append(f'<p class="meta">{_e(key)}：{_e(value)}</p>')
+    parts.append("</header>")
+
+    summary = "，".join(
+        f'<span class="level level-{lev}">{_e(LEVEL_LABELS_ZH[lev])}</span> {int(counts.get(lev, 0))} 个'
+        for lev in LEVELS
+    )
+    overall = format_percent(totals["ratio"]) or "无（全部县均无新增占用耕地）"
+    parts += [
+        "<section>",
+        f'<p class="summary">共 {int(totals["n_counties"])} 个县（市、区）：{summary}。'
+        f"全部县合计违法占用耕地比例 {_e(overall)}。</p>",
+        "</section>",
+        "<section>",
+        "<h2>判定规则</h2>",
+        '<dl class="rules">',
+    ]
+    for key, text in rules_lines_zh(run_info):
+        parts.append(f"<dt>{_e(key)}</dt><dd>{_e(text)}</dd>")
+    parts += ["<dt>面积单位</dt><dd>1亩 = 10000/15 平方米 ≈ 666.67 平方米；1公顷 = 10000 平方米 = 15亩</dd>", "</dl>",
+              "</section>"]
+
+    if chart_png is not None:
+        data = base64.b64encode(chart_png).decode("ascii")
+        parts += [
+            "<section>",
+            "<h2>各县违法占用耕地比例</h2>",
+            "<figure>",
+            f'<img src="data:image/png;base64,{data}" alt="{_e("各县违法占用耕地比例柱状图")}">',
+            "<figcaption class=\"note\">虚线为约谈、问责比例标准；灰色斜线表示无新增占用耕地、不计算比例的县。</figcaption>",
+            "</figure>",
+            "</section>",
+        ]
+
+    parts += [
+        "<section>",
+        "<h2>县级排名</h2>",
+        "<table>",
+        "<thead>",
+        "<tr>"
+        '<th rowspan="2">排名</th><th rowspan="2">行政区代码</th><th rowspan="2">行政区名称</th>'
+        '<th colspan="2">新增建设占用耕地面积</th><th colspan="2">其中违法占用耕地面积</th>'
+        '<th rowspan="2">违法占用耕地比例</th><th rowspan="2">处理等级</th>'
+        '<th rowspan="2">图斑个数</th><th rowspan="2">违法图斑个数</th>'
+        "</tr>",
+        "<tr><th>亩</th><th>公顷</th><th>亩</th><th>公顷</th></tr>",
+        "</thead>",
+        "<tbody>",
+    ]
+    for rec in table.to_dict("records"):
+        lev = str(rec["level"])
+        css = lev if lev in LEVEL_LABELS_ZH else "unknown"
+        label = LEVEL_LABELS_ZH.get(lev, lev)
+        cells = _row_cells(rec) + [
+            f'<td><span class="level level-{_e(css)}">{_e(label)}</span></td>',
+            f'<td class="num">{_int(rec["n_patches"])}</td>',
+            f'<td class="num">{_int(rec["n_illegal_patches"])}</td>',
+        ]
+        parts.append(f'<tr class="row-{_e(css)}">' + "".join(cells) + "</tr>")
+    total_rec = {"rank": None, "county_code": None, "county_name": "合计", **totals}
+    parts += [
+        "</tbody>",
+        "<tfoot>",
+        "<tr>" + "".join(_row_cells(total_rec)) + "<td></td>"
+        f'<td class="num">{_int(totals["n_patches"])}</td><td class="num">{_int(totals["n_illegal_patches"])}</td>'
+        "</tr>",
+        "</tfoot>",
+        "</table>",
+        "</section>",
+        "</body>",
+        "</html>",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def write_html_report(
+    ratios: pd.DataFrame,
+    run_info: Mapping[str, Any],
+    chart_png: str | os.PathLike[str] | None,
+    path: str | os.PathLike[str],
+) -> Path:
+    """Write ``report.html``: a single self-contained UTF-8 page.
+
+    The page (``<html lang="zh-CN">``) has the title, the run's metadata, a
+    summary by level, the rules (thresholds with ≥ or >), the chart embedded as
+    a base64 PNG, and the ranking table (rank, code, name, occupied and illegal
+    farmland in 亩 and 公顷, ratio in %, colour-coded level, patch counts) with
+    a totals row. All text from the data is HTML-escaped.
+
+    Parameters
+    ----------
+    ratios : pandas.DataFrame
+        One row per county (docs/architecture.md).
+    run_info : mapping
+        ``year``, thresholds and rules; optionally ``config``,
+        ``generated_at``, ``source``, ``landcheck_version``.
+    chart_png : str or os.PathLike or None
+        The chart PNG (from :func:`reports.charts.render_ratio_chart`); None
+        leaves the chart out.
+    path : str or os.PathLike
+        The HTML file (written to a temporary file, then renamed).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    png = Path(chart_png).read_bytes() if chart_png is not None else None
+    page = render_html(ratios, run_info, png)
+    final = Path(path)
+    with atomic_output(final) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return final

@@ -1,0 +1,98 @@
+"""Sentences shared by the HTML and Excel reports: title, rules, source, caveat."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reports.units import LEVEL_LABELS_ZH, rule_words_zh
+
+__all__ = ["title_zh", "rules_lines_zh", "source_label_zh", "threshold_text_zh", "SUSPECTED_NOTE_ZH"]
+
+SUSPECTED_NOTE_ZH = (
+    "本报告的违法占用耕地面积和比例由监测图斑与耕地、批准用地套合得出，尚未经外业核查，"
+    "为疑似违法数据；以外业核查判定为准。"
+)
+"""Caveat printed in every report: ratios before field verification are suspected."""
+
+
+def title_zh(run_info: Mapping[str, Any]) -> str:
+    """Report title, e.g. ``2025年度土地卫片执法检查 县级违法占用耕地比例排名``.
+
+    Parameters
+    ----------
+    run_info : mapping
+        Must have ``year``.
+
+    Returns
+    -------
+    str
+    """
+    return f"{run_info['year']}年度土地卫片执法检查 县级违法占用耕地比例排名"
+
+
+def _pct(value: Any) -> str:
+    return f"{float(value) * 100:g}%"
+
+
+def threshold_text_zh(run_info: Mapping[str, Any], level: str) -> str:
+    """Words of one threshold, e.g. ``违法占用耕地比例达到（≥）10%``.
+
+    Parameters
+    ----------
+    run_info : mapping
+        Thresholds (``interview``, ``accountability``) and rules.
+    level : {'interview', 'accountability'}
+        Which threshold.
+
+    Returns
+    -------
+    str
+    """
+    return f"违法占用耕地比例{rule_words_zh(str(run_info[f'{level}_rule']))}{_pct(run_info[level])}"
+
+
+def rules_lines_zh(run_info: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The rules of the run as (topic, sentence) pairs, in Chinese.
+
+    Parameters
+    ----------
+    run_info : mapping
+        ``year``, ``interview``, ``accountability``, ``interview_rule``,
+        ``accountability_rule``.
+
+    Returns
+    -------
+    list of tuple of str
+        Formula, interview and accountability thresholds, the no-ratio case, the
+        ranking, and the caveat that data are not yet field-verified.
+    """
+    return [
+        ("比例计算", "违法占用耕地比例 = 新增建设违法占用耕地面积 ÷ 新增建设占用耕地面积（合法与违法之和，"
+                  f"{run_info['year']}年1月1日至12月31日）"),
+        (LEVEL_LABELS_ZH["interview"], f"{threshold_text_zh(run_info, 'interview')}，约谈县级政府主要负责人"),
+        (LEVEL_LABELS_ZH["accountability"],
+         f"{threshold_text_zh(run_info, 'accountability')}，依《违反土地管理规定行为处分办法》（监察部 人力资源和社会保障部"
+         " 国土资源部令第15号）第三条追究责任；比例未达标准但造成恶劣影响或者其他严重后果的，也予问责"),
+        (LEVEL_LABELS_ZH["none"], "比例未达约谈标准"),
+        (LEVEL_LABELS_ZH["no_ratio"], "当年没有新增建设占用耕地的县不计算比例（不是0%），不参加排名"),
+        ("排名", "按违法占用耕地比例从高到低排名，第1名比例最高"),
+        ("数据说明", SUSPECTED_NOTE_ZH),
+    ]
+
+
+def source_label_zh(source: Any) -> str:
+    """Chinese words for ``run_info['source']``.
+
+    Parameters
+    ----------
+    source : {'detected', 'received'} or None
+        Where the patches came from.
+
+    Returns
+    -------
+    str
+    """
+    return {
+        "detected": "本级自行提取的变化图斑（前后时相影像比对）",
+        "received": "上级下发的监测图斑",
+    }.get(str(source), "" if source is None else str(source))

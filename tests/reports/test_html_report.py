@@ -1,0 +1,67 @@
+"""report.html."""
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports.html_report import write_html_report
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00fake-chart-bytes"
+
+
+def _write(tmp_path: Path, ratios: pd.DataFrame, run_info: dict[str, Any], png: bytes | None = PNG) -> str:
+    chart = None
+    if png is not None:
+        chart = tmp_path / "chart.png"
+        chart.write_bytes(png)
+    path = write_html_report(ratios, run_info, chart, tmp_path / "report.html")
+    return path.read_bytes().decode("utf-8")
+
+
+def _rows(page: str) -> list[str]:
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S)
+
+
+def test_page_is_self_contained_chinese_html(tmp_path: Path, ratios: pd.DataFrame, run_info: dict[str, Any]) -> None:
+    page = _write(tmp_path, ratios, run_info)
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<html lang="zh-CN">' in page and '<meta charset="utf-8">' in page
+    assert "<title>2025年度土地卫片执法检查 县级违法占用耕地比例排名</title>" in page
+    src = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert src is not None and base64.b64decode(src.group(1)) == PNG
+    assert not re.search(r'(src|href)="(?!data:)', page), "external resource referenced"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.png", "report.html"]
+
+
+def test_rules_and_ranking_table(tmp_path: Path, ratios: pd.DataFrame, run_info: dict[str, Any]) -> None:
+    info = dict(run_info, interview_rule="exceeds")
+    page = _write(tmp_path, ratios, info)
+    assert "违法占用耕地比例超过（&gt;）10%" in page
+    assert "违法占用耕地比例达到（≥）15%" in page
+    rows = _rows(page)
+    assert len(rows) == 5
+    assert [re.search(r'<td class="code">(\d+)</td>', r).group(1) for r in rows] == [
+        "220102", "220104", "220221", "220203", "220282",
+    ]
+    chaoyang = rows[1]
+    for text in ("朝阳区", ">6.00<", ">0.40<", ">1.00<", ">0.07<", ">16.67%<", "level-accountability", ">问责<"):
+        assert text in chaoyang, text
+    last = rows[-1]
+    assert ">—<" in last and "level-no_ratio" in last and ">无新增占用耕地<" in last
+    assert "0%" not in last.replace("0.00", "")
+    assert ">11.56%<" in page.split("<tfoot>", 1)[1]  # overall ratio in the totals row
+
+
+def test_text_is_escaped(tmp_path: Path, ratios: pd.DataFrame, run_info: dict[str, Any]) -> None:
+    evil = ratios.copy()
+    evil.loc[evil["county_code"] == "220102", "county_name"] = '<script>alert("x")</script>&'
+    page = _write(tmp_path, evil, dict(run_info, config='a"<b>.yaml'), png=None)
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;" in page
+    assert "a&quot;&lt;b&gt;.yaml" in page
+    assert "<img" not in page

@@ -137,7 +137,9 @@ def make_sample(out_dir: Path, seed: int, scale: int, config_dir: Path | None) -
     summary = generate(out_dir, seed=seed, scale=scale)
     if config_dir is not None:
         write_sample_configs(out_dir, config_dir)
-    click.echo(f"landcheck: sample written to {out_dir} ({summary})")
+    click.echo(f"landcheck: sample written to {out_dir}: {summary['n_patches']} planted patches, "
+               f"{len(summary['before_tiles'])}+{len(summary['after_tiles'])} tiles, "
+               f"levels {summary['levels']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -97,16 +97,12 @@ def county_tasks(
         code = str(county["county_code"].iloc[0])
         neighbours = counties.iloc[_query(counties, county_patches.geometry)]
         earlier = neighbours[neighbours["county_code"].astype(str) < code]
-        # Keep the task small: neighbours only matter inside the patches' extent.
-        box = _padded_box(patches_in_counties.iloc[patch_idx].total_bounds)
-        earlier_geoms = GeoSeries(shapely.intersection(earlier.geometry.values, box),
-                                  crs=counties.crs)
         tasks.append(CountyTask(
             county_code=code,
             county_name=str(county["county_name"].iloc[0]),
             epsg=int(zones[ci]),
-            county=GeoSeries(shapely.intersection(county.geometry.values, box), crs=counties.crs),
-            earlier_counties=earlier_geoms[~earlier_geoms.is_empty],
+            county=county.geometry,
+            earlier_counties=earlier.geometry,
             patches=county_patches,
             farmland=farmland.geometry.iloc[_query(farmland, county_patches.geometry)],
             basic_farmland=basic_farmland.geometry.iloc[
@@ -205,11 +201,19 @@ def split_county(task: CountyTask) -> GeoDataFrame:
     every extra column of ``task.patches``.
     """
     crs = CRS.from_epsg(task.epsg)
-    county = shapely.union_all(task.county.to_crs(crs).values)
-    if len(task.earlier_counties):
-        county = shapely.difference(county, shapely.union_all(task.earlier_counties.to_crs(crs).values))
     patches = task.patches.to_crs(crs)
-    pieces = _polygonal(shapely.intersection(patches.geometry.values, county))
+    geoms = patches.geometry.values
+    # Project whole boundaries first, then clip in the zone CRS: clipping in another CRS would
+    # put new vertices on boundary edges that are straight there but not here.
+    box = _padded_box(patches.total_bounds)
+    county = shapely.intersection(shapely.union_all(task.county.to_crs(crs).values), box)
+    if len(task.earlier_counties):
+        earlier = shapely.union_all(task.earlier_counties.to_crs(crs).values)
+        county = shapely.difference(county, shapely.intersection(earlier, box))
+    shapely.prepare(county)
+    inside = shapely.contains_properly(county, np.asarray(geoms))
+    pieces = np.asarray(geoms).copy()
+    pieces[~inside] = _polygonal(shapely.intersection(pieces[~inside], county))
     keep = shapely.area(pieces) >= SLIVER_M2
     patches, pieces = patches[keep], pieces[keep]
     measured = measure_pieces(

@@ -77,8 +77,9 @@ def _read(cfg: LayerConfig, role: str, columns: list[str] | None) -> gpd.GeoData
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    # GDAL appends advice about driver prefixes that does not help here
+    return lines[0].split("; It might help")[0] if lines else type(exc).__name__
 
 
 def _clean_polygons(frame: gpd.GeoDataFrame, path: Path, role: str) -> tuple[gpd.GeoDataFrame, int, int]:

@@ -191,7 +191,7 @@ def run_pipeline(
             write_county_csv(ratios, outputs["county_ratios"])
             outputs["patches"] = staging / "patches.gpkg"
             write_patches_gpkg(pieces, ratios, counties, outputs["patches"])
-            packages = write_field_packages(pieces, staging / "field_verification", county_crs=county_crs)
+            packages = write_field_packages(pieces, staging, county_crs=county_crs)
             outputs["chart"] = staging / "ratio_chart.png"
             render_ratio_chart(ratios, run_info, outputs["chart"])
             outputs["report_html"] = staging / "report.html"

@@ -808,9 +808,8 @@ def _county_ratios(pieces: list[dict[str, Any]]) -> list[dict[str, Any]]:
         illegal = sum(r["illegal_farmland_m2"] for r in mine)
         ratio = illegal / occupied if occupied > 0 else None
         rows.append({"county_code": code, "county_name": name,
-                     "occupied_farmland_m2": round(occupied, 2),
-                     "illegal_farmland_m2": round(illegal, 2),
-                     "ratio": "" if ratio is None else round(ratio, 6), "level": _level(ratio)})
+                     "occupied_farmland_m2": occupied, "illegal_farmland_m2": illegal,
+                     "ratio": "" if ratio is None else ratio, "level": _level(ratio)})
     return rows
 
 
@@ -822,8 +821,8 @@ def _patch_rows(patches: Sequence[Patch], pieces: list[dict[str, Any]]) -> list[
     ids = _truth_ids(patches)
     return [{"truth_id": ids[r["index"]], "county_code": r["county_code"],
              "case": patches[r["index"]].case, "material": patches[r["index"]].material,
-             "area_m2": round(r["area_m2"], 2), "farmland_m2": round(r["farmland_m2"], 2),
-             "illegal_farmland_m2": round(r["illegal_farmland_m2"], 2)} for r in pieces]
+             "area_m2": r["area_m2"], "farmland_m2": r["farmland_m2"],
+             "illegal_farmland_m2": r["illegal_farmland_m2"]} for r in pieces]
 
 
 def _write_truth(out_dir: Path, patches: Sequence[Patch], pieces: list[dict[str, Any]],
@@ -859,6 +858,9 @@ def _prepare_folders(out_dir: Path) -> None:
             old.unlink()
 
 
+SAMPLE_TIMESTAMP = "2025-12-31T00:00:00.000Z"
+
+
 def _write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str | None) -> None:
     """Write one layer to a fresh file (a Shapefile with its .cpg when ``layer`` is None)."""
     for old in path.parent.glob(path.stem + ".*"):
@@ -866,8 +868,14 @@ def _write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str | None) -> None:
             old.unlink()
     if layer is None:
         gdf.to_file(path, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
-    else:
+        return
+    # A fixed GeoPackage timestamp keeps regenerated files byte-identical.
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": SAMPLE_TIMESTAMP})
+    try:
         gdf.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
 
 
 def _write_vectors(out_dir: Path, landscape: Landscape, approvals: Sequence[Approval]

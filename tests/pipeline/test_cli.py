@@ -68,7 +68,7 @@ def test_corrupt_layer_file_names_the_file(make_config, tmp_path):
     data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
     data["layers"]["farmland"] = {"path": str(broken)}
     cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    res = invoke("run", cfg, "--out", tmp_path / "o")
+    res = invoke("run", cfg, "--out", tmp_path / "o", "--quiet")
     assert_one_line_error(res, str(broken), "cannot open farmland layer")
     assert not (tmp_path / "o").exists()
     assert not list(tmp_path.glob(".o.partial*"))

@@ -94,9 +94,9 @@ def validate(config: Path) -> None:
     if cfg.patches is not None:
         layers.read_patches(cfg.patches)
     else:
-        from pipeline.imagery import open_dates
+        from pipeline.imagery import open_imagery
 
-        open_dates(cfg.imagery, cfg.detection)
+        open_imagery(cfg.imagery, cfg.detection.chunk_px)
     click.echo(f"landcheck: {config} is valid")
 
 

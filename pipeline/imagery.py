@@ -32,12 +32,13 @@ from rasterio.windows import Window
 
 from detection.grid import Grid
 from pipeline.config import BANDS, ImageryConfig
-from pipeline.errors import BadRasterError, InputFileError
+from pipeline.errors import BadRasterError, ConfigError, InputFileError
 
 __all__ = ["Imagery", "open_imagery", "axis_chunks", "MIN_LAST_CHUNK"]
 
-#: a trailing chunk smaller than this is merged into the one before it
-MIN_LAST_CHUNK = 64
+#: a trailing chunk smaller than this is merged into the one before it (at least the largest
+#: clean-up overlap, 2 x 10 + 2 x 10 px, so map_overlap never sees a chunk thinner than its depth)
+MIN_LAST_CHUNK = 40
 _ALIGN_TOL = 1e-6  # pixels
 _ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 
@@ -182,9 +183,10 @@ def _check_mask(info: _TileInfo, grid: Grid, date_tiles: Sequence[_Tile], date: 
     mask = _Mask(info.path, t.c, t.a, t.f, t.e, info.height, info.width)
     ml, mr = t.c, t.c + t.a * info.width
     mt, mb = t.f, t.f + t.e * info.height
+    g = grid.transform
     for tile in date_tiles:
-        tl, tt = grid.xy(tile.row_off, tile.col_off)
-        tr, tb = grid.xy(tile.row_off + tile.height, tile.col_off + tile.width)
+        tl, tt = g.c + g.a * tile.col_off, g.f + g.e * tile.row_off
+        tr, tb = tl + g.a * tile.width, tt + g.e * tile.height
         if ml < tr and tl < mr and mb < tt and tb < mt:
             return mask
     raise BadRasterError(info.path, f"{what} covers none of the {date} tiles")
@@ -213,7 +215,7 @@ def open_imagery(config: ImageryConfig, chunk_px: int = 1024) -> "Imagery":
         transform, or a CRS / resolution / alignment different from the first tile.
     """
     if not config.before or not config.after:
-        raise BadRasterError("imagery", "both dates need at least one tile")
+        raise ConfigError("imagery: both dates need at least one tile")
     bands = tuple(int(config.bands[name]) for name in BANDS)
     infos = []
     dtypes = {}

@@ -1,0 +1,132 @@
+"""Dask as a thin wrapper: the per-chunk functions of ``detection`` mapped over chunked arrays.
+
+Each function here only maps an eager function that is tested on plain numpy arrays
+(:mod:`detection.normalize`, :mod:`detection.score`, :mod:`detection.clean`,
+:mod:`detection.vectorize`); the tests check that the mapped result equals the eager one for
+several chunkings. Everything mapped is a module-level function with plain arguments, so the
+graphs pickle to ``distributed`` workers.
+"""
+from __future__ import annotations
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.delayed import Delayed
+
+from detection.clean import clean_depth, clean_mask
+from detection.score import construction_score
+from detection.threshold import SCORE_BINS, SCORE_RANGE, histogram_edges
+from detection.vectorize import chunk_components
+
+__all__ = ["score_block", "score_array", "score_histogram", "clean_array", "components_tasks"]
+
+
+def score_block(
+    before: np.ndarray,
+    after: np.ndarray,
+    valid: np.ndarray,
+    gains: np.ndarray,
+    offsets: np.ndarray,
+    scale: float,
+) -> np.ndarray:
+    """Score one block (eager; :func:`detection.score.construction_score`).
+
+    Parameters
+    ----------
+    before, after
+        ``(4, rows, cols)`` DN, NaN = no data.
+    valid
+        ``(rows, cols)`` or ``(1, rows, cols)`` bool.
+    gains, offsets
+        ``after = gain * before + offset`` per band.
+    scale
+        DN per unit reflectance.
+    """
+    valid = np.asarray(valid, dtype=bool)
+    if valid.ndim == 3:
+        valid = valid[0]
+    return construction_score(before, after, valid, scale=scale, gains=gains, offsets=offsets)
+
+
+def score_array(
+    before: da.Array,
+    after: da.Array,
+    valid: da.Array,
+    gains: np.ndarray,
+    offsets: np.ndarray,
+    scale: float,
+) -> da.Array:
+    """:func:`score_block` mapped over spatial chunks; ``(H, W)`` float32."""
+    if before.chunks != after.chunks or before.chunks[1:] != valid.chunks:
+        raise ValueError("before, after and valid must share their spatial chunks")
+    if len(before.chunks[0]) != 1:
+        before = before.rechunk({0: -1})
+        after = after.rechunk({0: -1})
+    return da.map_blocks(
+        score_block, before, after, valid[None, :, :],
+        np.asarray(gains, dtype=np.float64), np.asarray(offsets, dtype=np.float64), float(scale),
+        drop_axis=0, dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),
+    )
+
+
+def score_histogram(score: da.Array, valid: da.Array, bins: int = SCORE_BINS,
+                    value_range: tuple[float, float] = SCORE_RANGE) -> tuple[da.Array, np.ndarray]:
+    """Lazy histogram counts of the score over valid pixels, and the bin edges.
+
+    Scores above the range are counted in the last bin; invalid pixels are not counted.
+    """
+    edges = histogram_edges(bins, value_range)
+    lo, hi = value_range
+    values = da.where(valid, da.clip(score, lo, hi), np.float32(lo - 1.0))
+    counts, _ = da.histogram(values, bins=edges)
+    return counts, edges
+
+
+def _clean_block(mask: np.ndarray, valid: np.ndarray, opening_radius: int, closing_radius: int) -> np.ndarray:
+    return clean_mask(mask, valid, opening_radius=opening_radius, closing_radius=closing_radius)
+
+
+def _merge_thin(chunks: tuple[int, ...], depth: int) -> tuple[int, ...]:
+    """Chunk sizes with every chunk thinner than ``depth`` merged into its neighbour."""
+    out: list[int] = []
+    for c in chunks:
+        if out and (c < depth or out[-1] < depth):
+            out[-1] += c
+        else:
+            out.append(c)
+    return tuple(out)
+
+
+def clean_array(mask: da.Array, valid: da.Array, opening_radius: int, closing_radius: int) -> da.Array:
+    """:func:`detection.clean.clean_mask` with enough overlap between chunks to be exact.
+
+    Along an axis that has a single chunk no overlap is needed. Chunks thinner than the overlap
+    (which ``map_overlap`` cannot use) are merged into a neighbour for the operation; the
+    result has the chunks of ``mask``.
+    """
+    if mask.chunks != valid.chunks:
+        raise ValueError("mask and valid must share their chunks")
+    depth = clean_depth(opening_radius, closing_radius)
+    if depth == 0:
+        return da.map_blocks(_clean_block, mask, valid, opening_radius, closing_radius,
+                             dtype=bool, meta=np.empty((0, 0), dtype=bool))
+    work = tuple(_merge_thin(c, depth) for c in mask.chunks)
+    m, v = (mask, valid) if work == mask.chunks else (mask.rechunk(work), valid.rechunk(work))
+    depths = {axis: (depth if len(c) > 1 else 0) for axis, c in enumerate(work)}
+    out = da.map_overlap(_clean_block, m, v, depth=depths, boundary="none", trim=True,
+                         dtype=bool, meta=np.empty((0, 0), dtype=bool),
+                         opening_radius=opening_radius, closing_radius=closing_radius)
+    return out if work == mask.chunks else out.rechunk(mask.chunks)
+
+
+def components_tasks(mask: da.Array, score: da.Array) -> list[Delayed]:
+    """One delayed :func:`detection.vectorize.chunk_components` per spatial chunk."""
+    if mask.chunks != score.chunks:
+        raise ValueError("mask and score must share their chunks")
+    row_offs = np.cumsum((0,) + mask.chunks[0][:-1])
+    col_offs = np.cumsum((0,) + mask.chunks[1][:-1])
+    mblocks = mask.to_delayed()
+    sblocks = score.to_delayed()
+    fn = dask.delayed(chunk_components, pure=True)
+    return [fn(mblocks[i, j], sblocks[i, j], int(row_offs[i]), int(col_offs[j]))
+            for i in range(len(row_offs)) for j in range(len(col_offs))]

@@ -1,0 +1,265 @@
+"""detect_patches end to end on tiny GeoTIFF worlds whose answer is known by construction.
+
+The world: 128 x 176 px at 2 m in EPSG:4551, 16 x 16 px fields of crop / soil / grass / built-up / water
+(spectra of the sample world, field variation +-150, noise sigma 40), cut into two tiles per
+date that overlap by 6 columns (cols 0-65 and 60-175). The after date is
+``before * gain + offset`` with per-band gain/offset and optionally seasonal crop <-> soil swaps
+and planted concrete blocks.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+
+from pipeline.config import DetectionConfig, ImageryConfig
+from pipeline.detect import COLUMNS, detect_patches
+from pipeline.errors import BadRasterError
+
+CRS = "EPSG:4551"
+RES = 2.0
+X0, Y0 = 500000.0, 4400000.0
+H, W = 128, 176
+TILE_COLS = ((0, 66), (60, 176))
+BANDS = {"blue": 1, "green": 2, "red": 3, "nir": 4}
+SPECTRA = {
+    "crop": (300, 600, 400, 3500),
+    "soil": (900, 1200, 1500, 2000),
+    "grass": (250, 500, 300, 3000),
+    "water": (600, 500, 300, 150),
+    "built": (1500, 1550, 1600, 1800),
+    "concrete": (2800, 2900, 3000, 3100),
+    "steel": (3000, 2400, 1800, 2000),
+}
+GAIN = np.array([1.05, 1.06, 1.07, 1.04])
+OFFSET = np.array([80.0, 120.0, 60.0, 100.0])
+# a 10 x 12 px block straddling the chunk border (row/col 64 for chunk_px 64) and both tile borders
+BLOCK = (slice(58, 68), slice(58, 70))
+
+
+def field_classes(seed: int = 0) -> np.ndarray:
+    """Fields of 16 x 16 px, land cover drawn at random (mostly farmland)."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["crop", "soil", "grass", "built", "water"])
+    fields = rng.choice(names, size=(H // 16, W // 16), p=[0.45, 0.25, 0.15, 0.1, 0.05])
+    return np.repeat(np.repeat(fields, 16, axis=0), 16, axis=1).astype("<U10")
+
+
+def render(classes: np.ndarray, seed: int, variation: np.ndarray) -> np.ndarray:
+    """(4, H, W) float DN for a class map, with per-field variation and pixel noise."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((4,) + classes.shape)
+    for name, spec in SPECTRA.items():
+        sel = classes == name
+        img[:, sel] = np.asarray(spec, dtype=float)[:, None]
+    return np.maximum(img + variation + rng.normal(0, 40, img.shape), 1.0)  # 0 is nodata
+
+
+def field_variation(seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(-150, 150, size=(4, H // 16, W // 16))
+    return np.repeat(np.repeat(v, 16, axis=1), 16, axis=2)
+
+
+def write_tiles(folder: Path, name: str, img: np.ndarray, nodata: float | None = None,
+                crs: str = CRS) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = np.clip(np.rint(img), 0, 65535).astype(np.uint16)
+    paths = []
+    for k, (c0, c1) in enumerate(TILE_COLS):
+        path = folder / f"{name}_{k}.tif"
+        with rasterio.open(path, "w", driver="GTiff", height=H, width=c1 - c0, count=4,
+                           dtype="uint16", crs=crs, nodata=nodata,
+                           transform=Affine(RES, 0, X0 + RES * c0, 0, -RES, Y0)) as dst:
+            dst.write(data[:, :, c0:c1])
+        paths.append(path)
+    return paths
+
+
+def write_mask(path: Path, mask: np.ndarray, res: float = RES, x0: float = X0, y0: float = Y0) -> Path:
+    with rasterio.open(path, "w", driver="GTiff", height=mask.shape[0], width=mask.shape[1],
+                       count=1, dtype="uint8", crs=CRS,
+                       transform=Affine(res, 0, x0, 0, -res, y0)) as dst:
+        dst.write(mask.astype(np.uint8)[None])
+    return path
+
+
+def make_pair(tmp: Path, *, seasonal: bool = False, blocks: tuple = (), gain=GAIN, offset=OFFSET,
+              edit_after=None, seed: int = 0):
+    """Write a before/after pair; returns the ImageryConfig."""
+    classes = field_classes(seed)
+    var = field_variation(seed + 1)
+    before = render(classes, seed + 2, var)
+    after_classes = classes.copy()
+    if seasonal:
+        after_classes[classes == "crop"] = "soil"
+        after_classes[classes == "soil"] = "crop"
+    for where, material in blocks:
+        after_classes[where] = material
+    after = render(after_classes, seed + 3, var)
+    after = after * np.asarray(gain)[:, None, None] + np.asarray(offset)[:, None, None]
+    if edit_after is not None:
+        edit_after(after)
+    b = write_tiles(tmp / "before", "b", before)
+    a = write_tiles(tmp / "after", "a", after)
+    return ImageryConfig(before=tuple(b), after=tuple(a), bands=BANDS)
+
+
+def detect(cfg: ImageryConfig, **kw):
+    return detect_patches(cfg, DetectionConfig(**kw), progress=False)
+
+
+# --------------------------------------------------------------------------- planted blocks
+@pytest.mark.parametrize("chunk_px", [64, 1024])
+def test_planted_block_is_one_polygon_of_exact_area(tmp_path, chunk_px):
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")])
+    patches, stats = detect(cfg, chunk_px=chunk_px)
+    assert list(patches.columns) == COLUMNS
+    assert len(patches) == 1
+    geom = patches.geometry.iloc[0]
+    assert patches.crs.to_epsg() == 4551
+    assert geom.area == pytest.approx(480.0, abs=1e-6)
+    expected = shapely.box(X0 + 58 * RES, Y0 - 68 * RES, X0 + 70 * RES, Y0 - 58 * RES)
+    assert shapely.equals(geom, expected)
+    assert patches.source_id.iloc[0] == "D000001"
+    assert 0.15 < patches.mean_score.iloc[0] < 0.35  # blue gained ~0.25 reflectance on crop/soil
+    assert stats["pixels_changed"] == 120
+    assert stats["polygons_before_min_area"] == stats["polygons_after_min_area"] == 1
+    assert stats["n_chunks"] == (6 if chunk_px == 64 else 1)  # rows (64, 64), cols (64, 64, 48)
+    json.dumps(stats)  # goes into the run manifest as is
+
+
+def test_result_is_identical_for_any_chunking(tmp_path):
+    blocks = [
+        (BLOCK, "concrete"),
+        ((slice(5, 20), slice(100, 120)), "steel"),
+        ((slice(70, 90), slice(10, 22)), "concrete"),
+        ((slice(30, 50), slice(125, 150)), "steel"),
+    ]
+    cfg = make_pair(tmp_path, blocks=blocks, seasonal=True)
+    runs = [detect(cfg, chunk_px=c) for c in (64, 80, 1024)]
+    ref, ref_stats = runs[0]
+    assert len(ref) == 4
+    assert list(ref.source_id) == ["D000001", "D000002", "D000003", "D000004"]
+    # raster order of the first pixel: row 5, row 30, row 58, row 70
+    firsts = [(Y0 - g.bounds[3]) / RES for g in ref.geometry]
+    assert firsts == [5, 30, 58, 70]
+    for patches, stats in runs[1:]:
+        assert list(patches.source_id) == list(ref.source_id)
+        assert list(patches.mean_score) == list(ref.mean_score)  # exact, not approx
+        assert all(shapely.equals_exact(a, b, 0.0) for a, b in zip(patches.geometry, ref.geometry))
+        for key in ("threshold", "gains", "offsets", "pixels_valid", "pixels_changed"):
+            assert stats[key] == ref_stats[key]
+
+
+def test_min_area_filter_drops_small_block_and_reports_it(tmp_path):
+    small = (slice(10, 18), slice(100, 110))  # 8 x 10 px = 320 m2 < 400
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete"), (small, "steel")])
+    patches, stats = detect(cfg, min_area_m2=400.0, chunk_px=64)
+    assert len(patches) == 1 and patches.geometry.iloc[0].area == pytest.approx(480.0)
+    assert patches.source_id.iloc[0] == "D000001"  # ids count kept polygons only
+    assert stats["polygons_before_min_area"] == 2
+    assert stats["polygons_after_min_area"] == 1
+    assert stats["polygons_dropped"] == 1
+    assert stats["area_dropped_m2"] == pytest.approx(320.0)
+    patches, stats = detect(cfg, min_area_m2=300.0, chunk_px=64)
+    assert len(patches) == 2 and stats["area_dropped_m2"] == 0
+
+
+# --------------------------------------------------------------------------- what must NOT be found
+def test_seasonal_crop_soil_swap_finds_nothing(tmp_path):
+    cfg = make_pair(tmp_path, seasonal=True)
+    patches, stats = detect(cfg, chunk_px=64)
+    assert len(patches) == 0
+    assert stats["pixels_changed"] == 0
+    assert list(patches.columns) == COLUMNS
+
+
+def test_gain_offset_only_finds_nothing_and_is_estimated(tmp_path):
+    cfg = make_pair(tmp_path)
+    patches, stats = detect(cfg, chunk_px=64)
+    assert len(patches) == 0
+    gains = np.array([stats["gains"][b] for b in ("blue", "green", "red", "nir")])
+    offsets = np.array([stats["offsets"][b] for b in ("blue", "green", "red", "nir")])
+    np.testing.assert_allclose(gains, GAIN, atol=0.02)
+    np.testing.assert_allclose(offsets, OFFSET, atol=40)
+
+
+def test_identical_pair_finds_nothing(tmp_path):
+    cfg = make_pair(tmp_path, gain=[1, 1, 1, 1], offset=[0, 0, 0, 0])
+    same = ImageryConfig(before=cfg.before, after=cfg.before, bands=BANDS)
+    patches, stats = detect(same, chunk_px=64)
+    assert len(patches) == 0
+    assert stats["threshold"] == pytest.approx(0.08)  # the floor
+    assert stats["pixels_valid"] == H * W
+
+
+def test_real_no_change_pair_finds_nothing(shared_data):
+    folder = shared_data / "no_change_pair"
+    before, after = folder / "rgbn_20160101.tif", folder / "rgbn_20170203.tif"
+    if not before.is_file() or not after.is_file():
+        pytest.skip("no_change_pair not present")
+    cfg = ImageryConfig(before=(before,), after=(after,),
+                        bands={"blue": 3, "green": 2, "red": 1, "nir": 4})
+    patches, stats = detect(cfg, chunk_px=128)
+    assert len(patches) == 0
+    assert stats["pixels_changed"] == 0
+    assert stats["reflectance_scale"] == 255.0
+
+
+def test_construction_under_cloud_is_not_detected(tmp_path):
+    cloud_block = (slice(10, 25), slice(100, 118))
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete"), (cloud_block, "concrete")])
+    # a 4 m mask offset by half a grid pixel: every grid pixel it touches is cloud
+    mask = np.zeros((H // 2, W // 2), dtype=np.uint8)
+    mask[5:12, 50:59] = 1  # mask pixels -> grid rows 10..24(+1), cols 100..117(+1)
+    mpath = write_mask(tmp_path / "cloud_after.tif", mask, res=4.0, x0=X0 + 1.0, y0=Y0 - 1.0)
+    cfg = ImageryConfig(before=cfg.before, after=cfg.after, bands=BANDS, after_cloud_masks=(mpath,))
+    patches, stats = detect(cfg, chunk_px=64)
+    assert len(patches) == 1
+    assert shapely.equals(patches.geometry.iloc[0],
+                          shapely.box(X0 + 58 * RES, Y0 - 68 * RES, X0 + 70 * RES, Y0 - 58 * RES))
+    # mask rows 5..11 -> y from Y0-1-20 to Y0-1-48 -> grid rows 10..24 (covering 10.5..24.5)
+    assert stats["pixels_cloud"] == 15 * 19
+    assert stats["pixels_valid"] == H * W - 15 * 19
+
+
+def test_construction_on_nodata_is_not_detected(tmp_path):
+    nodata_block = (slice(10, 25), slice(100, 118))  # only in tile 1 (cols 60-159)
+
+    def punch(after):
+        after[:, 10:25, 100:118] = 0
+
+    cfg = make_pair(tmp_path, blocks=[(nodata_block, "concrete")], edit_after=punch)
+    patches, stats = detect(cfg, chunk_px=64)
+    assert len(patches) == 0
+    assert stats["pixels_nodata"] == 15 * 18
+
+
+def test_bad_band_index_is_reported_before_work(tmp_path):
+    cfg = make_pair(tmp_path)
+    bad = ImageryConfig(before=cfg.before, after=cfg.after, bands={**BANDS, "nir": 5})
+    with pytest.raises(BadRasterError, match="b_0.tif"):
+        detect(bad)
+
+
+def test_fixed_threshold_is_used_as_is(tmp_path):
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")])
+    patches, stats = detect(cfg, threshold=0.5, chunk_px=64)
+    assert stats["threshold"] == 0.5 and stats["threshold_method"] == "fixed"
+    assert len(patches) == 0  # concrete on crop gains ~0.25: below a fixed 0.5
+
+
+def test_fully_clouded_after_date_finds_nothing_without_crashing(tmp_path):
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")])
+    mpath = write_mask(tmp_path / "all_cloud.tif", np.ones((H, W), dtype=np.uint8))
+    cfg = ImageryConfig(before=cfg.before, after=cfg.after, bands=BANDS, after_cloud_masks=(mpath,))
+    patches, stats = detect(cfg, chunk_px=64)
+    assert len(patches) == 0
+    assert stats["pixels_valid"] == 0 and stats["pixels_cloud"] == H * W
+    assert stats["threshold"] == 0.08

@@ -46,13 +46,13 @@ class Grid:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in map coordinates."""
-        left, top = self.transform * (0, 0)
-        right, bottom = self.transform * (self.width, self.height)
+        left, top = self.transform @ (0, 0)
+        right, bottom = self.transform @ (self.width, self.height)
         return (min(left, right), min(bottom, top), max(left, right), max(bottom, top))
 
     def xy(self, row: float, col: float) -> tuple[float, float]:
         """Map coordinates (x, y) of a fractional pixel position (row, col)."""
-        x, y = self.transform * (col, row)
+        x, y = self.transform @ (col, row)
         return (x, y)
 
     def window(self, row_off: int, col_off: int, height: int, width: int) -> "Grid":

@@ -116,7 +116,7 @@ def detect(config: Path, out: Path, quiet: bool) -> None:
         raise LandcheckError(f"{config}: has no 'imagery' section to detect from")
     patches, stats = detect_patches(cfg.imagery, cfg.detection, progress=not quiet)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
+    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
     patches.to_file(tmp, layer="patches", driver="GPKG", engine="pyogrio")
     tmp.replace(out)
     click.echo(f"landcheck: {len(patches)} patches (threshold {stats.get('threshold')}) -> {out}")

@@ -38,6 +38,10 @@ class InputFileError(LandcheckError, OSError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self):
+        # Rebuild from (path, problem) so the error survives the trip back from a dask worker.
+        return (type(self), (self.path, self.problem))
+
 
 class BadRasterError(InputFileError):
     """An imagery tile or mask is unusable (bands, CRS, resolution, dtype)."""

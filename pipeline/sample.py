@@ -1068,7 +1068,8 @@ def _readme(summary: dict, ratios: list[dict[str, Any]], patch_rows: list[dict[s
         after=DATES["after"], n_before=len(summary["before_tiles"]),
         n_after=len(summary["after_tiles"]), ratio_lines=ratio_lines, patch_lines=patch_lines,
         spectra=spectra, gain=", ".join(map(str, GAIN)), offset=", ".join(map(str, OFFSET)),
-        noise=NOISE_SIGMA_DN, variation=FIELD_VARIATION_DN, step=DN_STEP, margin=MARGIN_M,
+        noise=NOISE_SIGMA_DN, variation=FIELD_VARIATION_DN, step=DN_STEP,
+        step_reflectance=DN_STEP / 10000, margin=MARGIN_M,
         cloud_dn=", ".join(map(str, CLOUD_DN)), cloud_texture=CLOUD_TEXTURE_DN,
         feather=CLOUD_FEATHER_M, pad=APPROVAL_PAD_M)
 
@@ -1114,7 +1115,7 @@ Imagery:
 - EPSG:4551 (CGCS2000 / 3-degree Gauss-Krüger CM 126E), 2 m pixels on even whole metres;
 - window x {west}-{east}, y {south}-{north} ({width} m x {height} m; at scale 1 it is wider
   than tall because the nearest parts of 船营区 and 龙潭区 lie 2.5 km apart east-west);
-- 4 bands blue, green, red, NIR; uint16 surface reflectance x 10000, stored to 0.001
+- 4 bands blue, green, red, NIR; uint16 surface reflectance x 10000, stored to steps of {step_reflectance}
   (multiples of {step} DN); nodata 0 beyond slanted, jagged scan edges (north-west and
   south-east corners, different for each date);
 - DEFLATE + predictor 2, 256 x 256 blocks; overlapping tiles of one date hold identical values.

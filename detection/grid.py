@@ -57,4 +57,4 @@ class Grid:
 
     def window(self, row_off: int, col_off: int, height: int, width: int) -> "Grid":
         """The sub-grid starting at (row_off, col_off) with the given size."""
-        return Grid(height, width, self.transform * Affine.translation(col_off, row_off), self.crs)
+        return Grid(height, width, self.transform @ Affine.translation(col_off, row_off), self.crs)

@@ -26,6 +26,7 @@ def test_invalid_polygons_repaired_and_empty_dropped_are_counted(tmp_path):
     assert report.crs == "EPSG:4551"
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
 def test_no_crs_is_an_error(tmp_path):
     path = save(tmp_path, "f.gpkg", gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)]))
     with pytest.raises(BadVectorError, match="no CRS") as err:

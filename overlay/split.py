@@ -133,14 +133,23 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
 
 
 def _covered(geoms: np.ndarray, layer: np.ndarray) -> np.ndarray:
-    """For each geometry, its intersection with the union of ``layer`` (overlaps not double counted)."""
+    """For each geometry, its intersection with the union of ``layer`` (overlaps not double counted).
+
+    A geometry lying within one layer feature is its own answer (the common case of a patch
+    inside one parcel); only the others are intersected and unioned.
+    """
     result = np.array([shapely.Polygon()] * len(geoms), dtype=object)
     if len(geoms) == 0 or len(layer) == 0:
         return result
     tree = shapely.STRtree(layer)
+    inside = np.zeros(len(geoms), dtype=bool)
+    inside[tree.query(geoms, predicate="within")[0]] = True
+    result[inside] = geoms[inside]
     gi, li = tree.query(geoms, predicate="intersects")
+    keep = ~inside[gi]
+    gi, li = gi[keep], li[keep]
     if len(gi) == 0:
-        return result
+        return _polygonal(result)
     parts = shapely.intersection(geoms[gi], layer[li])
     order = np.argsort(gi, kind="stable")
     gi, parts = gi[order], parts[order]

@@ -40,7 +40,10 @@ __all__ = ["Imagery", "open_imagery", "axis_chunks", "MIN_LAST_CHUNK"]
 #: clean-up overlap, 2 x 10 + 2 x 10 px, so map_overlap never sees a chunk thinner than its depth)
 MIN_LAST_CHUNK = 40
 _ALIGN_TOL = 1e-6  # pixels
-_ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+# GDAL settings for every read. Sidecar files are looked for (a tile may carry its georeference in
+# a .tfw/.prj or an .ovr); on slow network storage GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR would
+# skip that directory listing, at the price of ignoring those sidecars.
+_ENV: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

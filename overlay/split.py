@@ -113,7 +113,7 @@ def county_tasks(
 
 
 def _padded_box(bounds: np.ndarray) -> shapely.Polygon:
-    """The bounding box grown by 5% on each side, so reprojection never shaves a patch edge."""
+    """The bounding box grown by 5% on each side: a clip window that no patch edge lies on."""
     minx, miny, maxx, maxy = bounds
     pad = 0.05 * max(maxx - minx, maxy - miny) + 1e-9
     return shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)

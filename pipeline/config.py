@@ -70,8 +70,6 @@ class ImageryConfig:
     after_cloud_masks: tuple[Path, ...] = ()
     before_date: str | None = None
     after_date: str | None = None
-    before_pattern: str = ""
-    after_pattern: str = ""
 
 
 @dataclass(frozen=True)
@@ -213,15 +211,15 @@ def _resolve(value: str, source: Path) -> Path:
     return Path(str(p))
 
 
-def _expand_glob(section: _Section, key: str, required: bool) -> tuple[tuple[Path, ...], str]:
+def _expand_glob(section: _Section, key: str, required: bool) -> tuple[Path, ...]:
     pattern = section.get(key, ... if required else None, str)
     if pattern is None:
-        return (), ""
+        return ()
     full = _resolve(pattern, section.source)
     matches = tuple(sorted(Path(m) for m in glob.glob(str(full))))
     if not matches:
         section.fail(f"'{section.key(key)}' matches no file: {full}")
-    return matches, pattern
+    return matches
 
 
 def _layer(section: _Section, cls: type = LayerConfig, extra: tuple[str, ...] = ()) -> Any:
@@ -239,10 +237,10 @@ def _layer(section: _Section, cls: type = LayerConfig, extra: tuple[str, ...] = 
 def _imagery(section: _Section) -> ImageryConfig:
     section.check_keys(("before", "after", "bands", "before_cloud_masks", "after_cloud_masks",
                         "before_date", "after_date"))
-    before, before_pattern = _expand_glob(section, "before", True)
-    after, after_pattern = _expand_glob(section, "after", True)
-    before_masks, _ = _expand_glob(section, "before_cloud_masks", False)
-    after_masks, _ = _expand_glob(section, "after_cloud_masks", False)
+    before = _expand_glob(section, "before", True)
+    after = _expand_glob(section, "after", True)
+    before_masks = _expand_glob(section, "before_cloud_masks", False)
+    after_masks = _expand_glob(section, "after_cloud_masks", False)
     raw_bands = section.get("bands", {"blue": 1, "green": 2, "red": 3, "nir": 4}, (dict, list))
     if isinstance(raw_bands, list):
         if len(raw_bands) != 4:
@@ -264,8 +262,7 @@ def _imagery(section: _Section) -> ImageryConfig:
         dates[key] = str(value) if value is not None else None
     return ImageryConfig(before=before, after=after, bands=bands,
                          before_cloud_masks=before_masks, after_cloud_masks=after_masks,
-                         before_date=dates["before_date"], after_date=dates["after_date"],
-                         before_pattern=before_pattern, after_pattern=after_pattern)
+                         before_date=dates["before_date"], after_date=dates["after_date"])
 
 
 def _detection(section: _Section | None) -> DetectionConfig:

@@ -13,6 +13,8 @@ __all__ = [
     "BadRasterError",
     "BadVectorError",
     "CRSError",
+    "OutputError",
+    "SchedulerError",
 ]
 
 
@@ -55,3 +57,14 @@ class CRSError(LandcheckError, ValueError):
     """A coordinate reference system is missing or unsuitable for areas."""
 
     exit_code = 3
+
+
+class OutputError(InputFileError):
+    """The output cannot be written where asked: it would clobber an input or foreign files, is
+    locked by another run, or the disk / file system refused (full, read-only, no permission)."""
+
+
+class SchedulerError(LandcheckError, ConnectionError):
+    """The dask.distributed scheduler given with ``--scheduler`` cannot be reached."""
+
+    exit_code = 4

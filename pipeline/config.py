@@ -7,6 +7,7 @@ folder.
 """
 from __future__ import annotations
 
+import datetime
 import glob
 import math
 from dataclasses import asdict, dataclass, field
@@ -116,19 +117,61 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping (the last would win)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.setdefault(key, key_node.start_mark.line + 1)
+        except TypeError:  # an unhashable key; the constructor below reports it
+            continue
+        if first != key_node.start_mark.line + 1:
+            raise _DuplicateKey(key, first, key_node.start_mark.line + 1)
+    return loader.construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first: int, again: int) -> None:
+        super().__init__(key, first, again)
+        self.key, self.first, self.again = key, first, again
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 def load_config(path: str | Path, output: str | Path | None = None) -> RunConfig:
     """Read and validate a YAML run config; ``output`` overrides its ``output`` key."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except _DuplicateKey as dup:
+        raise ConfigError(f"{path}: key '{dup.key}' is given twice (lines {dup.first} and "
+                          f"{dup.again}); remove one") from None
+    except yaml.constructor.ConstructorError as exc:
+        tag = str(getattr(exc, "problem", "") or "")
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        if "python/" in tag or "!!python" in tag or "tag:yaml.org,2002:python" in tag:
+            raise ConfigError(f"{path}: Python object tags (!!python/...) are refused for safety"
+                              f"{where}; use plain YAML values") from None
+        raise ConfigError(f"{path}: unsupported YAML tag{where}: {' '.join(tag.split())}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
     return parse_config(data, path, output=output)
 
 
@@ -166,7 +209,7 @@ class _Section:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if kind is not None and (not isinstance(value, kind)
                                  or (isinstance(value, bool) and bool not in kinds)):
-            self.fail(f"'{self.key(key)}' must be {_kind_name(kind)}, got {value!r}")
+            self.fail(f"'{self.key(key)}' must be {_kind_name(kind)}, got {_describe(value)}")
         return value
 
     def number(self, key: str, default: Any, *, low: float, high: float = math.inf,
@@ -175,13 +218,13 @@ class _Section:
         ok = (value > low if low_open else value >= low) and value <= high
         if not ok or not math.isfinite(value):
             lo = "(" if low_open else "["
-            self.fail(f"'{self.key(key)}' must be in {lo}{low}, {high}], got {value!r}")
+            self.fail(f"'{self.key(key)}' must be in {lo}{low}, {high}], got {_describe(value)}")
         return float(value)
 
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self.get(key, default, str)
         if value not in allowed:
-            self.fail(f"'{self.key(key)}' must be one of {', '.join(allowed)}, got {value!r}")
+            self.fail(f"'{self.key(key)}' must be one of {', '.join(allowed)}, got {_describe(value)}")
         return value
 
     def path(self, key: str, default: Any = ...) -> Path | None:
@@ -198,10 +241,33 @@ class _Section:
         return _Section(self.data[key], self.key(key), self.source)
 
 
+_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               dict: "a mapping", list: "a list", datetime.date: "a date (YYYY-MM-DD)"}
+
+
 def _kind_name(kind: Any) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", (int, float): "a number",
-             bool: "true or false", dict: "a mapping", list: "a list"}
-    return names.get(kind, str(kind))
+    """Plain words for an expected type or tuple of types ("a mapping or a list")."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if set(kinds) == {int, float}:
+        return "a number"
+    return " or ".join(_KIND_NAMES.get(k, getattr(k, "__name__", str(k))) for k in kinds)
+
+
+def _describe(value: Any) -> str:
+    """A YAML value as a user wrote it, never a Python repr ("a mapping", "the date 2025-10-12")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, bytes):
+        return "binary data"
+    return str(value)
 
 
 def _resolve(value: str, source: Path) -> Path:
@@ -234,6 +300,32 @@ def _layer(section: _Section, cls: type = LayerConfig, extra: tuple[str, ...] = 
     return cls(**kwargs)
 
 
+def _dates(section: _Section) -> dict[str, str | None]:
+    """``before_date`` / ``after_date`` as ISO ``YYYY-MM-DD`` text, checked to be real dates in order.
+
+    YAML reads an unquoted ``2025-10-12`` as a date; a quoted one is text: both are accepted.
+    """
+    dates: dict[str, str | None] = {}
+    for key in ("before_date", "after_date"):
+        value = section.get(key, None, (str, datetime.date))
+        if isinstance(value, datetime.datetime):
+            value = value.date()
+        if isinstance(value, str):
+            try:
+                value = datetime.date.fromisoformat(value.strip())
+            except ValueError:
+                section.fail(f"'{section.key(key)}' must be a real date written YYYY-MM-DD, "
+                             f"got {_describe(value)}")
+            if len(str(section.data[key]).strip()) != 10:
+                section.fail(f"'{section.key(key)}' must be written YYYY-MM-DD, "
+                             f"got {_describe(section.data[key])}")
+        dates[key] = value.isoformat() if value is not None else None
+    if dates["before_date"] and dates["after_date"] and dates["before_date"] >= dates["after_date"]:
+        section.fail(f"'{section.key('before_date')}' ({dates['before_date']}) must be earlier than "
+                     f"'{section.key('after_date')}' ({dates['after_date']})")
+    return dates
+
+
 def _imagery(section: _Section) -> ImageryConfig:
     section.check_keys(("before", "after", "bands", "before_cloud_masks", "after_cloud_masks",
                         "before_date", "after_date"))
@@ -256,12 +348,29 @@ def _imagery(section: _Section) -> ImageryConfig:
         bands[name] = int(value)
     if len(set(bands.values())) != 4:
         section.fail(f"'{section.key('bands')}' uses the same band twice: {bands}")
-    dates = {}
-    for key in ("before_date", "after_date"):
-        value = section.get(key, None, (str,))
-        dates[key] = str(value) if value is not None else None
+    dates = _dates(section)
     return ImageryConfig(before=before, after=after, bands=bands,
                          before_cloud_masks=before_masks, after_cloud_masks=after_masks,
+                         before_date=dates["before_date"], after_date=dates["after_date"])
+
+
+_TILE_KEYS = ("before", "after", "bands", "before_cloud_masks", "after_cloud_masks")
+
+
+def _dates_only_imagery(section: _Section) -> ImageryConfig:
+    """With received ``patches``, ``imagery`` may only carry the dates written to QSX / HSX.
+
+    Tiles given as well would be silently ignored (the received patches are used, not
+    detection), so they are refused.
+    """
+    section.check_keys(_TILE_KEYS + ("before_date", "after_date"))
+    tiles = [k for k in _TILE_KEYS if section.data.get(k) is not None]
+    if tiles:
+        section.fail(f"both 'patches' and imagery tiles ('{section.key(tiles[0])}') are given: the "
+                     "received patches would be used and the imagery ignored; remove one (with "
+                     "'patches', 'imagery' may hold only before_date / after_date)")
+    dates = _dates(section)
+    return ImageryConfig(before=(), after=(), bands=dict(zip(BANDS, (1, 2, 3, 4))),
                          before_date=dates["before_date"], after_date=dates["after_date"])
 
 
@@ -335,7 +444,10 @@ def parse_config(data: Any, source: str | Path, output: str | Path | None = None
     patches_section = top.sub("patches", required=False)
     patches = _layer(patches_section, PatchesConfig, ("id_field",)) if patches_section else None
     imagery_section = top.sub("imagery", required=False)
-    imagery = _imagery(imagery_section) if imagery_section else None
+    if imagery_section is not None and patches is not None:
+        imagery = _dates_only_imagery(imagery_section)
+    else:
+        imagery = _imagery(imagery_section) if imagery_section else None
     if imagery is None and patches is None:
         top.fail("either 'imagery' (to detect patches) or 'patches' (received patches) is required")
     if output is not None:

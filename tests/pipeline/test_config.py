@@ -123,3 +123,92 @@ def test_not_yaml_and_missing_file(files):
         load_config(files / "missing.yaml")
     with pytest.raises(ConfigError, match="must be a mapping"):
         parse_config(["a", "b"], files / "x.yaml")
+
+
+# ---------------------------------------------------------------- hostile configs (issue 5)
+def write_text(files: Path, text: str) -> Path:
+    path = files / "run.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def base_yaml() -> str:
+    return yaml.safe_dump(base(), allow_unicode=True)
+
+
+def test_duplicate_key_is_refused_not_last_wins(files):
+    text = base_yaml() + "year: 2026\n"
+    with pytest.raises(ConfigError, match=r"key 'year' is given twice \(lines \d+ and \d+\)"):
+        load_config(write_text(files, text))
+
+
+def test_duplicate_key_in_a_nested_mapping_is_refused(files):
+    text = base_yaml().replace("thresholds", "x") + "thresholds:\n  interview: 0.1\n  interview: 0.2\n"
+    with pytest.raises(ConfigError, match="key 'interview' is given twice"):
+        load_config(write_text(files, text))
+
+
+def test_python_tag_is_refused_for_safety(files):
+    text = base_yaml().replace("year: 2025", 'year: !!python/object/apply:os.getpid []')
+    with pytest.raises(ConfigError, match=r"refused for safety \(line \d+\)"):
+        load_config(write_text(files, text))
+
+
+def test_type_errors_name_yaml_kinds_not_python_classes(files):
+    data = base()
+    data["imagery"]["bands"] = "rgbn"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(files, data))
+    message = str(err.value)
+    assert "'imagery.bands' must be a mapping or a list, got 'rgbn'" in message
+    assert "<class" not in message
+
+
+@pytest.mark.parametrize("value", ["2025-13-45", "2025-02-30", "12/10/2025", "2025-1-5"])
+def test_invalid_date_is_refused(files, value):
+    data = base()
+    data["imagery"]["after_date"] = value
+    with pytest.raises(ConfigError, match=r"'imagery.after_date' must be .*YYYY-MM-DD") as err:
+        load_config(write(files, data))
+    assert "datetime" not in str(err.value)
+
+
+def test_unquoted_yaml_date_is_accepted_as_iso_text(files):
+    text = base_yaml().replace("  bands:", "  before_date: 2024-10-15\n  after_date: 2025-10-12\n  bands:")
+    cfg = load_config(write_text(files, text))
+    assert (cfg.imagery.before_date, cfg.imagery.after_date) == ("2024-10-15", "2025-10-12")
+
+
+def test_date_of_wrong_type_reads_plainly(files):
+    data = base()
+    data["imagery"]["before_date"] = 20241015
+    with pytest.raises(ConfigError, match="must be a string or a date .*got 20241015$"):
+        load_config(write(files, data))
+
+
+def test_before_date_must_precede_after_date(files):
+    data = base()
+    data["imagery"].update(before_date="2025-10-12", after_date="2024-10-15")
+    with pytest.raises(ConfigError, match="must be earlier than"):
+        load_config(write(files, data))
+
+
+def test_patches_and_imagery_tiles_together_are_refused(files):
+    data = base()
+    data["patches"] = {"path": "v/farmland.gpkg"}
+    with pytest.raises(ConfigError, match="both 'patches' and imagery tiles .* remove one"):
+        load_config(write(files, data))
+
+
+def test_patches_with_imagery_dates_only_are_accepted(files):
+    data = base()
+    data["patches"] = {"path": "v/farmland.gpkg"}
+    data["imagery"] = {"before_date": "2024-10-15", "after_date": "2025-10-12"}
+    cfg = load_config(write(files, data))
+    assert cfg.patches is not None
+    assert cfg.imagery.before == () and cfg.imagery.after_date == "2025-10-12"
+
+
+def test_config_path_that_is_a_folder(files):
+    with pytest.raises(ConfigError, match="is a folder, not a config file"):
+        load_config(files)

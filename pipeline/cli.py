@@ -6,23 +6,37 @@ stderr and a non-zero exit code; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from pipeline.errors import LandcheckError
+from pipeline.diskio import os_reason
+from pipeline.errors import InputFileError, LandcheckError
 
 __all__ = ["main"]
 
+#: exit codes besides the errors' own (pipeline.errors: 2 config, 3 input/output, 4 scheduler)
 INTERNAL_ERROR_EXIT = 70
+INTERRUPTED_EXIT = 130  # Ctrl-C (SIGINT)
+TERMINATED_EXIT = 143  # SIGTERM, e.g. a batch system ending the job
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when SIGTERM arrives (a batch system stopping the job)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
 
 
 def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = click.get_current_context().find_root().params.get("debug", False)
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             return func(*args, **kwargs)
         except LandcheckError as exc:
@@ -32,14 +46,25 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("landcheck: interrupted; nothing was written to the output folder", err=True)
-            sys.exit(130)
-        except Exception as exc:  # a bug, not bad input: say so in one line
+            sys.exit(INTERRUPTED_EXIT)
+        except Terminated:
+            click.echo("landcheck: terminated (SIGTERM); nothing was written to the output folder",
+                       err=True)
+            sys.exit(TERMINATED_EXIT)
+        except Exception as exc:
             if debug:
                 raise
+            reason = os_reason(exc)
+            if reason is not None:  # the user's file system, not a bug
+                where = getattr(exc, "filename", None)
+                click.echo(f"landcheck: error: {where + ': ' if where else ''}{reason}", err=True)
+                sys.exit(InputFileError.exit_code)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             click.echo(f"landcheck: internal error: {type(exc).__name__}: {first} "
                        "(rerun with --debug for the traceback)", err=True)
             sys.exit(INTERNAL_ERROR_EXIT)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     return wrapper
 
 

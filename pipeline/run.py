@@ -27,7 +27,8 @@ from overlay.qa import overlapping_patches
 from overlay.split import combine_pieces, county_tasks, split_county, unassigned_parts
 from pipeline import layers
 from pipeline.config import RunConfig
-from pipeline.errors import LandcheckError
+from pipeline.diskio import writing
+from pipeline.errors import LandcheckError, SchedulerError
 from pipeline.manifest import build_manifest, write_json
 
 __all__ = ["RunResult", "run_pipeline", "load_patches"]
@@ -107,7 +108,7 @@ def _connect(scheduler: str | None):
 
         return Client(scheduler, timeout="20s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise LandcheckError(f"cannot reach dask scheduler at {scheduler}: {exc}") from None
+        raise SchedulerError(f"cannot reach dask scheduler at {scheduler}: {exc}") from None
 
 
 def _staging_dir(output: Path) -> Path:
@@ -184,20 +185,29 @@ def run_pipeline(
             "landcheck_version": _version(),
         }
         outputs: dict[str, Path] = {}
+
+        def _final(path: Path) -> Path:  # where a staged file will be, for messages
+            return config.output / path.relative_to(staging)
         with timings.stage("write deliverables", log):
             zones = dict(zip(counties["county_code"], zone_epsg_for_geometries(counties)))
             county_crs = {code: CRS.from_epsg(int(epsg)) for code, epsg in zones.items()}
             outputs["county_ratios"] = staging / "county_ratios.csv"
-            write_county_csv(ratios, outputs["county_ratios"])
+            with writing(outputs["county_ratios"], _final(outputs["county_ratios"])):
+                write_county_csv(ratios, outputs["county_ratios"])
             outputs["patches"] = staging / "patches.gpkg"
-            write_patches_gpkg(pieces, ratios, counties, outputs["patches"])
-            packages = write_field_packages(pieces, staging, county_crs=county_crs)
+            with writing(outputs["patches"], _final(outputs["patches"])):
+                write_patches_gpkg(pieces, ratios, counties, outputs["patches"])
+            with writing(staging / "field_verification", _final(staging / "field_verification")):
+                packages = write_field_packages(pieces, staging, county_crs=county_crs)
             outputs["chart"] = staging / "ratio_chart.png"
-            render_ratio_chart(ratios, run_info, outputs["chart"])
+            with writing(outputs["chart"], _final(outputs["chart"])):
+                render_ratio_chart(ratios, run_info, outputs["chart"])
             outputs["report_html"] = staging / "report.html"
-            write_html_report(ratios, run_info, outputs["chart"], outputs["report_html"])
+            with writing(outputs["report_html"], _final(outputs["report_html"])):
+                write_html_report(ratios, run_info, outputs["chart"], outputs["report_html"])
             outputs["report_xlsx"] = staging / "report.xlsx"
-            write_excel_report(ratios, pieces, run_info, outputs["report_xlsx"])
+            with writing(outputs["report_xlsx"], _final(outputs["report_xlsx"])):
+                write_excel_report(ratios, pieces, run_info, outputs["report_xlsx"])
             for code, path in sorted(packages.items()):
                 outputs[f"field_verification/{code}"] = path
 
@@ -206,7 +216,8 @@ def run_pipeline(
             patch_stats=patch_stats, pieces=pieces, ratios=ratios, unassigned=unassigned, overlaps=overlaps,
             outputs=outputs, staging=staging, scheduler=scheduler,
         )
-        write_json(manifest, staging / "manifest.json")
+        with writing(staging / "manifest.json", _final(staging / "manifest.json")):
+            write_json(manifest, staging / "manifest.json")
         _publish(staging, config.output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -8,7 +8,7 @@ from geopandas import GeoDataFrame
 
 from overlay.crs import zone_epsg_for_geometries
 
-__all__ = ["overlapping_patches"]
+__all__ = ["overlapping_patches", "overlapping_counties"]
 
 
 def overlapping_patches(patches: GeoDataFrame, min_area_m2: float = 0.01) -> pd.DataFrame:
@@ -36,3 +36,38 @@ def overlapping_patches(patches: GeoDataFrame, min_area_m2: float = 0.01) -> pd.
     ids = patches["source_id"].astype(str).to_numpy()
     out = pd.DataFrame({"source_id_a": ids[a], "source_id_b": ids[b], "overlap_m2": areas})
     return out[out.overlap_m2 >= min_area_m2].reset_index(drop=True)
+
+
+def overlapping_counties(counties: GeoDataFrame, min_area_m2: float = 0.01) -> pd.DataFrame:
+    """Pairs of county polygons that overlap by at least ``min_area_m2``.
+
+    Real boundary layers overlap by centimetres to metres; the split gives such overlaps to
+    the county with the smaller code (:mod:`overlay.split`), and a run says so. Returns
+    ``county_code_a`` (the smaller code, which keeps the overlap), ``county_code_b``,
+    ``overlap_m2`` (measured in the zone of the overlap), largest first.
+    """
+    columns = ["county_code_a", "county_code_b", "overlap_m2"]
+    if len(counties) < 2:
+        return pd.DataFrame(columns=columns)
+    geoms = np.asarray(counties.geometry.values)
+    a, b = counties.sindex.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if not len(a):
+        return pd.DataFrame(columns=columns)
+    inter = shapely.intersection(geoms[a], geoms[b])
+    polygonal = shapely.area(inter) > 0
+    a, b, inter = a[polygonal], b[polygonal], inter[polygonal]
+    if not len(a):
+        return pd.DataFrame(columns=columns)
+    overlap = GeoDataFrame(geometry=inter, crs=counties.crs)
+    areas = np.zeros(len(overlap))
+    zones = zone_epsg_for_geometries(overlap.set_geometry(shapely.centroid(overlap.geometry.values)))
+    for epsg in np.unique(zones):
+        sel = zones == epsg
+        areas[sel] = overlap[sel].to_crs(int(epsg)).area.to_numpy()
+    codes = counties["county_code"].astype(str).to_numpy()
+    first, second = np.minimum(codes[a], codes[b]), np.maximum(codes[a], codes[b])
+    out = pd.DataFrame({"county_code_a": first, "county_code_b": second, "overlap_m2": areas})
+    out = out[out.overlap_m2 >= min_area_m2].sort_values("overlap_m2", ascending=False)
+    return out.reset_index(drop=True)

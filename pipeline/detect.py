@@ -85,7 +85,7 @@ def detect_patches(
     InputFileError, BadRasterError
         A tile or mask is missing or unusable (checked before any computation).
     """
-    img = open_imagery(imagery, detection.chunk_px)
+    img = open_imagery(imagery, detection.chunk_px, max_grid_pixels=detection.max_grid_pixels)
     return detect_on_imagery(img, detection, progress=progress)
 
 

@@ -11,6 +11,14 @@ tiles' common CRS and resolution -- and exposes:
   pixel is cloudy when any nonzero mask pixel overlaps it (masks may be coarser or offset).
 * ``valid``: data in both dates and no cloud.
 
+Before anything is built, the inputs must make sense together (else a one-line
+:class:`BadRasterError` naming a file): every tile has the data type (and declared band scale /
+offset) of the first tile; CRSs are compared by meaning, not spelling (an EPSG code equals its WKT
+or PROJ string); the before and after footprints overlap on at least ``min_overlap`` of the smaller
+one; the grid is at most ``max_grid_pixels``; and the cloud masks of a date together cover every
+pixel of each tile of that date that any of them overlaps (cloud outside a mask would otherwise be
+taken for clear ground and read as change).
+
 Every chunk is read on demand with rasterio windows from only the files that overlap it, the
 files being opened inside the task (nothing open in the graph, tasks are picklable), so
 memory is bounded by the chunk size and the arrays run on any dask scheduler.
@@ -18,13 +26,17 @@ memory is bounded by the chunk size and the arrays run on any dask scheduler.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import dask.array as da
 import numpy as np
+import pyproj
 import rasterio
+import shapely
 from affine import Affine
 from dask.base import tokenize
 from rasterio.errors import RasterioError
@@ -81,6 +93,8 @@ class _TileInfo:
     count: int
     dtype: str
     nodata: float | None
+    scales: tuple[float, ...] = ()
+    offsets: tuple[float, ...] = ()
 
 
 def axis_chunks(n: int, size: int, min_last: int = MIN_LAST_CHUNK) -> tuple[int, ...]:
@@ -114,7 +128,7 @@ def _open_info(path: Path, what: str) -> _TileInfo:
     try:
         with rasterio.Env(**_ENV), rasterio.open(path) as src:
             return _TileInfo(str(path), src.crs, src.transform, src.height, src.width, src.count,
-                             src.dtypes[0], src.nodata)
+                             src.dtypes[0], src.nodata, tuple(src.scales), tuple(src.offsets))
     except RasterioError as exc:
         raise BadRasterError(path, f"cannot be read as a raster ({_one_line(exc)})") from None
 
@@ -137,15 +151,96 @@ def _check_crs(info: _TileInfo, what: str) -> None:
                                         "(imagery must be in a projected CRS in metres)")
 
 
+# --------------------------------------------------------------------------- CRS by meaning
+_EAST_FIRST = {"east": 0, "west": 0, "north": 1, "south": 1}
+_NOT_PROJECTION = {"no_defs", "type", "wktext"}
+_NAMELESS = {"", "unknown", "unnamed", "undefined"}
+
+
+def _east_first(node: object) -> object:
+    """A PROJJSON dict with every 2-axis coordinate system put in (east, north) order."""
+    if isinstance(node, list):
+        return [_east_first(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _east_first(v) for k, v in node.items()}
+    cs = node.get("coordinate_system")
+    if isinstance(cs, dict) and isinstance(cs.get("axis"), list):
+        cs["axis"] = sorted(cs["axis"], key=lambda ax: _EAST_FIRST.get(str(ax.get("direction", "")).lower(), 2))
+    return node
+
+
+def _unknown_datum(crs: pyproj.CRS) -> bool:
+    datum = crs.datum
+    return datum is None or datum.name.lower().startswith(("unknown", "unnamed", "not specified"))
+
+
+@lru_cache(maxsize=256)
+def _same_crs_wkt(wkt_a: str, wkt_b: str) -> bool:
+    a, b = pyproj.CRS.from_user_input(wkt_a), pyproj.CRS.from_user_input(wkt_b)
+    if a.equals(b, ignore_axis_order=True):
+        return True
+    # An ESRI-style or authority-less WKT of EPSG:4551 lists its axes easting first, the EPSG
+    # definition northing first; PROJ's "except axis order" only forgives that in the base CRS.
+    a = pyproj.CRS.from_json_dict(_east_first(a.to_json_dict()))
+    b = pyproj.CRS.from_json_dict(_east_first(b.to_json_dict()))
+    if a.equals(b, ignore_axis_order=True):
+        return True
+    # A PROJ string (+proj=tmerc ... +ellps=GRS80) has no datum name: equal when one side leaves
+    # the datum unnamed and the projection, ellipsoid and units are the same.
+    if _unknown_datum(a) or _unknown_datum(b):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            pa = {k: v for k, v in a.to_dict().items() if k not in _NOT_PROJECTION}
+            pb = {k: v for k, v in b.to_dict().items() if k not in _NOT_PROJECTION}
+        return pa == pb
+    return False
+
+
+def _same_crs(a, b) -> bool:
+    """True when two rasterio CRSs mean the same thing, however they are written."""
+    if a == b:
+        return True
+    try:
+        return _same_crs_wkt(a.to_wkt(), b.to_wkt())
+    except pyproj.exceptions.CRSError:
+        return False
+
+
+def _crs_name(crs) -> str:
+    try:
+        return pyproj.CRS.from_user_input(crs.to_wkt()).name
+    except pyproj.exceptions.CRSError:
+        return crs.to_string()
+
+
+def _crs_labels(a, b) -> tuple[str, str, str]:
+    """Labels of two different CRSs that read differently, and their names when worth adding.
+
+    ``("EPSG:4550", "EPSG:4551", " (CGCS2000 / ... CM 123E vs CGCS2000 / ... CM 126E)")``; a CRS
+    without an EPSG code is labelled by its name; PROJ strings are added when labels coincide.
+    """
+    na, nb = _crs_name(a), _crs_name(b)
+    ea, eb = a.to_epsg(), b.to_epsg()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        la = f"EPSG:{ea}" if ea else f"'{na}'" if na.lower() not in _NAMELESS else f"'{a.to_proj4()}'"
+        lb = f"EPSG:{eb}" if eb else f"'{nb}'" if nb.lower() not in _NAMELESS else f"'{b.to_proj4()}'"
+        if la == lb:
+            la, lb = f"{la} [{a.to_proj4()}]", f"{lb} [{b.to_proj4()}]"
+    names = f" ({na} vs {nb})" if (ea or eb) and na != nb else ""
+    return la, lb, names
+
+
 def _place_tiles(infos: Sequence[_TileInfo]) -> tuple[Grid, dict[str, _Tile]]:
     """Check CRS / resolution / alignment against the first tile and build the union grid."""
     ref = infos[0]
     a, e = ref.transform.a, ref.transform.e
     offsets = {}
     for info in infos:
-        if info.crs != ref.crs:
-            raise BadRasterError(info.path, f"CRS {info.crs.to_string()} differs from "
-                                            f"{ref.crs.to_string()} of {ref.path}")
+        if not _same_crs(info.crs, ref.crs):
+            mine, theirs, names = _crs_labels(info.crs, ref.crs)
+            raise BadRasterError(info.path, f"CRS {mine} differs from {theirs} of {ref.path}{names}")
         t = info.transform
         if not (math.isclose(t.a, a, rel_tol=1e-9) and math.isclose(t.e, e, rel_tol=1e-9)):
             raise BadRasterError(info.path, f"resolution {t.a:g} x {abs(t.e):g} differs from "
@@ -178,9 +273,9 @@ def _check_mask(info: _TileInfo, grid: Grid, date_tiles: Sequence[_Tile], date: 
     if info.dtype != "uint8":
         raise BadRasterError(info.path, f"{what} must be uint8 (nonzero = cloud), got {info.dtype}")
     _check_crs(info, what)
-    if info.crs != grid.crs:
-        raise BadRasterError(info.path, f"{what} CRS {info.crs.to_string()} differs from the "
-                                        f"imagery CRS {grid.crs.to_string()}")
+    if not _same_crs(info.crs, grid.crs):
+        mine, theirs, names = _crs_labels(info.crs, grid.crs)
+        raise BadRasterError(info.path, f"{what} CRS {mine} differs from the imagery CRS {theirs}{names}")
     _check_north_up(info, what)
     t = info.transform
     mask = _Mask(info.path, t.c, t.a, t.f, t.e, info.height, info.width)
@@ -195,8 +290,207 @@ def _check_mask(info: _TileInfo, grid: Grid, date_tiles: Sequence[_Tile], date: 
     raise BadRasterError(info.path, f"{what} covers none of the {date} tiles")
 
 
-def open_imagery(config: ImageryConfig, chunk_px: int = 1024) -> "Imagery":
+# --------------------------------------------------------------------------- inputs together
+def _num(v: float) -> str:
+    return f"{v:.3f}".rstrip("0").rstrip(".")
+
+
+def _pct(frac: float) -> str:
+    """A share in percent that never rounds a shortfall up to 100 (or a little down to 0)."""
+    p = 100.0 * frac
+    if 1.0 <= p < 99.0:
+        return str(math.floor(p))
+    return f"{min(math.floor(p * 10) / 10, 99.9):.1f}" if p < 100.0 else "100"
+
+
+def _area(m2: float) -> str:
+    return f"{m2:,.0f} m²" if m2 < 1e6 else f"{m2 / 1e6:,.2f} km²"
+
+
+def _metres_per_unit(crs) -> float:
+    try:
+        return float(pyproj.CRS.from_user_input(crs.to_wkt()).axis_info[0].unit_conversion_factor)
+    except (pyproj.exceptions.CRSError, IndexError):
+        return 1.0
+
+
+def _n_chunks(n: int, size: int) -> int:
+    """``len(axis_chunks(n, size))`` without building the tuple."""
+    full, rest = divmod(n, size)
+    return max(1, full + (1 if rest and (not full or rest >= MIN_LAST_CHUNK) else 0))
+
+
+def _extent(grid: Grid, r0: float, c0: float, r1: float, c1: float) -> str:
+    """Map extent of grid pixel rows r0..r1, cols c0..c1."""
+    g = grid.transform
+    xs = (g.c + g.a * c0, g.c + g.a * c1)
+    ys = (g.f + g.e * r0, g.f + g.e * r1)
+    return f"x {_num(min(xs))} to {_num(max(xs))}, y {_num(min(ys))} to {_num(max(ys))}"
+
+
+def _size_text(height: int, width: int, res: float, metres: float, chunk_px: int) -> str:
+    km = res * metres / 1000.0
+    chunks = _n_chunks(height, chunk_px) * _n_chunks(width, chunk_px)
+    return (f"{height:,} x {width:,} px = {height * width:,} px, {width * km:,.1f} x {height * km:,.1f} km "
+            f"at {res:g} m, {chunks:,} chunks of {chunk_px} px")
+
+
+def _check_same_storage(info: _TileInfo, date: str, first: _TileInfo, first_date: str,
+                        bands: Sequence[int]) -> None:
+    """Refuse a tile whose data type or declared band scale / offset differs from the first tile."""
+    why = ("both dates must be stored the same way (same data type and scale)" if date != first_date
+           else "all tiles must be stored the same way (same data type and scale)")
+    if info.dtype != first.dtype:
+        raise BadRasterError(info.path, f"{date} tile is {info.dtype} but {first_date} tile "
+                                        f"{first.path} is {first.dtype}: {why}")
+    for name, index in zip(BANDS, bands):
+        mine = (_band_value(info.scales, index, 1.0), _band_value(info.offsets, index, 0.0))
+        theirs = (_band_value(first.scales, index, 1.0), _band_value(first.offsets, index, 0.0))
+        if mine != theirs:
+            raise BadRasterError(info.path, f"{date} tile declares scale {mine[0]:g} and offset "
+                                            f"{mine[1]:g} for band {index} ({name}) but {first_date} "
+                                            f"tile {first.path} declares {theirs[0]:g} and "
+                                            f"{theirs[1]:g}: {why}")
+
+
+def _band_value(values: tuple[float, ...], index: int, default: float) -> float:
+    v = values[index - 1] if index - 1 < len(values) else None
+    return default if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _check_tile_size(info: _TileInfo, date: str, max_grid_pixels: int, chunk_px: int) -> None:
+    if info.height * info.width > max_grid_pixels:
+        size = _size_text(info.height, info.width, info.transform.a, _metres_per_unit(info.crs), chunk_px)
+        raise BadRasterError(info.path, f"{date} tile declares {size}, more than max_grid_pixels "
+                                        f"{max_grid_pixels:,}: check its size and resolution")
+
+
+def _without_each(values: np.ndarray, largest: bool) -> np.ndarray:
+    """For each i, the min (or max) of ``values`` without element i."""
+    if len(values) == 1:
+        return values.copy()
+    order = np.argsort(values, kind="stable")
+    first, second = (order[-1], order[-2]) if largest else (order[0], order[1])
+    out = np.full(len(values), values[first], dtype=values.dtype)
+    out[first] = values[second]
+    return out
+
+
+def _check_grid_size(grid: Grid, dated: Sequence[tuple[str, _Tile]], max_grid_pixels: int,
+                     chunk_px: int) -> None:
+    """Refuse a union grid over ``max_grid_pixels``, naming the tile that lies farthest out."""
+    if grid.height * grid.width <= max_grid_pixels:
+        return
+    r0 = np.array([t.row_off for _, t in dated], dtype=np.float64)
+    c0 = np.array([t.col_off for _, t in dated], dtype=np.float64)
+    r1 = r0 + np.array([t.height for _, t in dated], dtype=np.float64)
+    c1 = c0 + np.array([t.width for _, t in dated], dtype=np.float64)
+    heights = _without_each(r1, True) - _without_each(r0, False)
+    widths = _without_each(c1, True) - _without_each(c0, False)
+    # the tile whose removal shrinks the grid most; among equals, the largest tile
+    k = int(np.lexsort((-(r1 - r0) * (c1 - c0), heights * widths))[0])
+    date, tile = dated[k]
+    size = _size_text(grid.height, grid.width, grid.res[0], _metres_per_unit(grid.crs), chunk_px)
+    raise BadRasterError(tile.path, f"the imagery grid (the union of the tiles of both dates) would be "
+                                    f"{size}, more than max_grid_pixels {max_grid_pixels:,}; this "
+                                    f"{date} tile lies farthest out (without it: {int(heights[k]):,} x "
+                                    f"{int(widths[k]):,} px): check its georeference, or split the run")
+
+
+def _box(t: _Tile) -> shapely.Polygon:
+    return shapely.box(t.col_off, t.row_off, t.col_off + t.width, t.row_off + t.height)
+
+
+def _footprint_text(grid: Grid, tiles: Sequence[_Tile], named: _Tile, union: shapely.Geometry) -> str:
+    others = len({t.path for t in tiles} - {named.path})
+    more = f" and {others} more" if others else ""
+    c0, r0, c1, r1 = union.bounds
+    return f"{named.path}{more}, {_extent(grid, r0, c0, r1, c1)}"
+
+
+def _check_overlap(grid: Grid, before: Sequence[_Tile], after: Sequence[_Tile], min_overlap: float) -> None:
+    """Refuse before / after footprints that do not overlap, or overlap on a sliver only."""
+    fb = shapely.union_all([_box(t) for t in before])
+    fa = shapely.union_all([_box(t) for t in after])
+    common = shapely.intersection(fb, fa)
+    if common.area <= 0:
+        raise BadRasterError(after[0].path, f"the after tiles ({_footprint_text(grid, after, after[0], fa)}) "
+                                            f"do not overlap the before tiles "
+                                            f"({_footprint_text(grid, before, before[0], fb)}) at all: both "
+                                            "dates must cover the same area (check the imagery globs and "
+                                            "the tiles' georeference)")
+    smaller, smaller_px = min((("before", fb.area), ("after", fa.area)), key=lambda x: x[1])
+    share = common.area / smaller_px
+    if share >= min_overlap:
+        return
+    # name the pair of tiles that overlap most
+    def rects(tiles: Sequence[_Tile]) -> np.ndarray:
+        return np.array([(t.row_off, t.col_off, t.row_off + t.height, t.col_off + t.width)
+                         for t in tiles], dtype=np.float64)
+    rb, ra = rects(before)[:, None, :], rects(after)[None, :, :]
+    rows = np.clip(np.minimum(rb[..., 2], ra[..., 2]) - np.maximum(rb[..., 0], ra[..., 0]), 0, None)
+    cols = np.clip(np.minimum(rb[..., 3], ra[..., 3]) - np.maximum(rb[..., 1], ra[..., 1]), 0, None)
+    ib, ia = np.unravel_index(int(np.argmax(rows * cols)), rows.shape)
+    pair = (before[int(ib)], after[int(ia)])
+    m2 = grid.pixel_area * _metres_per_unit(grid.crs) ** 2
+    c0, r0, c1, r1 = common.bounds
+    raise BadRasterError(pair[1].path, f"the before and after tiles overlap on only {_pct(share)} % of the "
+                                       f"smaller ({smaller}) footprint ({_area(common.area * m2)} of "
+                                       f"{_area(smaller_px * m2)}, {_extent(grid, r0, c0, r1, c1)}; "
+                                       f"with before tile {pair[0].path}): change is found only where "
+                                       f"both dates have tiles, and an overlap under "
+                                       f"{_pct(min_overlap)} % of either date means the two dates do not "
+                                       "show the same area (check the imagery globs and the tiles' "
+                                       "georeference)")
+
+
+def _mask_pixels(mask: _Mask, grid: Grid) -> tuple[int, int, int, int]:
+    """Rows r0..r1 and cols c0..c1 (end-exclusive) of the grid pixels a mask at least partly overlaps."""
+    g = grid.transform
+    cols = ((mask.x0 - g.c) / g.a, (mask.x0 + mask.xres * mask.width - g.c) / g.a)
+    rows = ((mask.y0 - g.f) / g.e, (mask.y0 + mask.yres * mask.height - g.f) / g.e)
+    return (math.floor(min(rows) + _ALIGN_TOL), math.floor(min(cols) + _ALIGN_TOL),
+            math.ceil(max(rows) - _ALIGN_TOL), math.ceil(max(cols) - _ALIGN_TOL))
+
+
+def _check_mask_cover(grid: Grid, date: str, masks: Sequence[_Mask], tiles: Sequence[_Tile]) -> None:
+    """Every tile a mask of its date overlaps (with area) must be covered by that date's masks.
+
+    To pixel tolerance: every grid pixel of the tile must be at least partly under a mask.
+    """
+    if not masks:
+        return
+    rects = [(m, _mask_pixels(m, grid)) for m in masks]
+    seen = set()
+    for tile in tiles:
+        if tile.path in seen:
+            continue
+        seen.add(tile.path)
+        t0, t1 = (tile.row_off, tile.col_off), (tile.row_off + tile.height, tile.col_off + tile.width)
+        parts = []
+        for m, (r0, c0, r1, c1) in rects:
+            r0, c0, r1, c1 = max(r0, t0[0]), max(c0, t0[1]), min(r1, t1[0]), min(c1, t1[1])
+            if r0 < r1 and c0 < c1:
+                parts.append((m, (r1 - r0) * (c1 - c0), shapely.box(c0, r0, c1, r1)))
+        if not parts:
+            continue
+        covered = shapely.union_all([p[2] for p in parts]).area
+        if covered >= tile.height * tile.width:
+            continue
+        main = max(parts, key=lambda p: p[1])[0]
+        others = len(parts) - 1
+        with_others = f" (with {others} other {date} mask{'s' if others > 1 else ''})" if others else ""
+        raise BadRasterError(main.path, f"{date} cloud mask{with_others} covers only "
+                                        f"{_pct(covered / (tile.height * tile.width))} % of {date} tile "
+                                        f"{tile.path}: a mask must cover its whole tile (cloud outside "
+                                        "the mask would be taken for clear ground and read as change)")
+
+
+def open_imagery(config: ImageryConfig, chunk_px: int = 1024, *,
+                 max_grid_pixels: int = 10_000_000_000, min_overlap: float = 0.01) -> "Imagery":
     """Check the tiles and masks of both dates and expose them on one common grid.
+
+    Only metadata is read here: every check runs before any pixel is read or any array is built.
 
     Parameters
     ----------
@@ -204,6 +498,10 @@ def open_imagery(config: ImageryConfig, chunk_px: int = 1024) -> "Imagery":
         The imagery section of the run config.
     chunk_px
         Chunk size in pixels (rows and columns).
+    max_grid_pixels
+        Largest grid (union of the tiles of both dates), and largest single tile, in pixels.
+    min_overlap
+        Smallest overlap of the before and after footprints, as a share of the smaller one.
 
     Returns
     -------
@@ -215,13 +513,17 @@ def open_imagery(config: ImageryConfig, chunk_px: int = 1024) -> "Imagery":
         A file does not exist.
     BadRasterError
         A file is unreadable, has too few bands, a geographic / missing CRS, a rotated
-        transform, or a CRS / resolution / alignment different from the first tile.
+        transform, or a CRS / resolution / alignment / data type / band scale different from the
+        first tile; the two dates do not overlap (or on less than ``min_overlap``); the grid or a
+        tile is over ``max_grid_pixels``; a cloud mask does not cover the whole of a tile it
+        overlaps, or covers none.
     """
     if not config.before or not config.after:
         raise ConfigError("imagery: both dates need at least one tile")
     bands = tuple(int(config.bands[name]) for name in BANDS)
     infos = []
     dtypes = {}
+    first: tuple[_TileInfo, str] | None = None
     for date, paths in (("before", config.before), ("after", config.after)):
         for path in paths:
             info = _open_info(path, f"{date} tile")
@@ -231,16 +533,23 @@ def open_imagery(config: ImageryConfig, chunk_px: int = 1024) -> "Imagery":
                                                f"band {index} as {name}")
             _check_crs(info, f"{date} tile")
             _check_north_up(info, f"{date} tile")
+            _check_tile_size(info, date, max_grid_pixels, chunk_px)
+            first = first or (info, date)
+            _check_same_storage(info, date, first[0], first[1], bands)
             infos.append(info)
             dtypes.setdefault(date, info.dtype)
     grid, placed = _place_tiles(infos)
     before_tiles = tuple(placed[str(p)] for p in config.before)
     after_tiles = tuple(placed[str(p)] for p in config.after)
+    _check_overlap(grid, before_tiles, after_tiles, min_overlap)
+    _check_grid_size(grid, [("before", t) for t in before_tiles] + [("after", t) for t in after_tiles],
+                     max_grid_pixels, chunk_px)
     masks = {}
     for date, paths, tiles in (("before", config.before_cloud_masks, before_tiles),
                                ("after", config.after_cloud_masks, after_tiles)):
         masks[date] = tuple(_check_mask(_open_info(p, f"{date} cloud mask"), grid, tiles, date)
                             for p in paths)
+        _check_mask_cover(grid, date, masks[date], tiles)
     return Imagery.build(grid, before_tiles, after_tiles, masks["before"] + masks["after"], bands,
                          chunk_px, dtypes["before"], dtypes["after"])
 

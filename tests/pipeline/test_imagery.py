@@ -140,10 +140,10 @@ def test_axis_chunks_merges_a_thin_tail():
 # --------------------------------------------------------------------------- clouds
 def test_coarse_offset_mask_flags_every_grid_pixel_it_touches(tmp_path):
     a = write(tmp_path / "a.tif", tile(100, 20, 20))
-    mask = np.zeros((5, 5), dtype=np.uint8)
+    mask = np.zeros((10, 10), dtype=np.uint8)  # covers the whole tile (a partial mask is refused)
     mask[1, 2] = 1
     # 4 m mask shifted by half a grid pixel: mask pixel (1, 2) spans grid rows 2.5-4.5, cols 4.5-6.5
-    with rasterio.open(tmp_path / "m.tif", "w", driver="GTiff", height=5, width=5, count=1,
+    with rasterio.open(tmp_path / "m.tif", "w", driver="GTiff", height=10, width=10, count=1,
                        dtype="uint8", crs="EPSG:4551",
                        transform=Affine(4.0, 0, X0 + 1.0, 0, -4.0, Y0 - 1.0)) as dst:
         dst.write(mask[None])

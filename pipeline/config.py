@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import glob
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -39,10 +40,15 @@ THRESHOLD_METHODS = ("otsu",)
 
 @dataclass(frozen=True)
 class LayerConfig:
-    """A vector layer: file path and optional layer name inside it."""
+    """A vector layer: file path, optional layer name inside it, optional text encoding.
+
+    ``encoding`` (a Python codec name, normalised, e.g. ``gbk``) overrides what GDAL would
+    guess from a Shapefile's .cpg / LDID byte; keyword-only so subclasses keep their order.
+    """
 
     path: Path
     layer: str | None = None
+    encoding: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class DetectionConfig:
     opening_radius_px: int = 1
     closing_radius_px: int = 1
     chunk_px: int = 1024
+    max_grid_pixels: int = 10_000_000_000
 
 
 @dataclass(frozen=True)
@@ -271,10 +278,11 @@ def _describe(value: Any) -> str:
 
 
 def _resolve(value: str, source: Path) -> Path:
+    """``value`` relative to the config's folder, ``..`` folded (``data/x``, not ``configs/../data/x``)."""
     p = Path(value).expanduser()
     if not p.is_absolute():
         p = source.parent / p
-    return Path(str(p))
+    return Path(os.path.normpath(p))
 
 
 def _expand_glob(section: _Section, key: str, required: bool) -> tuple[Path, ...]:
@@ -289,11 +297,35 @@ def _expand_glob(section: _Section, key: str, required: bool) -> tuple[Path, ...
 
 
 def _layer(section: _Section, cls: type = LayerConfig, extra: tuple[str, ...] = ()) -> Any:
-    section.check_keys(("path", "layer") + extra)
+    import codecs
+
+    section.check_keys(("path", "layer", "encoding") + extra)
     path = section.path("path")
     if not path.exists():
         section.fail(f"'{section.key('path')}' file not found: {path}")
-    kwargs: dict[str, Any] = {"path": path, "layer": section.get("layer", None, str)}
+    if path.is_dir() and path.suffix.lower() not in (".gdb",):  # FileGDB is the one folder format
+        section.fail(f"'{section.key('path')}' {path} is a folder, not a layer file: "
+                     "give the .shp or .gpkg file itself")
+    encoding = section.get("encoding", None, str)
+    if encoding is not None:
+        key = section.key("encoding")
+        try:
+            # GDAL (iconv) knows Python's canonical names once '_' becomes '-' (euc_kr -> euc-kr)
+            encoding = codecs.lookup(encoding.strip()).name.replace("_", "-")
+        except LookupError:
+            section.fail(f"'{key}' is not a text encoding Python knows: {encoding!r} "
+                         "(e.g. gbk, gb18030, utf-8)")
+        try:
+            ascii_compatible = "XZQMC 0123".encode(encoding) == b"XZQMC 0123"
+        except (LookupError, UnicodeError):
+            ascii_compatible = False
+        if not ascii_compatible:
+            section.fail(f"'{key}' must be an ASCII-compatible text encoding such as gbk, "
+                         f"gb18030 or utf-8, got {section.data['encoding']!r}")
+        if path.suffix.lower() == ".gpkg" and encoding != "utf-8":
+            section.fail(f"'{key}' is for Shapefiles: a GeoPackage is always UTF-8 ({path})")
+    kwargs: dict[str, Any] = {"path": path, "layer": section.get("layer", None, str),
+                              "encoding": encoding}
     for key in extra:
         if key in section.data:
             kwargs[key] = section.get(key, None, str)
@@ -378,7 +410,7 @@ def _detection(section: _Section | None) -> DetectionConfig:
     if section is None:
         return DetectionConfig()
     section.check_keys(("min_area_m2", "threshold", "min_threshold", "opening_radius_px",
-                        "closing_radius_px", "chunk_px"))
+                        "closing_radius_px", "chunk_px", "max_grid_pixels"))
     d = DetectionConfig()
     threshold = section.get("threshold", d.threshold, (str, int, float))
     if isinstance(threshold, str) and threshold not in THRESHOLD_METHODS:
@@ -400,6 +432,7 @@ def _detection(section: _Section | None) -> DetectionConfig:
         threshold=threshold,
         min_threshold=section.number("min_threshold", d.min_threshold, low=0.0),
         chunk_px=int(chunk),
+        max_grid_pixels=int(section.number("max_grid_pixels", d.max_grid_pixels, low=1.0)),
         **radii,
     )
 

@@ -6,23 +6,30 @@ geometries dropped) is counted in a :class:`LayerReport`, never silent.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from pipeline.config import CountyLayerConfig, LayerConfig, PatchesConfig
 from pipeline.errors import BadVectorError
 
-__all__ = ["LayerReport", "read_polygons", "read_counties", "read_patches", "layer_files"]
+__all__ = ["LayerReport", "read_polygons", "read_counties", "read_patches", "layer_files",
+           "check_layer_extents"]
 
 _POLYGONAL = (3, 6)  # shapely type ids of Polygon, MultiPolygon
 _CODE = re.compile(r"^\d{6}$")
+_FOLDER_FORMATS = (".gdb",)  # folder-based formats GDAL opens as one dataset (FileGDB)
+# Layers whose emptiness makes every figure meaningless; empty basic farmland or approvals can be real.
+_MUST_HAVE_FEATURES = {"farmland": "every ratio would be 'no ratio'"}
+_PROJECTED_MARGIN_DEG = 5.0  # how far outside its CRS's area of use a layer may reach
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class LayerReport:
     features: int
     repaired_invalid: int
     dropped_empty: int
+    encoding: str | None = None  # how the layer's text was decoded (and where that came from)
 
     def to_dict(self) -> dict:
         """Plain dict for the manifest."""
@@ -49,10 +57,15 @@ def layer_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _read(cfg: LayerConfig, role: str, columns: list[str] | None) -> gpd.GeoDataFrame:
+def _read(cfg: LayerConfig, role: str, columns: list[str] | None) -> tuple[gpd.GeoDataFrame, str]:
+    """The layer's features with ``columns`` and the encoding its text was decoded from."""
     path = cfg.path
+    encoding = getattr(cfg, "encoding", None)
     if not path.exists():
         raise BadVectorError(path, f"{role} layer file not found")
+    if path.is_dir() and path.suffix.lower() not in _FOLDER_FORMATS:
+        # OGR would open whichever Shapefile it finds inside as this layer
+        raise BadVectorError(path, "is a folder, not a layer file: give the .shp or .gpkg file itself")
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
     except Exception as exc:  # pyogrio raises several DataSourceError kinds
@@ -62,18 +75,132 @@ def _read(cfg: LayerConfig, role: str, columns: list[str] | None) -> gpd.GeoData
     if cfg.layer is None and len(layers) > 1:
         raise BadVectorError(path, f"has {len(layers)} layers, set 'layer' to one of: {', '.join(layers)}")
     layer = cfg.layer or layers[0]
-    fields = list(pyogrio.read_info(path, layer=layer)["fields"])
+    try:
+        info = pyogrio.read_info(path, layer=layer, encoding=encoding)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, role, encoding, exc) from None
+    except Exception as exc:
+        raise BadVectorError(path, f"cannot open {role} layer: {_first_line(exc)}") from None
+    fields = list(info["fields"])
     missing = [c for c in (columns or []) if c not in fields]
     if missing:
+        for name in fields:  # a Chinese field name read with the wrong encoding
+            _check_text(pd.Series([name]), "field name", path, encoding)
         raise BadVectorError(path, f"{role} layer has no field '{missing[0]}' "
                                    f"(fields: {', '.join(fields) or 'none'})")
     try:
-        frame = gpd.read_file(path, layer=layer, columns=columns, engine="pyogrio")
+        frame = gpd.read_file(path, layer=layer, columns=columns, engine="pyogrio", encoding=encoding)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, role, encoding, exc) from None
     except Exception as exc:
         raise BadVectorError(path, f"cannot read {role} layer: {_first_line(exc)}") from None
     if frame.crs is None:
         raise BadVectorError(path, f"{role} layer has no CRS (add a .prj or set the layer SRS)")
-    return frame
+    for column in columns or []:
+        _check_text(frame[column], f"field '{column}'", path, encoding)
+    return frame, _source_encoding(path, info, encoding)
+
+
+def _source_encoding(path: Path, info: dict, encoding: str | None) -> str:
+    """Where the text encoding came from, for the report: config, .cpg, LDID byte or GDAL default."""
+    if encoding:
+        return f"{encoding} (config)"
+    if info.get("driver") != "ESRI Shapefile":
+        return str(info.get("encoding") or "UTF-8")
+    if path.suffix.lower() not in (".shp", ".dbf"):  # e.g. a zipped Shapefile
+        return str(info.get("encoding") or "unknown")
+
+    def sidecar(ext: str) -> Path | None:
+        return next((p for p in (path.with_suffix(ext), path.with_suffix(ext.upper())) if p.is_file()),
+                    None)
+
+    cpg = sidecar(".cpg")
+    if cpg is not None:
+        text = cpg.read_bytes()[:40].decode("ascii", "replace").strip()
+        return f"{text} (.cpg)"
+    dbf = sidecar(".dbf")
+    if dbf is not None:
+        with open(dbf, "rb") as fh:
+            header = fh.read(30)
+        if len(header) == 30 and header[29]:
+            return f"LDID/{header[29]} (.dbf language driver byte)"
+        return "ISO-8859-1 (GDAL default: no .cpg, no language driver byte)"
+    return str(info.get("encoding") or "unknown")
+
+
+def _undecodable(path: Path, role: str, encoding: str | None, exc: UnicodeDecodeError) -> BadVectorError:
+    if encoding:
+        return BadVectorError(path, f"{role} layer text is not valid {encoding} ({exc.reason} "
+                                    f"at byte 0x{exc.object[exc.start]:02x}); set `encoding` for this "
+                                    "layer in the config to the file's real encoding")
+    return BadVectorError(path, f"{role} layer text is not valid UTF-8 ({exc.reason} at byte "
+                                f"0x{exc.object[exc.start]:02x}); set `encoding: gbk` (or the file's "
+                                "real encoding) for this layer in the config")
+
+
+# Text GDAL decoded with the wrong 8-bit code page: re-encode with that code page, decode with the
+# real one. UTF-8 first (strict, so a clean decode is strong evidence), then GBK and its superset.
+_WRONG_DECODERS = ("latin-1", "cp1252")
+_REAL_ENCODINGS = (("utf-8", "UTF-8"), ("gbk", "GBK"), ("gb18030", "GB18030"))
+_SUSPECT = re.compile("[\u0080-\u00ff\u0152-\u2122\ufffd]")
+
+
+def _is_cjk_text(text: str) -> bool:
+    """Every non-ASCII character is CJK (ideographs, CJK punctuation, full-width forms), one at least."""
+    ideograph = False
+    for ch in text:
+        o = ord(ch)
+        if o < 0x80:
+            continue
+        if 0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or o >= 0x20000:
+            ideograph = True
+        elif not (0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF):
+            return False
+    return ideograph
+
+
+def _misdecoded(text: str) -> tuple[str, str] | None:
+    """``(encoding, fixed text)`` if ``text`` is mojibake of UTF-8 or GBK read as an 8-bit code page."""
+    for wrong in _WRONG_DECODERS:
+        try:
+            raw = text.encode(wrong)
+        except UnicodeEncodeError:
+            continue
+        if sum(b >= 0x80 for b in raw) < 2:
+            return None
+        for codec, label in _REAL_ENCODINGS:
+            try:
+                fixed = raw.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            n_ascii = sum(b < 0x80 for b in raw)
+            # every multi-byte character made of high bytes only (a Latin name such as 'Müller' would
+            # swallow an ASCII letter as a GBK trail byte), and CJK text for the GBK family
+            if sum(ord(c) < 0x80 for c in fixed) != n_ascii:
+                continue
+            if codec == "utf-8" or _is_cjk_text(fixed):
+                return label, fixed
+    return None
+
+
+def _check_text(values: pd.Series, what: str, path: Path, encoding: str | None) -> None:
+    """Refuse text that was decoded with the wrong encoding (mojibake) or could not be decoded."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return
+    strings = pd.Series(values.dropna().unique()).astype(str)
+    strings = strings[strings.str.contains(_SUSPECT)]
+    said = f" (it says {encoding})" if encoding else ""
+    for text in strings:
+        found = _misdecoded(text)
+        if found is not None:
+            label, fixed = found
+            raise BadVectorError(path, f"{what} looks mis-decoded ({text!r} reads as {fixed!r} in "
+                                       f"{label}); set `encoding: {label.lower()}` for this layer in "
+                                       f"the config{said}")
+        if "\ufffd" in text:
+            raise BadVectorError(path, f"{what} holds undecodable text ({text!r} has U+FFFD replacement "
+                                       "characters); set `encoding` for this layer in the config to "
+                                       f"the file's real encoding, gbk for most Chinese Shapefiles{said}")
 
 
 def _first_line(exc: Exception) -> str:
@@ -83,7 +210,11 @@ def _first_line(exc: Exception) -> str:
 
 
 def _clean_polygons(frame: gpd.GeoDataFrame, path: Path, role: str) -> tuple[gpd.GeoDataFrame, int, int]:
-    """Make invalid polygons valid (polygonal parts kept) and drop empty ones; count both."""
+    """Make invalid polygons valid (polygonal parts kept) and drop empty ones; count both.
+
+    Returns ``(frame, repaired, dropped)``: ``repaired`` counts invalid polygons made valid and
+    kept, ``dropped`` null or empty geometries and invalid ones with no area left after repair.
+    """
     geoms = np.asarray(frame.geometry.values)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     kinds = shapely.get_type_id(geoms)
@@ -101,7 +232,8 @@ def _clean_polygons(frame: gpd.GeoDataFrame, path: Path, role: str) -> tuple[gpd
         geoms[invalid] = [_polygonal_part(g) for g in repaired]
         missing |= shapely.is_empty(geoms)
     out = frame.set_geometry(gpd.GeoSeries(geoms, crs=frame.crs, index=frame.index))
-    return out[~missing].reset_index(drop=True), int(invalid.sum()), int(missing.sum())
+    # an invalid polygon with no area left after repair (a zero-width sliver) counts as dropped only
+    return out[~missing].reset_index(drop=True), int((invalid & ~missing).sum()), int(missing.sum())
 
 
 def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
@@ -110,24 +242,95 @@ def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(polys) if len(polys) else shapely.Polygon()
 
 
-def _report(role: str, cfg: LayerConfig, frame: gpd.GeoDataFrame, repaired: int, dropped: int) -> LayerReport:
-    crs = CRS.from_user_input(frame.crs)
-    epsg = crs.to_epsg()
+def _report(role: str, cfg: LayerConfig, frame: gpd.GeoDataFrame, repaired: int, dropped: int,
+            encoding: str | None = None) -> LayerReport:
     return LayerReport(role=role, path=str(cfg.path), layer=cfg.layer,
-                       crs=f"EPSG:{epsg}" if epsg else crs.name, features=len(frame),
-                       repaired_invalid=repaired, dropped_empty=dropped)
+                       crs=_crs_label(frame.crs), features=len(frame),
+                       repaired_invalid=repaired, dropped_empty=dropped, encoding=encoding)
+
+
+def _crs_label(crs_like) -> str:
+    crs = CRS.from_user_input(crs_like)
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.name
+
+
+def _refuse_if_empty(frame: gpd.GeoDataFrame, path: Path, role: str, dropped: int) -> None:
+    if len(frame) or role not in _MUST_HAVE_FEATURES:
+        return
+    why = f" ({dropped} empty geometr{'y' if dropped == 1 else 'ies'} dropped)" if dropped else ""
+    raise BadVectorError(path, f"{role} layer has no features{why}: {_MUST_HAVE_FEATURES[role]}")
+
+
+def _fmt_bounds(bounds) -> str:
+    def fmt(v: float) -> str:
+        if not math.isfinite(v):
+            return str(v)
+        if abs(v) >= 1000:
+            return f"{v:.0f}"
+        return f"{v:.4f}".rstrip("0").rstrip(".")
+    return ", ".join(fmt(float(v)) for v in bounds)
+
+
+def _check_coordinates(frame: gpd.GeoDataFrame, path: Path, role: str) -> None:
+    """Refuse coordinates that cannot be in the layer's declared CRS (metres labelled as degrees,
+    degrees or another zone's metres labelled as a projected CRS)."""
+    if not len(frame):
+        return
+    bounds = [float(v) for v in frame.total_bounds]
+    if not all(math.isfinite(v) for v in bounds):
+        return
+    crs = CRS.from_user_input(frame.crs)
+    label = _crs_label(crs)
+    minx, miny, maxx, maxy = bounds
+    if crs.is_geographic:
+        eps = 1e-6
+        if minx < -180 - eps or maxx > 180 + eps or miny < -90 - eps or maxy > 90 + eps:
+            raise BadVectorError(path, f"{role} layer coordinates look projected: its extent "
+                                       f"({_fmt_bounds(bounds)}) is outside longitude -180..180 / "
+                                       f"latitude -90..90, but its CRS {label} is geographic (degrees); "
+                                       "is its CRS (.prj) right?")
+        return
+    area = crs.area_of_use
+    if not crs.is_projected or area is None or crs.geodetic_crs is None:
+        return
+    try:
+        to_lonlat = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+        lon0, lat0, lon1, lat1 = to_lonlat.transform_bounds(*bounds, densify_pts=21)
+    except Exception:  # pyproj raises ProjError for coordinates outside the projection's domain
+        lon0 = lat0 = lon1 = lat1 = math.inf
+    # Longitudes only: small extents near (0, 0) (test data, or degrees labelled as metres) land at
+    # latitude 0, far south of most areas of use; degrees labelled as metres are caught by
+    # check_layer_extents instead. Eastings of another zone or with a zone prefix are caught here.
+    m = _PROJECTED_MARGIN_DEG
+    a0, _, a1, _ = area.bounds
+    finite = all(math.isfinite(v) for v in (lon0, lat0, lon1, lat1))
+    if a0 > a1:  # area of use crossing the antimeridian: nothing to compare longitudes with
+        a0, a1 = -math.inf, math.inf
+    if not finite or lon0 < a0 - m or lon1 > a1 + m:
+        where = (f"lands at longitude {lon0:.2f}..{lon1:.2f}, far outside" if finite
+                 else "cannot be placed on the earth in that CRS, made for")
+        raise BadVectorError(path, f"{role} layer coordinates do not fit its CRS {label}: its extent "
+                                   f"({_fmt_bounds(bounds)}) {where} longitudes {a0:g}..{a1:g}; "
+                                   "is its CRS (.prj) right?")
 
 
 def read_polygons(cfg: LayerConfig, role: str) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    """A polygon layer (geometry only), validated and repaired."""
-    frame = _read(cfg, role, columns=[])
+    """A polygon layer (geometry only), validated and repaired.
+
+    An empty farmland layer is an error; other empty layers are returned with ``features == 0``
+    in the report (see :func:`pipeline.quality.warning_lines`).
+    """
+    frame, encoding = _read(cfg, role, columns=[])
     frame, repaired, dropped = _clean_polygons(frame, cfg.path, role)
-    return frame[[frame.geometry.name]], _report(role, cfg, frame, repaired, dropped)
+    _refuse_if_empty(frame, cfg.path, role, dropped)
+    _check_coordinates(frame, cfg.path, role)
+    return frame[[frame.geometry.name]], _report(role, cfg, frame, repaired, dropped, encoding)
 
 
 def read_counties(cfg: CountyLayerConfig) -> tuple[gpd.GeoDataFrame, LayerReport]:
     """The county layer as ``county_code`` (6-digit text), ``county_name``, geometry."""
-    frame = _read(cfg, "counties", columns=[cfg.code_field, cfg.name_field])
+    frame, encoding = _read(cfg, "counties", columns=[cfg.code_field, cfg.name_field])
     frame, repaired, dropped = _clean_polygons(frame, cfg.path, "counties")
     codes = frame[cfg.code_field].astype(str).str.strip()
     codes = codes.str.replace(r"\.0$", "", regex=True)  # codes stored as numbers
@@ -144,13 +347,14 @@ def read_counties(cfg: CountyLayerConfig) -> tuple[gpd.GeoDataFrame, LayerReport
                            geometry=frame.geometry.values, crs=frame.crs)
     if out.empty:
         raise BadVectorError(cfg.path, "county layer has no features")
-    return out, _report("counties", cfg, out, repaired, dropped)
+    _check_coordinates(out, cfg.path, "counties")
+    return out, _report("counties", cfg, out, repaired, dropped, encoding)
 
 
 def read_patches(cfg: PatchesConfig) -> tuple[gpd.GeoDataFrame, LayerReport]:
     """Received monitoring patches as ``source_id``, geometry (id from ``id_field`` or row order)."""
     columns = [cfg.id_field] if cfg.id_field else []
-    frame = _read(cfg, "patches", columns=columns)
+    frame, encoding = _read(cfg, "patches", columns=columns)
     if cfg.id_field:
         ids = frame[cfg.id_field].astype(str)
         if ids.duplicated().any():
@@ -160,4 +364,76 @@ def read_patches(cfg: PatchesConfig) -> tuple[gpd.GeoDataFrame, LayerReport]:
         ids = [f"R{i:06d}" for i in range(1, len(frame) + 1)]
     frame = gpd.GeoDataFrame({"source_id": list(ids)}, geometry=frame.geometry.values, crs=frame.crs)
     frame, repaired, dropped = _clean_polygons(frame, cfg.path, "patches")
-    return frame, _report("patches", cfg, frame, repaired, dropped)
+    _check_coordinates(frame, cfg.path, "patches")
+    return frame, _report("patches", cfg, frame, repaired, dropped, encoding)
+
+
+def _extent_in(frame: gpd.GeoDataFrame, crs: CRS) -> tuple[float, float, float, float] | None:
+    """The frame's total bounds in ``crs`` (None when empty; infinite when not placeable)."""
+    if not len(frame):
+        return None
+    bounds = [float(v) for v in frame.total_bounds]
+    if not all(math.isfinite(v) for v in bounds):
+        return None
+    return _bounds_in(bounds, frame.crs, crs)
+
+
+def _bounds_in(bounds, src, dst: CRS) -> tuple[float, float, float, float]:
+    src = CRS.from_user_input(src)
+    if src == dst:
+        return tuple(bounds)
+    try:
+        out = Transformer.from_crs(src, dst, always_xy=True).transform_bounds(*bounds, densify_pts=21)
+    except Exception:  # outside the target projection's domain
+        return (math.inf,) * 4
+    return tuple(float(v) for v in out)
+
+
+def _meet(a, b) -> bool:
+    if not all(math.isfinite(v) for v in (*a, *b)):
+        return False
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _named(item) -> tuple[gpd.GeoDataFrame, str]:
+    if isinstance(item, tuple):
+        return item[0], str(item[1])
+    return item, "county layer"
+
+
+def check_layer_extents(counties, layers: dict, imagery_bounds=None) -> None:
+    """Refuse a layer whose extent does not meet the county layer's at all (a wrong CRS, usually).
+
+    ``counties``: the county GeoDataFrame, or ``(frame, path)`` so errors can name its file.
+    ``layers``: ``{role: (frame, path)}``; empty layers are skipped. ``imagery_bounds``: optional
+    ``(minx, miny, maxx, maxy, crs)`` of the imagery footprint; when given, the county layer's
+    extent must meet it. Extents are compared as bounding boxes in the counties' CRS (EPSG:4490
+    when the county frame has none). Raises :class:`BadVectorError` naming the offending file.
+    """
+    county_frame, county_path = _named(counties)
+    crs = CRS.from_user_input(county_frame.crs) if county_frame.crs is not None else CRS.from_epsg(4490)
+    label = _crs_label(crs)
+    county_extent = _extent_in(county_frame, crs)
+    if county_extent is None:
+        return
+    for role, (frame, path) in layers.items():
+        extent = _extent_in(frame, crs)
+        if extent is None or _meet(extent, county_extent):
+            continue
+        if all(math.isfinite(v) for v in extent):
+            own = f"({_fmt_bounds(extent)})"
+        else:
+            own = f"({_fmt_bounds(frame.total_bounds)} in {_crs_label(frame.crs)})"
+        raise BadVectorError(path, f"{role} layer lies nowhere near the counties: its extent {own} "
+                                   f"does not meet the county layer's ({_fmt_bounds(county_extent)}) "
+                                   f"in {label}; is its CRS right?")
+    if imagery_bounds is not None:
+        *box, imagery_crs = imagery_bounds
+        imagery = _bounds_in([float(v) for v in box], imagery_crs, crs)
+        if not _meet(county_extent, imagery):
+            shown = (_fmt_bounds(imagery) if all(math.isfinite(v) for v in imagery)
+                     else f"{_fmt_bounds(box)} in {_crs_label(imagery_crs)}")
+            raise BadVectorError(county_path, f"county layer lies nowhere near the imagery: its extent "
+                                              f"({_fmt_bounds(county_extent)}) does not meet the "
+                                              f"imagery's ({shown}) in {label}; is the county layer's "
+                                              "or the imagery's CRS right?")

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import click
 
 from pipeline.diskio import os_reason
-from pipeline.errors import InputFileError, LandcheckError
+from pipeline.errors import ConfigError, InputFileError, LandcheckError
 
 __all__ = ["main"]
 
@@ -89,8 +89,10 @@ def run(config: Path, out: Path | None, scheduler: str | None, quiet: bool) -> N
     from pipeline.run import run_pipeline
 
     cfg = load_config(config, output=out)
-    log = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    result = run_pipeline(cfg, scheduler=scheduler, progress=not quiet, log=log)
+    def warn(msg: str) -> None:
+        click.echo(msg, err=True)
+    log = (lambda _msg: None) if quiet else warn
+    result = run_pipeline(cfg, scheduler=scheduler, progress=not quiet, log=log, warn=warn)
     levels = result.ratios["level"].value_counts()
     click.echo(f"landcheck: {len(result.pieces)} patch pieces in {len(result.ratios)} counties "
                f"(accountability {levels.get('accountability', 0)}, "
@@ -111,17 +113,20 @@ def validate(config: Path) -> None:
     """Check CONFIG and its input files without running anything."""
     from pipeline import layers
     from pipeline.config import load_config
+    from pipeline.run import imagery_bounds, open_run_imagery
 
     cfg = load_config(config)
-    layers.read_counties(cfg.counties)
+    counties, _ = layers.read_counties(cfg.counties)
+    frames = {}
     for role in ("farmland", "basic_farmland", "approved"):
-        layers.read_polygons(getattr(cfg, role), role)
+        frame, _ = layers.read_polygons(getattr(cfg, role), role)
+        frames[role] = (frame, getattr(cfg, role).path)
+    imagery = open_run_imagery(cfg)
     if cfg.patches is not None:
-        layers.read_patches(cfg.patches)
-    else:
-        from pipeline.imagery import open_imagery
-
-        open_imagery(cfg.imagery, cfg.detection.chunk_px)
+        patches, _ = layers.read_patches(cfg.patches)
+        frames["patches"] = (patches, cfg.patches.path)
+    layers.check_layer_extents((counties, cfg.counties.path), frames,
+                               imagery_bounds=imagery_bounds(imagery))
     click.echo(f"landcheck: {config} is valid")
 
 
@@ -129,21 +134,25 @@ def validate(config: Path) -> None:
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,
               help="GeoPackage to write the detected patches to.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing file at --out (never one of the run's input files).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @_handle_errors
-def detect(config: Path, out: Path, quiet: bool) -> None:
+def detect(config: Path, out: Path, overwrite: bool, quiet: bool) -> None:
     """Only detect change patches from CONFIG's imagery and write them to a GeoPackage."""
     from pipeline.config import load_config
     from pipeline.detect import detect_patches
+    from pipeline.manifest import input_files
+    from pipeline.output_folder import check_output_file, write_file_atomically
 
     cfg = load_config(config)
-    if cfg.imagery is None:
-        raise LandcheckError(f"{config}: has no 'imagery' section to detect from")
+    if cfg.imagery is None or not cfg.imagery.before:
+        raise ConfigError(f"{config}: has no imagery tiles ('imagery.before' / 'imagery.after') "
+                          "to detect from")
+    check_output_file(out, [p for _, p in input_files(cfg)], overwrite=overwrite)  # before any work
     patches, stats = detect_patches(cfg.imagery, cfg.detection, progress=not quiet)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    patches.to_file(tmp, layer="patches", driver="GPKG", engine="pyogrio")
-    tmp.replace(out)
+    write_file_atomically(
+        out, lambda tmp: patches.to_file(tmp, layer="patches", driver="GPKG", engine="pyogrio"))
     click.echo(f"landcheck: {len(patches)} patches (threshold {stats.get('threshold')}) -> {out}")
 
 

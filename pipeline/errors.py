@@ -21,7 +21,7 @@ __all__ = [
 class LandcheckError(Exception):
     """Root of all errors landcheck reports to the user."""
 
-    exit_code = 1
+    exit_code = 3  # subclasses narrow it; every code is in the README
 
 
 class ConfigError(LandcheckError, ValueError):

@@ -104,6 +104,7 @@ def build_manifest(
     *, config: RunConfig, started: datetime, timings: dict[str, float],
     layer_reports: list[LayerReport], patch_stats: dict, pieces: pd.DataFrame, ratios: pd.DataFrame,
     unassigned: pd.DataFrame, overlaps: pd.DataFrame, outputs: dict[str, Path], staging: Path, scheduler: str | None,
+    quality: dict | None = None,
 ) -> dict:
     """The manifest dict (JSON-ready)."""
     levels = ratios["level"].value_counts().to_dict()
@@ -136,6 +137,7 @@ def build_manifest(
             "occupied_farmland": float(ratios["occupied_farmland_m2"].sum()),
             "illegal_farmland": float(ratios["illegal_farmland_m2"].sum()),
         },
+        "data_quality": quality or {},
         "timings_s": timings,
         "outputs": _hashed(sorted(outputs.items()), relative_to=staging),
     }

@@ -7,8 +7,6 @@ half-written. Per-county overlay tasks run on the active dask scheduler: a
 """
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,13 +21,15 @@ from tqdm.auto import tqdm
 
 from overlay.accounting import county_ratios
 from overlay.crs import zone_epsg_for_geometries
-from overlay.qa import overlapping_patches
+from overlay.qa import overlapping_counties, overlapping_patches
 from overlay.split import combine_pieces, county_tasks, split_county, unassigned_parts
-from pipeline import layers
+from pipeline import layers, output_folder
 from pipeline.config import RunConfig
 from pipeline.diskio import writing
-from pipeline.errors import LandcheckError, SchedulerError
-from pipeline.manifest import build_manifest, write_json
+from pipeline.imagery import Imagery, open_imagery
+from pipeline.errors import SchedulerError
+from pipeline.manifest import build_manifest, input_files, write_json
+from pipeline.quality import data_quality, warning_lines
 
 __all__ = ["RunResult", "run_pipeline", "load_patches"]
 
@@ -56,9 +56,26 @@ class _Timings(dict):
         self[name] = round(time.perf_counter() - start, 3)
 
 
-def load_patches(config: RunConfig, *, progress: bool = True) -> tuple[gpd.GeoDataFrame, dict]:
+def open_run_imagery(config: RunConfig) -> Imagery | None:
+    """The run's imagery checked and placed on one grid (metadata only), or None with ``patches``."""
+    if config.patches is not None:
+        return None
+    return open_imagery(config.imagery, config.detection.chunk_px,
+                        max_grid_pixels=config.detection.max_grid_pixels)
+
+
+def imagery_bounds(imagery: Imagery | None) -> tuple | None:
+    """``(minx, miny, maxx, maxy, crs)`` of the imagery grid, for the layer extent checks."""
+    if imagery is None:
+        return None
+    return (*imagery.grid.bounds, imagery.grid.crs)
+
+
+def load_patches(config: RunConfig, *, imagery: Imagery | None = None,
+                 progress: bool = True) -> tuple[gpd.GeoDataFrame, dict]:
     """Patches to overlay: received ones if ``patches`` is configured, else detected from imagery.
 
+    ``imagery`` is the already opened imagery (opened here when not given).
     Columns: ``source_id, origin, mean_score, before_date, after_date``, geometry.
     """
     if config.patches is not None:
@@ -67,9 +84,10 @@ def load_patches(config: RunConfig, *, progress: bool = True) -> tuple[gpd.GeoDa
         patches["mean_score"] = float("nan")
         stats = {"source": "received", "layer": report.to_dict()}
     else:
-        from pipeline.detect import detect_patches
+        from pipeline.detect import detect_on_imagery
 
-        patches, stats = detect_patches(config.imagery, config.detection, progress=progress)
+        img = imagery if imagery is not None else open_run_imagery(config)
+        patches, stats = detect_on_imagery(img, config.detection, progress=progress)
         patches = patches.copy()
         patches["origin"] = "detected"
         stats = {"source": "detected", **stats}
@@ -112,47 +130,58 @@ def _connect(scheduler: str | None):
 
 
 def _staging_dir(output: Path) -> Path:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = output.parent / f".{output.name}.partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    return staging
+    """A fresh marked ``.<name>.partial-PID`` folder beside the (claimed, resolved) output."""
+    return output_folder.make_staging(output)
 
 
 def _publish(staging: Path, output: Path) -> None:
-    """Swap the finished staging folder into place (the old output is removed only after)."""
-    old = None
-    if output.exists():
-        old = output.parent / f".{output.name}.old-{os.getpid()}"
-        output.rename(old)
-    staging.rename(output)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Swap the finished staging folder into place atomically (the old output is removed only after)."""
+    output_folder.publish(staging, output)
 
 
 def run_pipeline(
-    config: RunConfig, *, scheduler: str | None = None, progress: bool = True, log: Log = print
+    config: RunConfig, *, scheduler: str | None = None, progress: bool = True, log: Log = print,
+    warn: Log | None = None,
 ) -> RunResult:
-    """Run every stage for one config and write all deliverables to ``config.output``."""
+    """Run every stage for one config and write all deliverables to ``config.output``.
+
+    ``log`` receives progress lines, ``warn`` the warnings (default: ``log``); the CLI keeps
+    warnings on stderr even with ``--quiet``.
+    """
+    warn = warn or log
     from reports import (render_ratio_chart, write_county_csv, write_excel_report,
                          write_field_packages, write_html_report, write_patches_gpkg)
 
     started = datetime.now(timezone.utc)
     timings = _Timings()
-    client = _connect(scheduler)
-    staging = _staging_dir(config.output)
+    # Refuse a bad output folder and take its lock before any work (see pipeline.output_folder).
+    claim = output_folder.claim_output(config.output, [p for _, p in input_files(config)], log=warn)
+    client = None
+    staging: Path | None = None
     try:
+        client = _connect(scheduler)
+        staging = _staging_dir(claim.path)
         with timings.stage("read layers", log):
+            imagery = open_run_imagery(config)  # checks every tile and mask before any pixel is read
             counties, county_report = layers.read_counties(config.counties)
             farmland, farm_report = layers.read_polygons(config.farmland, "farmland")
             basic, basic_report = layers.read_polygons(config.basic_farmland, "basic_farmland")
             approved, approved_report = layers.read_polygons(config.approved, "approved")
+            layers.check_layer_extents(
+                (counties, config.counties.path),
+                {"farmland": (farmland, config.farmland.path),
+                 "basic_farmland": (basic, config.basic_farmland.path),
+                 "approved": (approved, config.approved.path)},
+                imagery_bounds=imagery_bounds(imagery),
+            )
         layer_reports = [county_report, farm_report, basic_report, approved_report]
 
         stage_name = "read received patches" if config.patches else "detect patches"
         with timings.stage(stage_name, log):
-            patches, patch_stats = load_patches(config, progress=progress)
+            patches, patch_stats = load_patches(config, imagery=imagery, progress=progress)
+            if config.patches is not None:
+                layers.check_layer_extents((counties, config.counties.path),
+                                           {"patches": (patches, config.patches.path)})
         log(f"    {len(patches)} patches ({patch_stats['source']})")
 
         with timings.stage("overlay by county", log):
@@ -162,13 +191,11 @@ def run_pipeline(
             pieces.insert(pieces.columns.get_loc("county_name") + 1, "year", config.year)
             unassigned = unassigned_parts(patches, counties)
             overlaps = overlapping_patches(patches)
-        if len(overlaps):
-            log(f"    warning: {len(overlaps)} pair(s) of patches overlap by "
-                f"{overlaps.overlap_m2.sum():.2f} m² in all; that area counts once per patch "
-                "(listed in the manifest)")
-        if len(unassigned):
-            log(f"    warning: {len(unassigned)} patch part(s), {unassigned.area_m2.sum():.2f} m², "
-                "lie in no county of the county layer; listed in the manifest")
+            county_overlaps = overlapping_counties(counties)
+        quality = data_quality(layer_reports + _patch_layer_report(patch_stats), county_overlaps,
+                               overlaps, unassigned)
+        for line in warning_lines(quality):
+            warn(f"    warning: {line}")
 
         with timings.stage("county ratios", log):
             ratios = county_ratios(pieces, counties, config.thresholds)
@@ -183,6 +210,7 @@ def run_pipeline(
             "generated_at": started.isoformat(timespec="seconds"),
             "source": patch_stats["source"],
             "landcheck_version": _version(),
+            "data_quality": quality,
         }
         outputs: dict[str, Path] = {}
 
@@ -214,20 +242,28 @@ def run_pipeline(
         manifest = build_manifest(
             config=config, started=started, timings=dict(timings), layer_reports=layer_reports,
             patch_stats=patch_stats, pieces=pieces, ratios=ratios, unassigned=unassigned, overlaps=overlaps,
-            outputs=outputs, staging=staging, scheduler=scheduler,
+            outputs=outputs, staging=staging, scheduler=scheduler, quality=quality,
         )
         with writing(staging / "manifest.json", _final(staging / "manifest.json")):
             write_json(manifest, staging / "manifest.json")
-        _publish(staging, config.output)
+        _publish(staging, claim.path)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            output_folder.remove_tree(staging)
         raise
     finally:
+        claim.release()
         if client is not None:
             client.close()
     final = {name: config.output / path.relative_to(staging) for name, path in outputs.items()}
     final["manifest"] = config.output / "manifest.json"
     return RunResult(output=config.output, pieces=pieces, ratios=ratios, manifest=manifest, outputs=final)
+
+
+def _patch_layer_report(patch_stats: dict) -> list[layers.LayerReport]:
+    """The received-patches layer report (repairs, drops), if patches were received."""
+    layer = patch_stats.get("layer")
+    return [layers.LayerReport(**layer)] if layer else []
 
 
 def _version() -> str:

@@ -24,7 +24,7 @@ from reports._common import (
     require_run_info,
 )
 from reports.tables import county_totals, sort_ratios
-from reports.texts import rules_lines_zh, source_label_zh, title_zh
+from reports.texts import data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh
 from reports.units import (
     LEVEL_FILLS,
     LEVEL_LABELS_ZH,
@@ -219,6 +219,7 @@ def _notes_sheet(ws: Worksheet, run_info: Mapping[str, Any], totals: Mapping[str
         ("配置文件", str(run_info.get("config", ""))),
         ("生成时间", str(run_info.get("generated_at", ""))),
         ("软件版本", f"landcheck {run_info.get('landcheck_version', '')}".strip()),
+        *data_quality_lines_zh(run_info.get("data_quality")),
     ]
     ws.append(["项目", "内容"])
     for cell in ws[1]:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from reports._common import RATIOS_COLUMNS, atomic_output, is_missing, require_columns, require_run_info
 from reports.tables import county_totals, sort_ratios
-from reports.texts import rules_lines_zh, source_label_zh, title_zh
+from reports.texts import data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh
 from reports.units import LEVEL_COLOURS, LEVEL_FILLS, LEVEL_LABELS_ZH, LEVELS, format_percent, m2_to_ha, m2_to_mu
 
 __all__ = ["write_html_report", "render_html"]
@@ -149,6 +149,11 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
         parts.append(f"<dt>{_e(key)}</dt><dd>{_e(text)}</dd>")
     parts += ["<dt>面积单位</dt><dd>1亩 = 10000/15 平方米 ≈ 666.67 平方米；1公顷 = 10000 平方米 = 15亩</dd>", "</dl>",
               "</section>"]
+    quality = data_quality_lines_zh(run_info.get("data_quality"))
+    if quality:
+        parts += ["<section>", "<h2>数据检查</h2>", '<dl class="rules">']
+        parts += [f"<dt>{_e(key)}</dt><dd>{_e(text)}</dd>" for key, text in quality]
+        parts += ["</dl>", "</section>"]
 
     if chart_png is not None:
         data = base64.b64encode(chart_png).decode("ascii")

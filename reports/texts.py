@@ -6,7 +6,8 @@ from typing import Any
 
 from reports.units import LEVEL_LABELS_ZH, rule_words_zh
 
-__all__ = ["title_zh", "rules_lines_zh", "source_label_zh", "threshold_text_zh", "SUSPECTED_NOTE_ZH"]
+__all__ = ["title_zh", "rules_lines_zh", "source_label_zh", "threshold_text_zh", "data_quality_lines_zh",
+           "SUSPECTED_NOTE_ZH"]
 
 SUSPECTED_NOTE_ZH = (
     "本报告的违法占用耕地面积和比例由监测图斑与耕地、批准用地套合得出，尚未经外业核查，"
@@ -96,3 +97,47 @@ def source_label_zh(source: Any) -> str:
         "detected": "本级自行提取的变化图斑（前后时相影像比对）",
         "received": "上级下发的监测图斑",
     }.get(str(source), "" if source is None else str(source))
+
+
+_ROLE_ZH = {"counties": "行政区图层", "farmland": "耕地图层", "basic_farmland": "永久基本农田图层",
+            "approved": "批准用地图层", "patches": "下发监测图斑"}
+
+
+def data_quality_lines_zh(quality: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The input repairs and overlaps of the run as (topic, sentence) pairs, in Chinese.
+
+    Parameters
+    ----------
+    quality : mapping or None
+        ``run_info['data_quality']`` (see :func:`pipeline.quality.data_quality`).
+
+    Returns
+    -------
+    list of tuple of str
+        One pair per problem found; ``[("数据检查", "未发现…")]`` when there is none.
+    """
+    if not quality:
+        return []
+    lines: list[tuple[str, str]] = []
+    for layer in quality.get("layers", []):
+        role = _ROLE_ZH.get(layer["role"], layer["role"])
+        if layer.get("repaired_invalid"):
+            lines.append(("数据修复", f"{role}有 {layer['repaired_invalid']} 个无效多边形（自相交等）"
+                                     "已用 make_valid 修复后参与计算"))
+        if layer.get("dropped_empty"):
+            lines.append(("数据剔除", f"{role}有 {layer['dropped_empty']} 个空几何要素，已剔除，未参与计算"))
+        if layer.get("features") == 0:
+            lines.append(("数据缺失", f"{role}没有任何要素"))
+    pairs = quality.get("overlapping_counties", {})
+    if pairs.get("pairs"):
+        lines.append(("行政区重叠", f"{pairs['pairs']} 对行政区边界相互重叠，共 {pairs['area_m2']:.2f} 平方米；"
+                                  "重叠部分只计入代码较小的县，不重复计算"))
+    pairs = quality.get("overlapping_patches", {})
+    if pairs.get("pairs"):
+        lines.append(("图斑重叠", f"{pairs['pairs']} 对监测图斑相互重叠，共 {pairs['area_m2']:.2f} 平方米；"
+                                "重叠面积在每个图斑中各计一次（清单见 manifest.json）"))
+    parts = quality.get("unassigned_parts", {})
+    if parts.get("parts"):
+        lines.append(("图斑在辖区外", f"{parts['parts']} 个图斑部分（{parts['area_m2']:.2f} 平方米）不在任何县的"
+                                   "行政区内，未计入任何县（清单见 manifest.json）"))
+    return lines or [("数据检查", "输入图层无需修复，未发现行政区或图斑重叠")]

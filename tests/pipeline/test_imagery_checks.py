@@ -355,3 +355,13 @@ def test_cli_refuses_dn_before_and_reflectance_after(sample_copy):
             dst.write((data / 10000.0).astype("float32"))
     assert_refused_by_the_cli(config, imagery, "after tile is float32 but before tile",
                               "is uint16: both dates must be stored the same way")
+
+
+def test_cli_refuses_counties_nowhere_near_the_imagery(sample_copy):
+    config, imagery = sample_copy
+    for date in ("before", "after", "after_cloud"):  # both dates and masks 100 km east, together
+        for path in sorted((imagery / date).glob("*.tif")):
+            with rasterio.open(path, "r+") as dst:
+                dst.transform = Affine.translation(100_000, 0) @ dst.transform
+    assert_refused_by_the_cli(config, imagery, "counties.gpkg: county layer lies nowhere near the "
+                              "imagery", "is the county layer's or the imagery's CRS right?")

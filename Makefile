@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 OUT    ?= out/sample
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench sample clean
+.PHONY: install run test bench eval sample clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
+
+# Detection quality on the real labelled pairs of ../shared/data (writes docs/benchmarks.md, bench/out/eval.json).
+eval: $(STAMP)
+	$(BIN)/python bench/eval_detection.py
 
 # Regenerate the committed sample (deterministic; needs ../shared/data/china_admin or the committed county copy).
 sample: $(STAMP)

@@ -6,6 +6,7 @@ stderr and a non-zero exit code; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 from pathlib import Path
@@ -51,6 +52,11 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             click.echo("landcheck: terminated (SIGTERM); nothing was written to the output folder",
                        err=True)
             sys.exit(TERMINATED_EXIT)
+        except BrokenPipeError:
+            # stdout closed by the reader (`landcheck run ... | head`): the work is done and
+            # published; only the summary lines could not be printed
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except Exception as exc:
             if debug:
                 raise

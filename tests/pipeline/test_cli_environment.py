@@ -161,3 +161,17 @@ def test_os_reason_follows_the_exception_chain():
             raise RuntimeError("write failed") from inner
     except RuntimeError as outer:
         assert os_reason(outer) == "disk quota exceeded"
+
+
+def test_closed_stdout_is_not_an_internal_error(config, tmp_path):
+    """`landcheck run ... | head`: the reader closes the pipe; the outputs are published already."""
+    import sys
+
+    exe = Path(sys.executable).with_name("landcheck")
+    proc = subprocess.Popen([str(exe), "run", str(config), "--out", str(tmp_path / "o"), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0, err
+    assert "internal error" not in err and "Traceback" not in err
+    assert (tmp_path / "o" / "manifest.json").is_file()

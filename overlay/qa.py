@@ -8,7 +8,20 @@ from geopandas import GeoDataFrame
 
 from overlay.crs import zone_epsg_for_geometries
 
-__all__ = ["overlapping_patches", "overlapping_counties"]
+__all__ = ["overlapping_patches", "overlapping_counties", "areas_in_zones"]
+
+
+def areas_in_zones(geoms: np.ndarray, crs) -> np.ndarray:
+    """Area in m² of each geometry, measured in the Gauss-Krüger zone of its centroid."""
+    frame = GeoDataFrame(geometry=np.asarray(geoms), crs=crs)
+    areas = np.zeros(len(frame))
+    if not len(frame):
+        return areas
+    zones = zone_epsg_for_geometries(frame.set_geometry(shapely.centroid(frame.geometry.values)))
+    for epsg in np.unique(zones):
+        sel = zones == epsg
+        areas[sel] = frame[sel].to_crs(int(epsg)).area.to_numpy()
+    return areas
 
 
 def overlapping_patches(patches: GeoDataFrame, min_area_m2: float = 0.01) -> pd.DataFrame:
@@ -26,13 +39,7 @@ def overlapping_patches(patches: GeoDataFrame, min_area_m2: float = 0.01) -> pd.
     a, b = a[keep], b[keep]
     if not len(a):
         return pd.DataFrame(columns=columns)
-    overlap = GeoDataFrame(geometry=shapely.intersection(np.asarray(geoms)[a], np.asarray(geoms)[b]),
-                           crs=patches.crs)
-    areas = np.zeros(len(overlap))
-    zones = zone_epsg_for_geometries(overlap.set_geometry(shapely.centroid(overlap.geometry.values)))
-    for epsg in np.unique(zones):
-        sel = zones == epsg
-        areas[sel] = overlap[sel].to_crs(int(epsg)).area.to_numpy()
+    areas = areas_in_zones(shapely.intersection(np.asarray(geoms)[a], np.asarray(geoms)[b]), patches.crs)
     ids = patches["source_id"].astype(str).to_numpy()
     out = pd.DataFrame({"source_id_a": ids[a], "source_id_b": ids[b], "overlap_m2": areas})
     return out[out.overlap_m2 >= min_area_m2].reset_index(drop=True)
@@ -60,12 +67,7 @@ def overlapping_counties(counties: GeoDataFrame, min_area_m2: float = 0.01) -> p
     a, b, inter = a[polygonal], b[polygonal], inter[polygonal]
     if not len(a):
         return pd.DataFrame(columns=columns)
-    overlap = GeoDataFrame(geometry=inter, crs=counties.crs)
-    areas = np.zeros(len(overlap))
-    zones = zone_epsg_for_geometries(overlap.set_geometry(shapely.centroid(overlap.geometry.values)))
-    for epsg in np.unique(zones):
-        sel = zones == epsg
-        areas[sel] = overlap[sel].to_crs(int(epsg)).area.to_numpy()
+    areas = areas_in_zones(inter, counties.crs)
     codes = counties["county_code"].astype(str).to_numpy()
     first, second = np.minimum(codes[a], codes[b]), np.maximum(codes[a], codes[b])
     out = pd.DataFrame({"county_code_a": first, "county_code_b": second, "overlap_m2": areas})

@@ -137,49 +137,160 @@ def validate(config: Path) -> None:
 
 
 @main.command()
-@click.argument("config", type=click.Path(path_type=Path))
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
-              help="GeoPackage to write the detected patches to.")
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@click.option("--before", type=click.Path(path_type=Path), default=None,
+              help="Before image: any raster GDAL reads (GeoTIFF, JPEG2000, PNG, JPEG). "
+                   "With --after, instead of CONFIG.")
+@click.option("--after", type=click.Path(path_type=Path), default=None, help="After image.")
+@click.option("--config", "settings", type=click.Path(path_type=Path), default=None,
+              metavar="CFG",
+              help="With --before/--after: a YAML config whose 'detection' section (and "
+                   "imagery.bands / imagery.resample, if set) is used; it may not list imagery tiles.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, metavar="DIR",
+              help="Output folder (new, empty, or an earlier landcheck output with --overwrite).")
+@click.option("--bands", default=None, metavar="SPEC",
+              help="rgb, rgbn, bgr, bgrn, or 1-based band indexes in the order blue,green,red[,nir] "
+                   "(e.g. 3,2,1,4). Default: CONFIG's imagery.bands; for a pair, the files' colour "
+                   "interpretation, or rgb for 3-band files.")
+@click.option("--resample", default=None, metavar="METHOD",
+              help="none, nearest, bilinear or cubic: how a grid off by less than a pixel (a pair: "
+                   "any after grid) is read onto the reference grid. Default: CONFIG's "
+                   "imagery.resample (none); for a pair, nearest.")
+@click.option("--min-area-m2", type=click.FloatRange(min=0), default=None, metavar="M2",
+              help="Minimum patch area in m². Default: detection.min_area_m2 (400); for a pair "
+                   "the larger of 50 m² and 16 pixels.")
+@click.option("--min-area-px", type=click.FloatRange(min=0), default=None, metavar="PX",
+              help="Minimum patch area in pixels (the unit for images without georeference; "
+                   "default 16 there).")
 @click.option("--overwrite", is_flag=True,
-              help="Replace an existing file at --out (never one of the run's input files).")
+              help="Replace an earlier landcheck output in --out (never an input, never foreign files).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @_handle_errors
-def detect(config: Path, out: Path, overwrite: bool, quiet: bool) -> None:
-    """Only detect change patches from CONFIG's imagery and write them to a GeoPackage."""
-    from pipeline.config import load_config
-    from pipeline.detect import detect_patches
-    from pipeline.manifest import input_files
-    from pipeline.output_folder import check_output_file, write_file_atomically
+def detect(config: Path | None, before: Path | None, after: Path | None, settings: Path | None,
+           out: Path, bands: str | None, resample: str | None, min_area_m2: float | None,
+           min_area_px: float | None, overwrite: bool, quiet: bool) -> None:
+    """Detect change patches only: from CONFIG's imagery tiles, or from any --before/--after pair.
 
-    cfg = load_config(config)
-    if cfg.imagery is None or not cfg.imagery.before:
-        raise ConfigError(f"{config}: has no imagery tiles ('imagery.before' / 'imagery.after') "
-                          "to detect from")
-    check_output_file(out, [p for _, p in input_files(cfg)], overwrite=overwrite)  # before any work
-    patches, stats = detect_patches(cfg.imagery, cfg.detection, progress=not quiet)
-    write_file_atomically(
-        out, lambda tmp: patches.to_file(tmp, layer="patches", driver="GPKG", engine="pyogrio"))
-    click.echo(f"landcheck: {len(patches)} patches (threshold {stats.get('threshold')}) -> {out}")
+    \b
+      landcheck detect CONFIG --out DIR
+      landcheck detect --before A.tif --after B.tif --out DIR [--config CFG]
+
+    Writes into the folder DIR: change_mask.tif (uint8 on the before/imagery grid: 1 change,
+    0 no change, 255 no data), patches.gpkg (layer 'patches': source_id, mean_score, area_m2 or
+    area_px, and the detector's measures), detection.json (statistics, shift, threshold,
+    minimum area, inputs with sha256) and manifest.json. Images without georeference (a plain
+    PNG or JPEG) are compared pixel by pixel: same size, areas in pixels. CONFIG needs only the
+    'imagery' and 'detection' sections.
+    """
+    import dataclasses
+
+    from pipeline.config import (RESAMPLING_METHODS, DetectionConfig, band_mapping,
+                                 load_detect_config)
+    from pipeline.errors import OutputError
+    from pipeline.layers import layer_files
+    from pipeline.output_folder import check_output_folder
+    from pipeline import pair
+
+    if config is not None and (before is not None or after is not None):
+        raise ConfigError("detect: give either CONFIG or --before and --after, not both")
+    if (before is None) != (after is None):
+        raise ConfigError("detect: --before and --after go together")
+    if config is None and before is None:
+        raise ConfigError("detect: give CONFIG (a YAML config with imagery tiles) or --before and "
+                          "--after (two images)")
+    if config is not None and settings is not None:
+        raise ConfigError("detect: --config is for --before/--after; CONFIG already holds the "
+                          "detection settings")
+    if resample is not None and resample not in RESAMPLING_METHODS:
+        raise ConfigError(f"--resample must be one of {', '.join(RESAMPLING_METHODS)}, "
+                          f"got {resample!r}")
+    def check_out(inputs: list[tuple[str, Path]], protect: list[Path]) -> None:
+        """Refuse a bad --out before any pixel is read (the folder rules, then the old form)."""
+        check_output_folder(out, [p for _, p in inputs] + protect)
+        if out.suffix.lower() == ".gpkg" and not out.is_dir():
+            raise OutputError(out, "--out now names a folder: detect writes change_mask.tif, "
+                                   "patches.gpkg and detection.json into it; give a folder such as "
+                                   "out/detect (the patches are then in out/detect/patches.gpkg)")
+
+    def warn(msg: str) -> None:
+        click.echo(msg, err=True)
+    log = (lambda _msg: None) if quiet else warn
+
+    inputs: list[tuple[str, Path]] = []
+    if config is not None:
+        from pipeline.imagery import open_imagery
+
+        dcfg = load_detect_config(config)
+        imagery = dcfg.imagery
+        if bands is not None:
+            try:
+                imagery = dataclasses.replace(imagery, bands=band_mapping(bands, "--bands"))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        if resample is not None:
+            imagery = dataclasses.replace(imagery, resample=resample)
+        detection = dcfg.detection
+        inputs.append(("config", config))
+        for role in ("before", "after", "before_cloud_masks", "after_cloud_masks"):
+            inputs += [(f"imagery.{role}", p) for p in getattr(imagery, role)]
+        protect = [f for p in dcfg.referenced for f in layer_files(p)]
+        check_out(inputs, protect)
+        img = open_imagery(imagery, detection.chunk_px, max_grid_pixels=detection.max_grid_pixels)
+        source = "detection.min_area_m2" + ("" if dcfg.min_area_given else " (default)")
+        min_area = pair.choose_min_area(img.grid, flag_m2=min_area_m2, flag_px=min_area_px,
+                                        config_m2=detection.min_area_m2, config_source=source)
+        meta = {"mode": "config", "config": str(config),
+                "bands": {"before": dict(imagery.bands), "after": dict(imagery.bands),
+                          "source": "--bands" if bands is not None else "imagery.bands"},
+                "resample": imagery.resample, "notes": []}
+        if img.resampled:
+            worst = max(max(abs(v) for v in r.offset_px) for r in img.resampled)
+            log(f"detect: {len(img.resampled)} tile(s) resampled ({imagery.resample}) onto the "
+                f"grid of {imagery.before[0]}, largest offset {worst:.3f} px")
+    else:
+        dcfg = load_detect_config(settings, imagery_required=False) if settings is not None else None
+        detection = dcfg.detection if dcfg is not None else DetectionConfig()
+        spec, spec_from = bands, "--bands"
+        if spec is None and dcfg is not None and dcfg.bands is not None:
+            spec, spec_from = dcfg.bands, f"imagery.bands of {settings}"
+        method = resample or (dcfg.resample if dcfg is not None and dcfg.resample else None) \
+            or pair.PAIR_RESAMPLE_DEFAULT
+        inputs += [("before", before), ("after", after)]
+        protect = []
+        if dcfg is not None:
+            inputs.append(("config", settings))
+            protect = [f for p in dcfg.referenced for f in layer_files(p)]
+        check_out(inputs, protect)
+        img, info = pair.open_pair(before, after, bands=spec, resample=method,
+                                   chunk_px=detection.chunk_px,
+                                   max_grid_pixels=detection.max_grid_pixels, bands_from=spec_from)
+        config_m2 = detection.min_area_m2 if dcfg is not None and dcfg.min_area_given else None
+        min_area = pair.choose_min_area(img.grid, flag_m2=min_area_m2, flag_px=min_area_px,
+                                        config_m2=config_m2,
+                                        config_source=f"detection.min_area_m2 of {settings}")
+        meta = {"mode": "pair", "config": str(settings) if settings is not None else None,
+                "georeferenced": info.georeferenced,
+                "bands": {**info.bands, "source": info.band_source},
+                "resample": info.resample, "notes": list(info.notes)}
+    result = pair.run_detect(img, detection, out, inputs, min_area=min_area, meta=meta,
+                             protect=protect, overwrite=overwrite, progress=not quiet, log=log,
+                             warn=warn)
+    rec = result.record
+    def num(v: float) -> str:
+        return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.2f}"
+    if img.grid.crs is None:
+        area, limit = f"{rec['patches']['area_px']:,.0f} px", f"{num(min_area.px)} px"
+    else:
+        area = f"{rec['patches']['area_m2']:,.0f} m²"
+        limit = f"{num(min_area.m2)} m² = {num(min_area.px)} px"
+    threshold = rec.get("threshold")
+    thr = f"{threshold:.3g}" if isinstance(threshold, (int, float)) else str(threshold)
+    click.echo(f"landcheck: {len(result.patches)} patches, {area} (threshold {thr}, min area "
+               f"{limit}) -> {out}/ (change_mask.tif, patches.gpkg, detection.json)")
 
 
-@main.command("make-sample")
-@click.argument("out_dir", type=click.Path(path_type=Path))
-@click.option("--seed", type=int, default=2025, show_default=True)
-@click.option("--scale", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="1 = the committed sample; larger makes a bigger world for benchmarks.")
-@click.option("--config-dir", type=click.Path(path_type=Path), default=None,
-              help="Also write sample.yaml and sample_truth.yaml here.")
-@_handle_errors
-def make_sample(out_dir: Path, seed: int, scale: int, config_dir: Path | None) -> None:
-    """Generate the deterministic sample world into OUT_DIR."""
-    from pipeline.sample import make_sample as generate, write_sample_configs
-
-    summary = generate(out_dir, seed=seed, scale=scale)
-    if config_dir is not None:
-        write_sample_configs(out_dir, config_dir)
-    click.echo(f"landcheck: sample written to {out_dir}: {summary['n_patches']} planted patches, "
-               f"{len(summary['before_tiles'])}+{len(summary['after_tiles'])} tiles, "
-               f"levels {summary['levels']}")
+# The sample world is generated by the development tool `python -m samplegen` (make sample),
+# which is not installed with landcheck: a production command does not make fake worlds.
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ import datetime
 import glob
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,9 +33,28 @@ __all__ = [
     "RunConfig",
     "load_config",
     "parse_config",
+    "band_mapping",
+    "DetectConfig",
+    "load_detect_config",
+    "parse_detect_config",
+    "REQUIRED_BANDS",
+    "BAND_SHORTHANDS",
+    "RESAMPLING_METHODS",
 ]
 
 BANDS = ("blue", "green", "red", "nir")
+#: the bands every image must have; ``nir`` is optional
+REQUIRED_BANDS = ("blue", "green", "red")
+#: ``imagery.bands`` / ``--bands`` shorthands: the order in which the file stores its bands
+BAND_SHORTHANDS: dict[str, dict[str, int]] = {
+    "rgb": {"red": 1, "green": 2, "blue": 3},
+    "rgbn": {"red": 1, "green": 2, "blue": 3, "nir": 4},
+    "bgr": {"blue": 1, "green": 2, "red": 3},
+    "bgrn": {"blue": 1, "green": 2, "red": 3, "nir": 4},
+}
+DEFAULT_BANDS = {"blue": 1, "green": 2, "red": 3, "nir": 4}
+#: ``imagery.resample`` / ``--resample`` values; ``none`` = tiles must be pixel-aligned
+RESAMPLING_METHODS = ("none", "nearest", "bilinear", "cubic")
 THRESHOLD_METHODS = ("otsu",)
 
 
@@ -68,7 +88,13 @@ class PatchesConfig(LayerConfig):
 
 @dataclass(frozen=True)
 class ImageryConfig:
-    """Two dates of GeoTIFF tiles and their optional cloud masks."""
+    """Two dates of GeoTIFF tiles and their optional cloud masks.
+
+    ``bands`` maps ``blue``, ``green``, ``red`` and optionally ``nir`` to 1-based band indexes
+    (see :func:`band_mapping`). ``resample`` is ``none`` (tiles must be pixel-aligned) or the
+    method (``nearest``, ``bilinear``, ``cubic``) used to read tiles whose grid is within a
+    pixel of the first before tile's onto that grid.
+    """
 
     before: tuple[Path, ...]
     after: tuple[Path, ...]
@@ -77,6 +103,7 @@ class ImageryConfig:
     after_cloud_masks: tuple[Path, ...] = ()
     before_date: str | None = None
     after_date: str | None = None
+    resample: str = "none"
 
 
 @dataclass(frozen=True)
@@ -154,32 +181,7 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def load_config(path: str | Path, output: str | Path | None = None) -> RunConfig:
     """Read and validate a YAML run config; ``output`` overrides its ``output`` key."""
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, not a config file")
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
-    except _DuplicateKey as dup:
-        raise ConfigError(f"{path}: key '{dup.key}' is given twice (lines {dup.first} and "
-                          f"{dup.again}); remove one") from None
-    except yaml.constructor.ConstructorError as exc:
-        tag = str(getattr(exc, "problem", "") or "")
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        if "python/" in tag or "!!python" in tag or "tag:yaml.org,2002:python" in tag:
-            raise ConfigError(f"{path}: Python object tags (!!python/...) are refused for safety"
-                              f"{where}; use plain YAML values") from None
-        raise ConfigError(f"{path}: unsupported YAML tag{where}: {' '.join(tag.split())}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
-    return parse_config(data, path, output=output)
+    return parse_config(_read_yaml(path), path, output=output)
 
 
 class _Section:
@@ -358,32 +360,97 @@ def _dates(section: _Section) -> dict[str, str | None]:
     return dates
 
 
+_BANDS_HELP = ("rgb, rgbn, bgr, bgrn, a list of band indexes in the order blue, green, red[, nir] "
+               "such as [3, 2, 1] or [1, 2, 3, 4], or a mapping {blue: 1, green: 2, red: 3, nir: 4} "
+               "(nir optional)")
+
+
+def band_mapping(value: Any, key: str = "imagery.bands") -> dict[str, int]:
+    """Band names -> 1-based band indexes from any accepted way of writing ``imagery.bands``.
+
+    Accepted: a shorthand naming the order the file stores its bands (``rgb`` = red 1, green 2,
+    blue 3; ``rgbn`` adds nir 4; ``bgr``; ``bgrn``); a list of 3 or 4 indexes for blue, green,
+    red[, nir] (``[1, 2, 3, 4]`` as before, or the text ``"3,2,1"`` as ``--bands`` gives it);
+    a mapping with ``blue``, ``green``, ``red`` and optionally ``nir``.
+
+    Parameters
+    ----------
+    value
+        The YAML value or the command-line text.
+    key
+        Where the value came from, named in messages (``imagery.bands``, ``--bands``).
+
+    Returns
+    -------
+    dict
+        ``{"blue": i, "green": j, "red": k[, "nir": n]}``.
+
+    Raises
+    ------
+    ValueError
+        One line naming ``key``.
+    """
+    listed = False
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in BAND_SHORTHANDS:
+            return dict(BAND_SHORTHANDS[text])
+        if not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*)*", text):
+            raise ValueError(f"'{key}' must be {_BANDS_HELP}, got {_describe(value)}")
+        value = [int(v) for v in text.split(",")]
+    if isinstance(value, (list, tuple)):
+        if len(value) not in (3, 4):
+            raise ValueError(f"'{key}' must list 3 or 4 band indexes (blue, green, red[, nir]), "
+                             f"got {len(value)}")
+        value, listed = dict(zip(BANDS, value)), True
+    if not isinstance(value, Mapping):
+        raise ValueError(f"'{key}' must be {_BANDS_HELP}, got {_describe(value)}")
+    unknown = sorted(str(k) for k in value if k not in BANDS)
+    if unknown:
+        raise ValueError(f"unknown key '{key}.{unknown[0]}' (allowed: {', '.join(BANDS)})")
+    bands: dict[str, int] = {}
+    for name in BANDS:
+        index = value.get(name)
+        if index is None:
+            if name in REQUIRED_BANDS:
+                raise ValueError(f"'{key}' has no {name} band (blue, green and red are required, "
+                                 "nir is optional)")
+            continue
+        where = f"'{key}' ({name})" if listed else f"'{key}.{name}'"
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValueError(f"{where} must be a 1-based band index, got {_describe(index)}")
+        if index < 1:
+            raise ValueError(f"{where} must be a 1-based band index, got {index}")
+        bands[name] = int(index)
+    if len(set(bands.values())) != len(bands):
+        raise ValueError(f"'{key}' uses the same band twice: {bands}")
+    return bands
+
+
+def _bands(section: _Section) -> dict[str, int]:
+    """``imagery.bands`` of a section (default blue 1, green 2, red 3, nir 4)."""
+    raw = section.get("bands", DEFAULT_BANDS, (str, dict, list))
+    try:
+        return band_mapping(raw, section.key("bands"))
+    except ValueError as exc:
+        section.fail(str(exc))
+        raise  # unreachable: fail raises
+
+
 def _imagery(section: _Section) -> ImageryConfig:
-    section.check_keys(("before", "after", "bands", "before_cloud_masks", "after_cloud_masks",
-                        "before_date", "after_date"))
+    section.check_keys(("before", "after", "bands", "resample", "before_cloud_masks",
+                        "after_cloud_masks", "before_date", "after_date"))
     before = _expand_glob(section, "before", True)
     after = _expand_glob(section, "after", True)
     before_masks = _expand_glob(section, "before_cloud_masks", False)
     after_masks = _expand_glob(section, "after_cloud_masks", False)
-    raw_bands = section.get("bands", {"blue": 1, "green": 2, "red": 3, "nir": 4}, (dict, list))
-    if isinstance(raw_bands, list):
-        if len(raw_bands) != 4:
-            section.fail(f"'{section.key('bands')}' must list 4 band indexes (blue, green, red, nir)")
-        raw_bands = dict(zip(BANDS, raw_bands))
-    bands_section = _Section(raw_bands, section.key("bands"), section.source)
-    bands_section.check_keys(BANDS)
-    bands = {}
-    for name in BANDS:
-        value = bands_section.get(name, ..., int)
-        if value < 1:
-            bands_section.fail(f"'{bands_section.key(name)}' must be a 1-based band index, got {value}")
-        bands[name] = int(value)
-    if len(set(bands.values())) != 4:
-        section.fail(f"'{section.key('bands')}' uses the same band twice: {bands}")
+    bands = _bands(section)
+    resample = section.choice("resample", "none", RESAMPLING_METHODS)
     dates = _dates(section)
     return ImageryConfig(before=before, after=after, bands=bands,
                          before_cloud_masks=before_masks, after_cloud_masks=after_masks,
-                         before_date=dates["before_date"], after_date=dates["after_date"])
+                         before_date=dates["before_date"], after_date=dates["after_date"],
+                         resample=resample)
 
 
 _TILE_KEYS = ("before", "after", "bands", "before_cloud_masks", "after_cloud_masks")
@@ -395,14 +462,15 @@ def _dates_only_imagery(section: _Section) -> ImageryConfig:
     Tiles given as well would be silently ignored (the received patches are used, not
     detection), so they are refused.
     """
-    section.check_keys(_TILE_KEYS + ("before_date", "after_date"))
-    tiles = [k for k in _TILE_KEYS if section.data.get(k) is not None]
+    tile_keys = _TILE_KEYS + ("resample",)
+    section.check_keys(tile_keys + ("before_date", "after_date"))
+    tiles = [k for k in tile_keys if section.data.get(k) is not None]
     if tiles:
         section.fail(f"both 'patches' and imagery tiles ('{section.key(tiles[0])}') are given: the "
                      "received patches would be used and the imagery ignored; remove one (with "
                      "'patches', 'imagery' may hold only before_date / after_date)")
     dates = _dates(section)
-    return ImageryConfig(before=(), after=(), bands=dict(zip(BANDS, (1, 2, 3, 4))),
+    return ImageryConfig(before=(), after=(), bands=dict(DEFAULT_BANDS),
                          before_date=dates["before_date"], after_date=dates["after_date"])
 
 
@@ -501,3 +569,135 @@ def parse_config(data: Any, source: str | Path, output: str | Path | None = None
         thresholds=_thresholds(top.sub("thresholds", required=False)),
         raw=dict(data),
     )
+
+
+# --------------------------------------------------------------------------- detect-only configs
+@dataclass(frozen=True)
+class DetectConfig:
+    """What ``landcheck detect`` reads from a config: imagery and detection settings only.
+
+    Attributes
+    ----------
+    source
+        The config file.
+    imagery
+        The imagery tiles (None for a settings-only config given with ``--before/--after``).
+    detection
+        Detection settings (defaults where the config has no ``detection`` section).
+    min_area_given
+        True when the config sets ``detection.min_area_m2`` itself (the pair command has its
+        own default otherwise).
+    bands, resample
+        ``imagery.bands`` / ``imagery.resample`` of a settings-only config, None when not given.
+    referenced
+        Other files the config names (layers, received patches): not read by ``detect``, but
+        inputs all the same, so the output folder may not touch them.
+    """
+
+    source: Path
+    imagery: ImageryConfig | None
+    detection: DetectionConfig
+    min_area_given: bool = False
+    bands: Mapping[str, int] | None = None
+    resample: str | None = None
+    referenced: tuple[Path, ...] = ()
+
+
+def _read_yaml(path: Path) -> Any:
+    """The parsed YAML of a config file, every problem a one-line ConfigError (as load_config)."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except _DuplicateKey as dup:
+        raise ConfigError(f"{path}: key '{dup.key}' is given twice (lines {dup.first} and "
+                          f"{dup.again}); remove one") from None
+    except yaml.constructor.ConstructorError as exc:
+        tag = str(getattr(exc, "problem", "") or "")
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        if "python/" in tag or "!!python" in tag or "tag:yaml.org,2002:python" in tag:
+            raise ConfigError(f"{path}: Python object tags (!!python/...) are refused for safety"
+                              f"{where}; use plain YAML values") from None
+        raise ConfigError(f"{path}: unsupported YAML tag{where}: {' '.join(tag.split())}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
+
+
+def _referenced_paths(top: _Section) -> tuple[Path, ...]:
+    """Paths of ``layers.*.path`` and ``patches.path`` as written (resolved, not checked)."""
+    found: list[Path] = []
+    sections = []
+    layers = top.data.get("layers")
+    if isinstance(layers, Mapping):
+        sections += [v for v in layers.values() if isinstance(v, Mapping)]
+    if isinstance(top.data.get("patches"), Mapping):
+        sections.append(top.data["patches"])
+    for sec in sections:
+        value = sec.get("path")
+        if isinstance(value, str) and value.strip():
+            found.append(_resolve(value, top.source))
+    return tuple(found)
+
+
+def parse_detect_config(data: Any, source: str | Path, *, imagery_required: bool = True) -> DetectConfig:
+    """Validate a config for ``landcheck detect``: only ``imagery`` and ``detection`` matter.
+
+    A run config is accepted as it is (``year``, ``layers``, ``thresholds``, ``output``,
+    ``patches`` may be there and are ignored), and so is a config holding nothing but
+    ``imagery`` and ``detection``.
+
+    Parameters
+    ----------
+    data
+        The parsed YAML.
+    source
+        The config file, named in errors; relative paths resolve against its folder.
+    imagery_required
+        True for ``landcheck detect CONFIG`` (the tiles come from the config); False for the
+        settings given with ``--before/--after --config CFG``: imagery tiles are then refused
+        (the images would be ambiguous), ``imagery.bands`` / ``imagery.resample`` are kept as
+        defaults for ``--bands`` / ``--resample``.
+    """
+    source = Path(source)
+    top = _Section(data, "", source)
+    top.check_keys(TOP_KEYS)
+    detection_data = top.data.get("detection")
+    min_area_given = isinstance(detection_data, Mapping) and detection_data.get("min_area_m2") is not None
+    detection = _detection(top.sub("detection", required=False))
+    section = top.sub("imagery", required=False)
+    imagery, bands, resample = None, None, None
+    if imagery_required:
+        if section is None or section.data.get("before") is None or section.data.get("after") is None:
+            top.fail("has no imagery tiles ('imagery.before' / 'imagery.after') to detect from")
+        imagery = _imagery(section)
+    elif section is not None:
+        section.check_keys(("before", "after", "bands", "resample", "before_cloud_masks",
+                            "after_cloud_masks", "before_date", "after_date"))
+        tiles = [k for k in _TILE_KEYS if k != "bands" and section.data.get(k) is not None]
+        if tiles:
+            section.fail(f"'{section.key(tiles[0])}' is given, but with --before and --after the "
+                         "config supplies detection settings only; remove the imagery tiles from "
+                         "it, or run 'landcheck detect CONFIG' without --before/--after")
+        if section.data.get("bands") is not None:
+            bands = _bands(section)
+        if section.data.get("resample") is not None:
+            resample = section.choice("resample", "none", RESAMPLING_METHODS)
+        _dates(section)  # checked, not used
+    return DetectConfig(source=source, imagery=imagery, detection=detection,
+                        min_area_given=bool(min_area_given), bands=bands, resample=resample,
+                        referenced=_referenced_paths(top))
+
+
+def load_detect_config(path: str | Path, *, imagery_required: bool = True) -> DetectConfig:
+    """Read a config for ``landcheck detect`` (see :func:`parse_detect_config`)."""
+    path = Path(path)
+    return parse_detect_config(_read_yaml(path), path, imagery_required=imagery_required)

@@ -4,9 +4,14 @@
 naming the file), builds ONE grid for both dates -- the union of all tile footprints, in the
 tiles' common CRS and resolution -- and exposes:
 
-* ``before`` / ``after``: ``(4, H, W)`` float32 in band order blue, green, red, NIR, NaN where
-  no tile has data (outside every tile, or a tile's nodata value -- 0 when it declares none --
-  in any of the four bands). Where tiles overlap, the first tile (in config order) with data wins.
+* ``before`` / ``after``: ``(n_bands, H, W)`` float32 in band order blue, green, red[, NIR]
+  (``band_names`` says which: NIR is there only when ``imagery.bands`` names it), NaN where no
+  tile has data. A pixel has no data outside every tile and where the file says so, never
+  because of its value alone: where a band read equals that band's declared nodata value, where
+  the file's internal mask (GDAL mask band, ``.msk``) or alpha band is 0, or where a float band
+  is NaN / infinite. A tile that declares no nodata and has no mask has no nodata pixels: a
+  0 in an 8-bit tile (deep shadow) is data. Where tiles overlap, the first tile (in config
+  order) with data wins.
 * ``cloud``: ``(H, W)`` bool, True where a cloud mask of either date flags the pixel: a grid
   pixel is cloudy when any nonzero mask pixel overlaps it (masks may be coarser or offset).
 * ``valid``: data in both dates and no cloud.
@@ -18,6 +23,13 @@ or PROJ string); the before and after footprints overlap on at least ``min_overl
 one; the grid is at most ``max_grid_pixels``; and the cloud masks of a date together cover every
 pixel of each tile of that date that any of them overlaps (cloud outside a mask would otherwise be
 taken for clear ground and read as change).
+
+With ``imagery.resample`` (``nearest``, ``bilinear``, ``cubic``; default ``none``), a tile whose
+grid is within a pixel of the first before tile's (same CRS, resolution within 1 %, any origin
+offset) is read through a :class:`rasterio.vrt.WarpedVRT` onto that grid (the reference) with
+that resampling; it covers the reference pixels whose centres lie in its footprint.
+``Imagery.resampled`` lists such tiles with their sub-pixel offset and resolution ratio. With
+``none`` such a tile is refused, the message naming ``imagery.resample``.
 
 Every chunk is read on demand with rasterio windows from only the files that overlap it, the
 files being opened inside the task (nothing open in the graph, tasks are picklable), so
@@ -39,19 +51,24 @@ import rasterio
 import shapely
 from affine import Affine
 from dask.base import tokenize
-from rasterio.errors import RasterioError
+from rasterio.enums import ColorInterp, Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from detection.grid import Grid
-from pipeline.config import BANDS, ImageryConfig
+from pipeline.config import BANDS, REQUIRED_BANDS, ImageryConfig
 from pipeline.errors import BadRasterError, ConfigError, InputFileError
 
-__all__ = ["Imagery", "open_imagery", "axis_chunks", "MIN_LAST_CHUNK"]
+__all__ = ["Imagery", "Resampled", "open_imagery", "axis_chunks", "MIN_LAST_CHUNK", "RESAMPLE_RES_TOL"]
 
 #: a trailing chunk smaller than this is merged into the one before it (at least the largest
 #: clean-up overlap, 2 x 10 + 2 x 10 px, so map_overlap never sees a chunk thinner than its depth)
 MIN_LAST_CHUNK = 40
 _ALIGN_TOL = 1e-6  # pixels
+_SAME_RES_TOL = 1e-9  # relative: the same resolution
+#: largest relative resolution difference ``imagery.resample`` reads onto the reference grid
+RESAMPLE_RES_TOL = 0.01
 # GDAL settings for every read. Sidecar files are looked for (a tile may carry its georeference in
 # a .tfw/.prj or an .ovr); on slow network storage GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR would
 # skip that directory listing, at the price of ignoring those sidecars.
@@ -60,14 +77,57 @@ _ENV: dict[str, str] = {}
 
 @dataclass(frozen=True)
 class _Tile:
-    """An image tile placed on the grid (pixel-aligned)."""
+    """An image tile placed on the grid.
+
+    ``nodata`` holds the declared nodata value of every band of the file (None: none declared);
+    ``masked`` says the file has an internal mask or alpha band to honour. ``warp`` is None for a
+    pixel-aligned tile (read directly) or ``(crs_wkt, transform, method)``: read through a
+    WarpedVRT whose grid (``crs_wkt`` None = the file's own CRS, ``transform`` of its top-left
+    pixel, ``height`` x ``width``) is the tile's place on the imagery grid.
+    """
 
     path: str
     row_off: int
     col_off: int
     height: int
     width: int
-    nodata: float
+    nodata: tuple[float | None, ...] = ()
+    masked: bool = False
+    warp: tuple[str | None, tuple[float, ...], str] | None = None
+
+
+@dataclass(frozen=True)
+class Resampled:
+    """A tile read onto the grid with resampling, and by how much it was off.
+
+    Attributes
+    ----------
+    path, date
+        The file and its date (``before`` / ``after``).
+    method
+        ``nearest``, ``bilinear`` or ``cubic``.
+    offset_px
+        ``(columns, rows)``: where the file's top-left corner lies relative to the nearest
+        reference pixel corner, in reference pixels (each in -0.5..0.5); None when reprojected.
+    resolution_ratio
+        ``(x, y)``: the file's pixel size over the reference's.
+    reprojected_from
+        The file's CRS when it differed from the grid's and was reprojected (pair command), else None.
+    """
+
+    path: str
+    date: str
+    method: str
+    offset_px: tuple[float, float] | None
+    resolution_ratio: tuple[float, float]
+    reprojected_from: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready."""
+        return {"path": self.path, "date": self.date, "method": self.method,
+                "offset_px": None if self.offset_px is None else [round(v, 6) for v in self.offset_px],
+                "resolution_ratio": [round(v, 9) for v in self.resolution_ratio],
+                "reprojected_from": self.reprojected_from}
 
 
 @dataclass(frozen=True)
@@ -95,6 +155,29 @@ class _TileInfo:
     nodata: float | None
     scales: tuple[float, ...] = ()
     offsets: tuple[float, ...] = ()
+    nodatavals: tuple[float | None, ...] = ()
+    mask_flags: tuple[tuple[str, ...], ...] = ()  # per band, MaskFlags names
+    colorinterp: tuple[str, ...] = ()  # per band, ColorInterp names
+    gcps: bool = False  # georeferenced by ground control points / RPCs only
+
+    @property
+    def alpha_band(self) -> int | None:
+        """1-based index of the band GDAL takes for alpha, or None."""
+        return self.colorinterp.index("alpha") + 1 if "alpha" in self.colorinterp else None
+
+    def masked(self, bands: Sequence[int]) -> bool:
+        """True when reading ``bands`` must honour the file's internal mask or alpha band.
+
+        A band GDAL flags as alpha but the config reads as data (a 4-band 8-bit GeoTIFF with
+        GDAL's default RGBA interpretation holding NIR) is data, and its "alpha" is not a mask.
+        """
+        for index in bands:
+            flags = self.mask_flags[index - 1] if index - 1 < len(self.mask_flags) else ()
+            if "per_dataset" in flags:
+                if "alpha" in flags and self.alpha_band in bands:
+                    continue
+                return True
+        return False
 
 
 def axis_chunks(n: int, size: int, min_last: int = MIN_LAST_CHUNK) -> tuple[int, ...]:
@@ -126,9 +209,18 @@ def _open_info(path: Path, what: str) -> _TileInfo:
     if not Path(path).is_file():
         raise InputFileError(path, f"{what} not found")
     try:
-        with rasterio.Env(**_ENV), rasterio.open(path) as src:
-            return _TileInfo(str(path), src.crs, src.transform, src.height, src.width, src.count,
-                             src.dtypes[0], src.nodata, tuple(src.scales), tuple(src.offsets))
+        with rasterio.Env(**_ENV), warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                gcps = bool(src.gcps[0]) or bool(src.rpcs)
+                return _TileInfo(
+                    str(path), src.crs, src.transform, src.height, src.width, src.count,
+                    src.dtypes[0], src.nodata, tuple(src.scales), tuple(src.offsets),
+                    nodatavals=tuple(None if v is None else float(v) for v in src.nodatavals),
+                    mask_flags=tuple(tuple(f.name for f in flags) for flags in src.mask_flag_enums),
+                    colorinterp=tuple(ci.name for ci in src.colorinterp),
+                    gcps=gcps and src.transform.is_identity,
+                )
     except RasterioError as exc:
         raise BadRasterError(path, f"cannot be read as a raster ({_one_line(exc)})") from None
 
@@ -232,38 +324,95 @@ def _crs_labels(a, b) -> tuple[str, str, str]:
     return la, lb, names
 
 
-def _place_tiles(infos: Sequence[_TileInfo]) -> tuple[Grid, dict[str, _Tile]]:
-    """Check CRS / resolution / alignment against the first tile and build the union grid."""
+def _px(v: float) -> str:
+    """A signed pixel offset to 3 decimals, never ``-0.000``."""
+    v = round(v, 3)
+    return f"{v if v != 0 else 0.0:+.3f}"
+
+
+def _res_diff(t: Affine, a: float, e: float) -> float:
+    """Largest relative difference of a transform's pixel size from (a, e)."""
+    return max(abs(t.a / a - 1.0), abs(t.e / e - 1.0))
+
+
+def _place_tiles(infos: Sequence[_TileInfo], resample: str = "none", dates: Sequence[str] = (),
+                 bands: Sequence[Sequence[int]] = ()
+                 ) -> tuple[Grid, dict[str, _Tile], tuple[Resampled, ...]]:
+    """Check CRS / resolution / alignment against the first tile and build the union grid.
+
+    ``resample`` other than ``none`` places a tile whose grid is within a pixel (resolution
+    within :data:`RESAMPLE_RES_TOL`, any origin offset) on the reference pixels whose centres
+    lie in its footprint, to be read through a WarpedVRT. ``dates`` and ``bands`` (per info)
+    name the date and the bands read, for the records and the mask rule.
+    """
     ref = infos[0]
     a, e = ref.transform.a, ref.transform.e
-    offsets = {}
-    for info in infos:
+    places: dict[str, tuple[int, int, int, int, bool]] = {}
+    records: list[Resampled] = []
+    hint = ("set imagery.resample (nearest, bilinear or cubic) to read it onto the grid of "
+            f"{ref.path}")
+    for k, info in enumerate(infos):
+        if info.path in places:
+            continue
         if not _same_crs(info.crs, ref.crs):
             mine, theirs, names = _crs_labels(info.crs, ref.crs)
             raise BadRasterError(info.path, f"CRS {mine} differs from {theirs} of {ref.path}{names}")
         t = info.transform
-        if not (math.isclose(t.a, a, rel_tol=1e-9) and math.isclose(t.e, e, rel_tol=1e-9)):
-            raise BadRasterError(info.path, f"resolution {t.a:g} x {abs(t.e):g} differs from "
-                                            f"{a:g} x {abs(e):g} of {ref.path}")
+        same_res = (math.isclose(t.a, a, rel_tol=_SAME_RES_TOL)
+                    and math.isclose(t.e, e, rel_tol=_SAME_RES_TOL))
         fc = (t.c - ref.transform.c) / a
         fr = (t.f - ref.transform.f) / e
-        if abs(fc - round(fc)) > _ALIGN_TOL or abs(fr - round(fr)) > _ALIGN_TOL:
+        res_text = (f"resolution {t.a:g} x {abs(t.e):g} differs from {a:g} x {abs(e):g} of "
+                    f"{ref.path}")
+        if same_res and abs(fc - round(fc)) <= _ALIGN_TOL and abs(fr - round(fr)) <= _ALIGN_TOL:
+            places[info.path] = (int(round(fr)), int(round(fc)), info.height, info.width, False)
+            continue
+        near = _res_diff(t, a, e) <= RESAMPLE_RES_TOL
+        if not near:
+            raise BadRasterError(info.path, f"{res_text} by {_res_diff(t, a, e) * 100:.3g} %: all tiles "
+                                            "must share one resolution (imagery.resample reads "
+                                            f"grids within {RESAMPLE_RES_TOL:.0%} only; resample "
+                                            "the tiles to one resolution first, e.g. gdalwarp -tr)")
+        if resample == "none":
+            if not same_res:
+                raise BadRasterError(info.path, f"{res_text} (by {_res_diff(t, a, e) * 100:.2g} %); "
+                                                f"{hint}")
             raise BadRasterError(info.path, f"not pixel-aligned with {ref.path} (offset "
-                                            f"{fc - round(fc):+.3f}, {fr - round(fr):+.3f} px)")
-        offsets[info.path] = (int(round(fr)), int(round(fc)))
-    min_row = min(r for r, _ in offsets.values())
-    min_col = min(c for _, c in offsets.values())
-    max_row = max(offsets[i.path][0] + i.height for i in infos)
-    max_col = max(offsets[i.path][1] + i.width for i in infos)
-    left = next(i.transform.c for i in infos if offsets[i.path][1] == min_col)
-    top = next(i.transform.f for i in infos if offsets[i.path][0] == min_row)
+                                            f"{_px(fc - round(fc))}, {_px(fr - round(fr))} px); {hint}")
+        c0, c1 = fc, (t.c + t.a * info.width - ref.transform.c) / a
+        r0, r1 = fr, (t.f + t.e * info.height - ref.transform.f) / e
+        col0, col1 = math.ceil(c0 - 0.5 - _ALIGN_TOL), math.ceil(c1 - 0.5 - _ALIGN_TOL)
+        row0, row1 = math.ceil(r0 - 0.5 - _ALIGN_TOL), math.ceil(r1 - 0.5 - _ALIGN_TOL)
+        if col1 <= col0 or row1 <= row0:
+            raise BadRasterError(info.path, f"covers no whole pixel of the grid of {ref.path}")
+        places[info.path] = (row0, col0, row1 - row0, col1 - col0, True)
+        records.append(Resampled(info.path, dates[k] if k < len(dates) else "", resample,
+                                 (c0 - round(c0), r0 - round(r0)), (t.a / a, t.e / e)))
+    by_path = {i.path: i for i in infos}
+    min_row = min(p[0] for p in places.values())
+    min_col = min(p[1] for p in places.values())
+    max_row = max(p[0] + p[2] for p in places.values())
+    max_col = max(p[1] + p[3] for p in places.values())
+    # the grid's corner from an aligned tile on its edge (exactly as that tile has it), else the reference
+    left = next((by_path[p].transform.c for p, v in places.items() if v[1] == min_col and not v[4]),
+                ref.transform.c + a * min_col)
+    top = next((by_path[p].transform.f for p, v in places.items() if v[0] == min_row and not v[4]),
+               ref.transform.f + e * min_row)
     grid = Grid(max_row - min_row, max_col - min_col, Affine(a, 0.0, left, 0.0, e, top), ref.crs)
-    tiles = {
-        i.path: _Tile(i.path, offsets[i.path][0] - min_row, offsets[i.path][1] - min_col,
-                      i.height, i.width, float(i.nodata) if i.nodata is not None else 0.0)
-        for i in infos
-    }
-    return grid, tiles
+    used: dict[str, set[int]] = {}
+    for k, info in enumerate(infos):
+        used.setdefault(info.path, set()).update(bands[k] if k < len(bands) else ())
+    tiles = {}
+    for path, (row, col, height, width, warped) in places.items():
+        info = by_path[path]
+        row, col = row - min_row, col - min_col
+        warp = None
+        if warped:
+            dst = Affine(a, 0.0, left + a * col, 0.0, e, top + e * row)
+            warp = (None, tuple(dst)[:6], resample)
+        tiles[path] = _Tile(path, row, col, height, width, info.nodatavals,
+                            info.masked(sorted(used[path])), warp)
+    return grid, tiles, tuple(records)
 
 
 def _check_mask(info: _TileInfo, grid: Grid, date_tiles: Sequence[_Tile], date: str) -> _Mask:
@@ -336,14 +485,14 @@ def _size_text(height: int, width: int, res: float, metres: float, chunk_px: int
 
 
 def _check_same_storage(info: _TileInfo, date: str, first: _TileInfo, first_date: str,
-                        bands: Sequence[int]) -> None:
+                        bands: Sequence[int], names: Sequence[str] = BANDS) -> None:
     """Refuse a tile whose data type or declared band scale / offset differs from the first tile."""
     why = ("both dates must be stored the same way (same data type and scale)" if date != first_date
            else "all tiles must be stored the same way (same data type and scale)")
     if info.dtype != first.dtype:
         raise BadRasterError(info.path, f"{date} tile is {info.dtype} but {first_date} tile "
                                         f"{first.path} is {first.dtype}: {why}")
-    for name, index in zip(BANDS, bands):
+    for name, index in zip(names, bands):
         mine = (_band_value(info.scales, index, 1.0), _band_value(info.offsets, index, 0.0))
         theirs = (_band_value(first.scales, index, 1.0), _band_value(first.offsets, index, 0.0))
         if mine != theirs:
@@ -495,7 +644,8 @@ def open_imagery(config: ImageryConfig, chunk_px: int = 1024, *,
     Parameters
     ----------
     config
-        The imagery section of the run config.
+        The imagery section of the run config: tiles, ``bands`` (blue, green, red and
+        optionally nir), ``resample``, cloud masks.
     chunk_px
         Chunk size in pixels (rows and columns).
     max_grid_pixels
@@ -513,32 +663,43 @@ def open_imagery(config: ImageryConfig, chunk_px: int = 1024, *,
         A file does not exist.
     BadRasterError
         A file is unreadable, has too few bands, a geographic / missing CRS, a rotated
-        transform, or a CRS / resolution / alignment / data type / band scale different from the
-        first tile; the two dates do not overlap (or on less than ``min_overlap``); the grid or a
+        transform, or a CRS / resolution / data type / band scale different from the first tile,
+        or is not pixel-aligned with it while ``resample`` is ``none``; the two dates do not overlap (or on less than ``min_overlap``); the grid or a
         tile is over ``max_grid_pixels``; a cloud mask does not cover the whole of a tile it
         overlaps, or covers none.
     """
     if not config.before or not config.after:
         raise ConfigError("imagery: both dates need at least one tile")
-    bands = tuple(int(config.bands[name]) for name in BANDS)
+    missing = [name for name in REQUIRED_BANDS if name not in config.bands]
+    if missing:
+        raise ConfigError(f"imagery.bands: no {missing[0]} band (blue, green and red are required)")
+    names = tuple(name for name in BANDS if name in config.bands)
+    bands = tuple(int(config.bands[name]) for name in names)
+    resample = getattr(config, "resample", "none") or "none"
+    if resample != "none" and resample not in Resampling.__members__:
+        raise ConfigError(f"imagery.resample: unknown method {resample!r}")
     infos = []
+    dates = []
     dtypes = {}
     first: tuple[_TileInfo, str] | None = None
     for date, paths in (("before", config.before), ("after", config.after)):
         for path in paths:
             info = _open_info(path, f"{date} tile")
-            for name, index in zip(BANDS, bands):
+            for name, index in zip(names, bands):
                 if index > info.count:
+                    no_nir = (" (imagery without near-infrared: set imagery.bands to rgb, bgr or "
+                              "[blue, green, red] indexes)" if name == "nir" else "")
                     raise BadRasterError(path, f"has {info.count} band(s) but the config reads "
-                                               f"band {index} as {name}")
+                                               f"band {index} as {name}{no_nir}")
             _check_crs(info, f"{date} tile")
             _check_north_up(info, f"{date} tile")
             _check_tile_size(info, date, max_grid_pixels, chunk_px)
             first = first or (info, date)
-            _check_same_storage(info, date, first[0], first[1], bands)
+            _check_same_storage(info, date, first[0], first[1], bands, names)
             infos.append(info)
+            dates.append(date)
             dtypes.setdefault(date, info.dtype)
-    grid, placed = _place_tiles(infos)
+    grid, placed, resampled = _place_tiles(infos, resample, dates, [bands] * len(infos))
     before_tiles = tuple(placed[str(p)] for p in config.before)
     after_tiles = tuple(placed[str(p)] for p in config.after)
     _check_overlap(grid, before_tiles, after_tiles, min_overlap)
@@ -551,7 +712,8 @@ def open_imagery(config: ImageryConfig, chunk_px: int = 1024, *,
                             for p in paths)
         _check_mask_cover(grid, date, masks[date], tiles)
     return Imagery.build(grid, before_tiles, after_tiles, masks["before"] + masks["after"], bands,
-                         chunk_px, dtypes["before"], dtypes["after"])
+                         chunk_px, dtypes["before"], dtypes["after"], band_names=names,
+                         resampled=resampled)
 
 
 # --------------------------------------------------------------------------- chunk readers
@@ -591,12 +753,7 @@ class _DateReader:
                 if tr0 >= tr1 or tc0 >= tc1:
                     continue
                 win = Window(tc0 - tile.col_off, tr0 - tile.row_off, tc1 - tc0, tr1 - tr0)
-                try:
-                    with rasterio.open(tile.path) as src:
-                        data = src.read(indexes=list(self.bands), window=win).astype(np.float32)
-                except RasterioError as exc:
-                    raise BadRasterError(tile.path, f"read failed ({_one_line(exc)})") from None
-                ok = np.all((data != np.float32(tile.nodata)) & np.isfinite(data), axis=0)
+                data, ok = _read_tile(tile, self.bands, win)
                 sub = (slice(tr0 - r0, tr1 - r0), slice(tc0 - c0, tc1 - c0))
                 take = ok & ~filled[sub]
                 out[(slice(None),) + sub][:, take] = data[:, take]
@@ -604,6 +761,47 @@ class _DateReader:
                 if filled.all():
                     break
         return out[b0:b1]
+
+
+def _read_tile(tile: _Tile, bands: tuple[int, ...], win: Window) -> tuple[np.ndarray, np.ndarray]:
+    """``(data, ok)``: float32 ``(len(bands), h, w)`` and where every band has data (see module doc)."""
+    indexes = list(bands)
+    nodatavals: Sequence[float | None] = tile.nodata
+    masks = None
+    try:
+        with rasterio.open(tile.path) as src:
+            if tile.warp is None:
+                raw = src.read(indexes=indexes, window=win)
+                if tile.masked:
+                    masks = src.read_masks(indexes=indexes, window=win)
+            else:
+                # The warped grid says where it has data with the source's nodata value (kept by
+                # the VRT, and written where the source has none) or with an alpha band: the
+                # source's own, or one added (it then also carries the source's internal mask).
+                crs_wkt, transform, method = tile.warp
+                has_alpha = ColorInterp.alpha in src.colorinterp
+                with WarpedVRT(src, crs=crs_wkt or src.crs, transform=Affine(*transform),
+                               width=tile.width, height=tile.height,
+                               resampling=Resampling[method],
+                               add_alpha=not has_alpha and src.nodata is None) as vrt:
+                    raw = vrt.read(indexes=indexes, window=win)
+                    nodatavals = vrt.nodatavals
+                    if ColorInterp.alpha in vrt.colorinterp:
+                        alpha = vrt.colorinterp.index(ColorInterp.alpha) + 1
+                        masks = vrt.read(alpha, window=win)[None]
+    except RasterioError as exc:
+        raise BadRasterError(tile.path, f"read failed ({_one_line(exc)})") from None
+    ok = np.ones(raw.shape[1:], dtype=bool)
+    for k, index in enumerate(indexes):
+        nodata = nodatavals[index - 1] if index - 1 < len(nodatavals) else None
+        if nodata is not None and not math.isnan(nodata):
+            ok &= raw[k] != nodata
+    if masks is not None:
+        ok &= np.all(masks != 0, axis=0)
+    data = raw.astype(np.float32)
+    if np.issubdtype(raw.dtype, np.floating):
+        ok &= np.all(np.isfinite(data), axis=0)
+    return data, ok
 
 
 def _cover_ranges(g0: float, gstep: float, start: int, stop: int,
@@ -682,13 +880,19 @@ class Imagery:
     grid
         The common grid.
     before, after
-        ``(4, H, W)`` float32 blue, green, red, NIR; NaN = no data.
+        ``(n_bands, H, W)`` float32 in the order of ``band_names``; NaN = no data.
     cloud
         ``(H, W)`` bool, cloud in either date.
     before_dtype, after_dtype
         Data type of the tiles of each date (e.g. ``"uint16"``).
     n_tiles
         Number of tiles (before, after).
+    band_names
+        The bands of ``before`` / ``after`` in order: ``("blue", "green", "red")`` or
+        ``("blue", "green", "red", "nir")``.
+    resampled
+        The tiles read onto the grid with resampling (``imagery.resample``, or the after image
+        of a pair warped onto the before image's grid), with their offsets.
     """
 
     grid: Grid
@@ -698,27 +902,42 @@ class Imagery:
     before_dtype: str
     after_dtype: str
     n_tiles: tuple[int, int]
+    band_names: tuple[str, ...] = BANDS
+    resampled: tuple[Resampled, ...] = ()
 
     @classmethod
     def build(cls, grid: Grid, before_tiles: tuple[_Tile, ...], after_tiles: tuple[_Tile, ...],
               masks: tuple[_Mask, ...], bands: tuple[int, ...], chunk_px: int,
-              before_dtype: str, after_dtype: str) -> "Imagery":
-        """Wrap readers into dask arrays with spatial chunks of ``chunk_px``."""
+              before_dtype: str, after_dtype: str, *, band_names: tuple[str, ...] | None = None,
+              after_bands: tuple[int, ...] | None = None,
+              resampled: tuple[Resampled, ...] = ()) -> "Imagery":
+        """Wrap readers into dask arrays with spatial chunks of ``chunk_px``.
+
+        ``bands`` are the 1-based indexes read (in the order of ``band_names``, default blue,
+        green, red, NIR) from the before tiles, and from the after tiles unless ``after_bands``
+        gives theirs.
+        """
+        names = tuple(band_names) if band_names is not None else BANDS[:len(bands)]
+        if len(names) != len(bands) or (after_bands is not None and len(after_bands) != len(bands)):
+            raise ValueError(f"band_names {names} do not match bands {bands} / {after_bands}")
         rows = axis_chunks(grid.height, chunk_px)
         cols = axis_chunks(grid.width, chunk_px)
         arrays = []
-        for label, tiles in (("before", before_tiles), ("after", after_tiles)):
-            reader = _DateReader(tiles, bands, grid.height, grid.width)
-            name = f"landcheck-{label}-" + tokenize(tiles, bands, grid.height, grid.width, rows, cols)
-            arrays.append(da.from_array(reader, chunks=((len(bands),), rows, cols), name=name,
+        for label, tiles, date_bands in (("before", before_tiles, tuple(bands)),
+                                         ("after", after_tiles, tuple(after_bands or bands))):
+            reader = _DateReader(tiles, date_bands, grid.height, grid.width)
+            name = f"landcheck-{label}-" + tokenize(tiles, date_bands, grid.height, grid.width,
+                                                    rows, cols)
+            arrays.append(da.from_array(reader, chunks=((len(date_bands),), rows, cols), name=name,
                                         asarray=False, fancy=False,
                                         meta=np.empty((0, 0, 0), dtype=np.float32)))
+        transform = tuple(grid.transform)
         creader = _CloudReader(masks, grid.transform, grid.height, grid.width)
-        cname = "landcheck-cloud-" + tokenize(masks, tuple(grid.transform), grid.shape, rows, cols)
+        cname = "landcheck-cloud-" + tokenize(masks, transform, grid.shape, rows, cols)
         cloud = da.from_array(creader, chunks=(rows, cols), name=cname, asarray=False,
                               fancy=False, meta=np.empty((0, 0), dtype=bool))
         return cls(grid, arrays[0], arrays[1], cloud, before_dtype, after_dtype,
-                   (len(before_tiles), len(after_tiles)))
+                   (len(before_tiles), len(after_tiles)), names, tuple(resampled))
 
     @property
     def chunks(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -727,7 +946,7 @@ class Imagery:
 
     @property
     def data_valid(self) -> da.Array:
-        """``(H, W)`` bool: data in all four bands of both dates."""
+        """``(H, W)`` bool: data in every band of both dates."""
         return da.isfinite(self.before).all(axis=0) & da.isfinite(self.after).all(axis=0)
 
     @property

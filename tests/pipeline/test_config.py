@@ -92,7 +92,10 @@ def mutate(data, dotted, value):
     ("year", "2025", "'year' must be an integer"),
     ("year", True, "'year' must be an integer"),
     ("imagery.before", "img/none*.tif", "matches no file"),
-    ("imagery.bands", [1, 2, 3], "must list 4 band indexes"),
+    ("imagery.bands", [1, 2], "must list 3 or 4 band indexes"),
+    ("imagery.bands", "rgbx", "must be rgb, rgbn, bgr, bgrn"),
+    ("imagery.bands", {"blue": 1, "green": 2}, "has no red band"),
+    ("imagery.resample", "lanczos", "'imagery.resample' must be one of none, nearest, bilinear, cubic"),
     ("imagery.bands", [1, 1, 3, 4], "same band twice"),
     ("imagery.bands", [0, 2, 3, 4], "1-based band index"),
     ("layers.farmland.path", "v/nope.gpkg", "file not found"),
@@ -156,11 +159,11 @@ def test_python_tag_is_refused_for_safety(files):
 
 def test_type_errors_name_yaml_kinds_not_python_classes(files):
     data = base()
-    data["imagery"]["bands"] = "rgbn"
+    data["imagery"]["bands"] = 5
     with pytest.raises(ConfigError) as err:
         load_config(write(files, data))
     message = str(err.value)
-    assert "'imagery.bands' must be a mapping or a list, got 'rgbn'" in message
+    assert "'imagery.bands' must be a string or a mapping or a list, got 5" in message
     assert "<class" not in message
 
 

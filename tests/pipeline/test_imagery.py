@@ -78,9 +78,9 @@ def test_first_tile_wins_in_overlaps_and_outside_is_nan(two_dates):
 
 def test_first_valid_value_fills_nodata_of_an_earlier_tile(tmp_path):
     first = tile(100, 10, 10)
-    first[:, 2:4, 2:4] = 0  # nodata (0 by default) in the first tile
-    a = write(tmp_path / "a.tif", first)
-    b = write(tmp_path / "b.tif", tile(200, 10, 10))
+    first[:, 2:4, 2:4] = 0  # the declared nodata value in the first tile
+    a = write(tmp_path / "a.tif", first, nodata=0)
+    b = write(tmp_path / "b.tif", tile(200, 10, 10), nodata=0)
     img = open_imagery(cfg([a, b], [a]), chunk_px=64)
     before = img.before.compute()
     assert before[0, 2, 2] == 200 and before[0, 0, 0] == 100
@@ -225,3 +225,217 @@ def test_bad_cloud_masks(tmp_path):
     far = write(tmp_path / "far.tif", np.zeros((4, 4), dtype=np.uint8), col=1000)
     with pytest.raises(BadRasterError, match=r"far\.tif: before cloud mask covers none of the before tiles"):
         open_imagery(cfg([a], [a], before_cloud_masks=(far,)))
+
+
+# --------------------------------------------------------------------------- bands: NIR optional
+@pytest.mark.parametrize("spec, count, names, expected", [
+    ("rgb", 3, ("blue", "green", "red"), [12, 11, 10]),
+    ("bgr", 3, ("blue", "green", "red"), [10, 11, 12]),
+    ("rgbn", 4, ("blue", "green", "red", "nir"), [12, 11, 10, 13]),
+    ("bgrn", 4, ("blue", "green", "red", "nir"), [10, 11, 12, 13]),
+    ([3, 2, 1], 3, ("blue", "green", "red"), [12, 11, 10]),
+    ([1, 2, 3, 4], 4, ("blue", "green", "red", "nir"), [10, 11, 12, 13]),
+    ("3,2,1,4", 4, ("blue", "green", "red", "nir"), [12, 11, 10, 13]),
+    ({"red": 1, "green": 2, "blue": 3}, 3, ("blue", "green", "red"), [12, 11, 10]),
+    ({"red": 1, "green": 2, "blue": 3, "nir": 5}, 5, ("blue", "green", "red", "nir"), [12, 11, 10, 14]),
+])
+def test_every_band_spec_reads_blue_green_red_then_nir(tmp_path, spec, count, names, expected):
+    from pipeline.config import band_mapping
+
+    a = write(tmp_path / "a.tif", tile(10, 4, 4, bands=count))
+    img = open_imagery(cfg([a], [a], bands=band_mapping(spec)), chunk_px=64)
+    assert img.band_names == names
+    assert img.before.shape == (len(names), 4, 4) and img.after.shape == (len(names), 4, 4)
+    assert img.before[:, 0, 0].compute().tolist() == expected
+    assert img.data_valid.compute().all()
+
+
+def test_default_bands_on_an_rgb_file_say_how_to_go_without_nir(tmp_path):
+    a = write(tmp_path / "rgb.tif", tile(1, 4, 4, bands=3))
+    with pytest.raises(BadRasterError, match=r"rgb\.tif: has 3 band\(s\) but the config reads band 4 "
+                                             r"as nir \(imagery without near-infrared: set "
+                                             r"imagery\.bands to rgb"):
+        open_imagery(cfg([a], [a]))
+
+
+def test_bands_without_red_are_refused():
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no red band"):
+        open_imagery(cfg([Path("x.tif")], [Path("y.tif")], bands={"blue": 1, "green": 2}))
+
+
+# --------------------------------------------------------------------------- nodata: only where the file says so
+def rgb8(h: int = 6, w: int = 6) -> np.ndarray:
+    data = np.full((3, h, w), 90, dtype=np.uint8)
+    data[:, 1, 1] = 0  # a deep shadow: 0 in every band
+    data[2, 2, 2] = 0  # 0 in one band
+    return data
+
+
+def test_real_zero_shadows_in_an_8bit_tile_without_nodata_are_data(tmp_path):
+    a = write(tmp_path / "shadows.tif", rgb8())
+    img = open_imagery(cfg([a], [a], bands={"red": 1, "green": 2, "blue": 3}), chunk_px=64)
+    assert img.data_valid.compute().all()
+    before = img.before.compute()
+    assert before[:, 1, 1].tolist() == [0, 0, 0] and before[0, 2, 2] == 0
+
+
+def test_declared_nodata_zero_drops_the_pixels_with_zero(tmp_path):
+    a = write(tmp_path / "nd0.tif", rgb8(), nodata=0)
+    img = open_imagery(cfg([a], [a], bands={"red": 1, "green": 2, "blue": 3}), chunk_px=64)
+    valid = img.data_valid.compute()
+    assert not valid[1, 1] and not valid[2, 2] and valid.sum() == 34
+
+
+def test_an_alpha_band_is_honoured(tmp_path):
+    path = tmp_path / "rgba.tif"
+    data = np.full((4, 6, 6), 90, dtype=np.uint8)
+    data[3] = 255
+    data[3, 4, 5] = 0  # transparent
+    data[:3, 1, 1] = 0  # a black but opaque pixel: data
+    with rasterio.open(path, "w", driver="GTiff", height=6, width=6, count=4, dtype="uint8",
+                       crs="EPSG:4551", photometric="RGB", alpha="YES",
+                       transform=Affine(RES, 0, X0, 0, -RES, Y0)) as dst:
+        dst.write(data)
+    img = open_imagery(cfg([path], [path], bands={"red": 1, "green": 2, "blue": 3}), chunk_px=64)
+    valid = img.data_valid.compute()
+    assert not valid[4, 5] and valid[1, 1] and valid.sum() == 35
+
+
+def test_an_internal_mask_is_honoured(tmp_path):
+    path = tmp_path / "masked.tif"
+    mask = np.full((6, 6), 255, dtype=np.uint8)
+    mask[0, 3] = 0
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(path, "w", driver="GTiff", height=6, width=6, count=3, dtype="uint8",
+                           crs="EPSG:4551", transform=Affine(RES, 0, X0, 0, -RES, Y0)) as dst:
+            dst.write(rgb8())
+            dst.write_mask(mask)
+    assert not (tmp_path / "masked.tif.msk").exists()  # internal, not a sidecar
+    img = open_imagery(cfg([path], [path], bands={"red": 1, "green": 2, "blue": 3}), chunk_px=64)
+    valid = img.data_valid.compute()
+    assert not valid[0, 3] and valid[1, 1] and valid.sum() == 35
+
+
+def test_a_band_gdal_calls_alpha_but_the_config_reads_as_nir_is_data(tmp_path):
+    """A 4-band 8-bit GeoTIFF gets GDAL's RGBA interpretation unless told otherwise; read as NIR,
+    its zeros are data, not transparency."""
+    path = tmp_path / "rgbn8.tif"
+    data = np.full((4, 6, 6), 90, dtype=np.uint8)
+    data[3, 2, 3] = 0  # NIR 0 (water)
+    with rasterio.open(path, "w", driver="GTiff", height=6, width=6, count=4, dtype="uint8",
+                       crs="EPSG:4551", photometric="RGB", alpha="YES",
+                       transform=Affine(RES, 0, X0, 0, -RES, Y0)) as dst:
+        dst.write(data)
+    with rasterio.open(path) as src:
+        assert src.colorinterp[3].name == "alpha"
+    img = open_imagery(cfg([path], [path], bands={"red": 1, "green": 2, "blue": 3, "nir": 4}), chunk_px=64)
+    assert img.data_valid.compute().all()
+    assert img.before[3, 2, 3].compute() == 0
+
+
+# --------------------------------------------------------------------------- imagery.resample
+def ramp(h: int, w: int) -> np.ndarray:
+    """4 bands; band k = 100 * (k + 1) + 10 * column: a linear ramp along x."""
+    cols = np.arange(w, dtype=np.float64)[None, None, :]
+    return (100.0 * np.arange(1, 5)[:, None, None] + 10.0 * cols + np.zeros((4, h, 1))).astype(np.uint16)
+
+
+def test_a_fifth_of_a_pixel_offset_is_refused_without_resample_naming_the_key(tmp_path):
+    a = write(tmp_path / "a.tif", ramp(10, 12))
+    b = write(tmp_path / "b.tif", ramp(10, 12), col=0.2)
+    with pytest.raises(BadRasterError) as err:
+        open_imagery(cfg([a], [b]))
+    msg = str(err.value)
+    assert msg.startswith(f"{b}: not pixel-aligned with {a} (offset +0.200, +0.000 px)")
+    assert "imagery.resample" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("method", ["nearest", "bilinear", "cubic"])
+def test_a_fifth_of_a_pixel_offset_is_resampled_onto_the_first_before_tile(tmp_path, method):
+    a = write(tmp_path / "a.tif", ramp(10, 12))
+    b = write(tmp_path / "b.tif", ramp(10, 12), col=0.2)
+    img = open_imagery(cfg([a], [b], resample=method), chunk_px=64)
+    assert img.grid.shape == (10, 12)
+    assert tuple(img.grid.transform)[:6] == (RES, 0, X0, 0, -RES, Y0)
+    assert [r.to_dict() for r in img.resampled] == [
+        {"path": str(b), "date": "after", "method": method, "offset_px": [0.2, 0.0],
+         "resolution_ratio": [1.0, 1.0], "reprojected_from": None}]
+    after = img.after.compute()
+    assert np.isfinite(after).all()  # every pixel centre lies inside the shifted tile
+    np.testing.assert_array_equal(img.before.compute(), ramp(10, 12).astype(np.float32))
+    if method == "nearest":  # each centre falls in the tile pixel of the same index
+        np.testing.assert_array_equal(after, ramp(10, 12).astype(np.float32))
+    else:  # the ramp sampled 0.2 px to the left: 10 * (col - 0.2) more than the band base
+        np.testing.assert_allclose(after[:, :, 2:-2], ramp(10, 12)[:, :, 2:-2] - 2.0, atol=0.51)
+
+
+def test_resampled_tile_covers_the_pixels_whose_centres_it_holds(tmp_path):
+    a = write(tmp_path / "a.tif", ramp(10, 12))
+    b = write(tmp_path / "b.tif", ramp(10, 12), col=0.7, row=-0.3)
+    img = open_imagery(cfg([a], [b], resample="nearest"), chunk_px=64)
+    # after covers cols 0.7..12.7 and rows -0.3..9.7: reference cols 1..12, rows 0..9
+    assert img.grid.shape == (10, 13)
+    after = img.after.compute()
+    assert np.isnan(after[:, :, 0]).all() and np.isfinite(after[:, :, 1:]).all()
+    assert after[0, 0, 1] == 100 and after[0, 0, 12] == 210
+    r = img.resampled[0]
+    assert r.offset_px == pytest.approx((-0.3, -0.3))
+
+
+def test_resolution_within_one_percent_is_resampled_beyond_refused(tmp_path):
+    a = write(tmp_path / "a.tif", ramp(10, 12))
+    near = write(tmp_path / "near.tif", ramp(10, 12), res=RES * 1.005)
+    with pytest.raises(BadRasterError, match=r"near\.tif: resolution 2\.01 x 2\.01 differs from 2 x 2 "
+                                             r"of .*a\.tif \(by 0\.5 %\); set imagery\.resample"):
+        open_imagery(cfg([a], [near]))
+    img = open_imagery(cfg([a], [near], resample="bilinear"), chunk_px=64)
+    assert img.resampled[0].resolution_ratio == pytest.approx((1.005, 1.005))
+    far = write(tmp_path / "far.tif", ramp(10, 12), res=RES * 1.05)
+    for resample in ("none", "bilinear"):
+        with pytest.raises(BadRasterError) as err:
+            open_imagery(cfg([a], [far], resample=resample))
+        msg = str(err.value)
+        assert msg.startswith(f"{far}: resolution 2.1 x 2.1 differs from 2 x 2 of {a} by 5 %")
+        assert "imagery.resample reads grids within 1% only" in msg
+
+
+def test_resampled_tile_keeps_its_nodata(tmp_path):
+    data = ramp(10, 12)
+    data[:, 4:6, 4:6] = 0
+    a = write(tmp_path / "a.tif", ramp(10, 12), nodata=0)
+    b = write(tmp_path / "b.tif", data, col=0.2, nodata=0)
+    img = open_imagery(cfg([a], [b], resample="nearest"), chunk_px=64)
+    valid = img.data_valid.compute()
+    assert not valid[4:6, 4:6].any() and valid.sum() == 10 * 12 - 4
+
+
+def test_resampled_graph_pickles(tmp_path):
+    a = write(tmp_path / "a.tif", ramp(10, 12))
+    b = write(tmp_path / "b.tif", ramp(10, 12), col=0.2)
+    img = open_imagery(cfg([a], [b], resample="bilinear"), chunk_px=64)
+    arr = pickle.loads(pickle.dumps(img.after))
+    np.testing.assert_array_equal(arr.compute(), img.after.compute())
+
+
+@pytest.mark.parametrize("kind", ["alpha", "internal_mask"])
+def test_resampled_tile_keeps_its_alpha_or_internal_mask(tmp_path, kind):
+    a = write(tmp_path / "a.tif", rgb8(10, 12))
+    path = tmp_path / f"{kind}.tif"
+    hidden = np.full((10, 12), 255, dtype=np.uint8)
+    hidden[4, 5] = 0
+    data = rgb8(10, 12)
+    extra = dict(photometric="RGB", alpha="YES") if kind == "alpha" else {}
+    count = 4 if kind == "alpha" else 3
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(path, "w", driver="GTiff", height=10, width=12, count=count, dtype="uint8",
+                           crs="EPSG:4551", transform=Affine(RES, 0, X0 + 0.2 * RES, 0, -RES, Y0),
+                           **extra) as dst:
+            dst.write(np.concatenate([data, hidden[None]]) if kind == "alpha" else data)
+            if kind == "internal_mask":
+                dst.write_mask(hidden)
+    img = open_imagery(cfg([a], [path], bands={"red": 1, "green": 2, "blue": 3}, resample="nearest"),
+                       chunk_px=64)
+    valid = img.data_valid.compute()
+    assert not valid[4, 5] and valid.sum() == 10 * 12 - 1

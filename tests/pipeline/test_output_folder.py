@@ -571,13 +571,17 @@ def test_kill_between_renames_with_marker_is_restored_without_it(tmp_path, confi
 # --------------------------------------------------------------------------- detect --out
 
 def test_detect_out_at_an_input_gpkg(tmp_path, sample_copy):
+    """detect --out names a folder now: an input file, the folder holding the inputs, or a link
+    to an input are refused whatever the flags, and nothing is written."""
     data, _ = sample_copy
     cfg = write_config(tmp_path / "cfg" / "detect.yaml", name="sample.yaml", sample=data)
     before = tree(tmp_path)
     target = data / "vectors" / "farmland.gpkg"
     for extra in ([], ["--overwrite"]):
         res = invoke("detect", cfg, "--out", target, "--quiet", *extra)
-        assert_refused(res, target, "is an input of this run", "choose another file")
+        assert_refused(res, target, "output folder is an input of this run", "choose another folder")
+        res = invoke("detect", cfg, "--out", data, "--quiet", *extra)
+        assert_refused(res, data, "output folder contains input files")
     link = tmp_path / "link.gpkg"
     link.symlink_to(target)
     before[link.name] = "link:" + str(target)
@@ -585,26 +589,42 @@ def test_detect_out_at_an_input_gpkg(tmp_path, sample_copy):
     assert tree(tmp_path) == before
 
 
-def test_detect_out_at_an_existing_file_needs_overwrite(tmp_path, sample_copy):
+def test_detect_out_is_a_folder_and_an_earlier_output_needs_overwrite(tmp_path, sample_copy):
     data, _ = sample_copy
     cfg = write_config(tmp_path / "cfg" / "detect.yaml", name="sample.yaml", sample=data)
-    out = tmp_path / "results" / "patches.gpkg"
-    out.parent.mkdir()
-    out.write_bytes(b"an earlier result")
+    results = tmp_path / "results"
+    results.mkdir()
+    old = results / "patches.gpkg"
+    old.write_bytes(b"an earlier result")
     before = tree(tmp_path)
-    res = invoke("detect", cfg, "--out", out, "--quiet")
-    assert_refused(res, out, "already exists; pass --overwrite to replace it")
+    for extra in ([], ["--overwrite"]):  # an existing file, or a new .gpkg path (the old form)
+        assert_refused(invoke("detect", cfg, "--out", old, "--quiet", *extra), old,
+                       "is a file, not a folder")
+        new = results / "new.gpkg"
+        assert_refused(invoke("detect", cfg, "--out", new, "--quiet", *extra), new,
+                       "--out now names a folder")
     assert tree(tmp_path) == before
+    out = results / "detect"
+    res = invoke("detect", cfg, "--out", out, "--quiet")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["change_mask.tif", "detection.json",
+                                                     "manifest.json", "patches.gpkg"]
+    assert (out / "patches.gpkg").read_bytes()[:16] == b"SQLite format 3\x00"
+    first = started_at(out)
+    assert_refused(invoke("detect", cfg, "--out", out, "--quiet"), out,
+                   "holds an earlier landcheck output; pass --overwrite to replace it")
     res = invoke("detect", cfg, "--out", out, "--quiet", "--overwrite")
     assert res.exit_code == 0, res.output
-    assert out.read_bytes()[:16] == b"SQLite format 3\x00"
-    assert sorted(p.name for p in out.parent.iterdir()) == ["patches.gpkg"]
+    assert started_at(out) >= first
+    (out / "notes.txt").write_text("mine", encoding="utf-8")  # foreign: never replaced
+    assert_refused(invoke("detect", cfg, "--out", out, "--quiet", "--overwrite"), out,
+                   "also holds files it did not write", "'notes.txt'")
 
 
-def test_detect_write_failure_removes_the_temp_file(tmp_path, sample_copy, monkeypatch):
+def test_detect_write_failure_removes_the_staging_folder(tmp_path, sample_copy, monkeypatch):
     data, _ = sample_copy
     cfg = write_config(tmp_path / "cfg" / "detect.yaml", name="sample.yaml", sample=data)
-    out = tmp_path / "results" / "patches.gpkg"
+    out = tmp_path / "results" / "detect"
     import geopandas as gpd
 
     def full(self, path, *args, **kwargs):
@@ -612,8 +632,8 @@ def test_detect_write_failure_removes_the_temp_file(tmp_path, sample_copy, monke
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(gpd.GeoDataFrame, "to_file", full)
     res = invoke("detect", cfg, "--out", out, "--quiet")
-    assert_refused(res, out, "no space left on device")
-    assert list(out.parent.iterdir()) == []
+    assert_refused(res, out / "patches.gpkg", "no space left on device while writing patches.gpkg")
+    assert [p.name for p in out.parent.iterdir()] == [".detect.lock"]  # no output, no staging
 
 
 def test_real_kill_between_the_two_renames(tmp_path, config, previous_output):

@@ -29,9 +29,10 @@ bench: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/python bench/eval_detection.py
 
-# Regenerate the committed sample (deterministic; needs ../shared/data/china_admin or the committed county copy).
+# Regenerate the committed sample and configs/sample*.yaml with the development tool samplegen/
+# (not installed with landcheck; deterministic; needs ../shared/data/china_admin or the committed county copy).
 sample: $(STAMP)
-	$(BIN)/landcheck make-sample data/sample_tiles --config-dir configs
+	$(BIN)/python -m samplegen data/sample_tiles --config-dir configs
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -22,7 +22,10 @@ SEED = 2025
 
 
 def make_world(world: Path, scale: int) -> dict:
-    from pipeline.sample import make_sample, write_sample_configs
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # samplegen/ is not installed
+    from samplegen import make_sample, write_sample_configs
 
     make_sample(world / "tiles", seed=SEED, scale=scale)
     write_sample_configs(world / "tiles", world)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["LEVELS", "RULES", "Thresholds", "passes", "classify_ratio", "county_ratios"]
+from overlay.contracts import COUNTY_COLUMNS, RULES
 
-LEVELS = ("none", "interview", "accountability", "no_ratio")
-RULES = ("reaches", "exceeds")
+# RULES is re-exported for pipeline.config; its home is overlay.contracts.
+__all__ = ["RULES", "Thresholds", "passes", "classify_ratio", "county_ratios"]
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,7 @@ _SUMS = {
 def county_ratios(pieces: pd.DataFrame, counties: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
     """One row per county of ``counties`` (``county_code``, ``county_name``), patches or not.
 
-    Columns: ``county_code, county_name, occupied_farmland_m2, illegal_farmland_m2,
-    ratio, level, rank`` then ``legal_farmland_m2, n_patches, n_illegal_patches,
-    basic_farmland_m2, illegal_basic_farmland_m2``. Sorted by rank (1 = highest
+    Columns: :data:`overlay.contracts.COUNTY_COLUMNS`. Sorted by rank (1 = highest
     ratio, ties share the smaller rank), ``no_ratio`` counties last by code with
     an empty rank.
     """
@@ -99,7 +97,4 @@ def county_ratios(pieces: pd.DataFrame, counties: pd.DataFrame, thresholds: Thre
     table["level"] = [classify_ratio(r, thresholds) for r in table["ratio"]]
     table["rank"] = table["ratio"].rank(method="min", ascending=False).astype("Int64")
     table = table.sort_values(["rank", "county_code"], na_position="last", kind="stable")
-    columns = ["county_code", "county_name", "occupied_farmland_m2", "illegal_farmland_m2", "ratio",
-               "level", "rank", "legal_farmland_m2", "n_patches", "n_illegal_patches",
-               "basic_farmland_m2", "illegal_basic_farmland_m2"]
-    return table[columns].reset_index(drop=True)
+    return table[list(COUNTY_COLUMNS)].reset_index(drop=True)

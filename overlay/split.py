@@ -8,6 +8,11 @@ Within a task everything is projected to the county's CGCS2000 3-degree
 Gauss-Krüger zone and areas are in m². Where two county polygons overlap (real
 boundary layers do, by centimetres to metres), the overlap goes to the county
 with the smaller code, so no area is counted in two counties.
+
+Every piece gets its patch's monitoring number JCBH as ``patch_id``
+(:func:`assign_patch_ids`): a received patch keeps its official number; any
+other patch is numbered from where it lies, so that no other patch, added or
+removed, can change it.
 """
 from __future__ import annotations
 
@@ -19,28 +24,28 @@ import shapely
 from geopandas import GeoDataFrame, GeoSeries
 from pyproj import CRS
 
-from overlay.crs import zone_epsg_for_geometries
+from overlay.contracts import MEASURE_COLUMNS, collision_suffix, location_code, make_jcbh
+from overlay.crs import CGCS2000_GEOGRAPHIC, gk3_epsg_for_lon, zone_epsg_for_geometries
 
 __all__ = [
     "SLIVER_M2",
-    "PIECE_COLUMNS",
     "CountyTask",
     "county_tasks",
     "split_county",
     "measure_pieces",
+    "representative_points",
     "assign_patch_ids",
     "unassigned_parts",
     "split_patches",
+    "combine_pieces",
 ]
 
 SLIVER_M2 = 0.01
 """Measured parts smaller than this (m²) are numerical slivers and count as zero."""
 
-PIECE_COLUMNS = [
-    "patch_id", "source_id", "county_code", "county_name", "area_m2", "farmland_m2",
-    "basic_farmland_m2", "approved_m2", "legal_farmland_m2", "illegal_farmland_m2",
-    "illegal_basic_farmland_m2", "other_m2", "status",
-]
+_REP_X, _REP_Y = "_rep_x", "_rep_y"
+"""Columns carrying each piece's patch representative point (see :func:`representative_points`)
+from :func:`split_county` to :func:`assign_patch_ids`, which drops them."""
 
 
 @dataclass(frozen=True)
@@ -202,14 +207,41 @@ def measure_pieces(
     })
 
 
+def representative_points(patches: GeoDataFrame | GeoSeries) -> pd.DataFrame:
+    """Each patch's representative point, in metres of the Gauss-Krüger zone nearest to it.
+
+    The point is shapely's ``point_on_surface`` of the patch as given (in its own
+    CRS): deterministic, always inside the patch, and a function of the patch
+    alone. It is placed in the CGCS2000 3-degree zone whose central meridian is
+    nearest to its longitude (the county's zone, except for a patch beyond the
+    zone border of its county). Returns ``epsg``, ``x`` (easting), ``y``
+    (northing), one row per patch in input order.
+    """
+    series = patches.geometry if isinstance(patches, GeoDataFrame) else patches
+    if series.crs is None:
+        raise ValueError("patches have no CRS")
+    points = GeoSeries(shapely.point_on_surface(series.values), crs=series.crs)
+    lons = shapely.get_x(points.to_crs(CRS.from_epsg(CGCS2000_GEOGRAPHIC)).values)
+    epsg = np.array([gk3_epsg_for_lon(float(lon)) for lon in lons], dtype=np.int64)
+    x, y = np.empty(len(points)), np.empty(len(points))
+    for code in np.unique(epsg):
+        sel = epsg == code
+        zoned = points[sel].to_crs(CRS.from_epsg(int(code))).values
+        x[sel], y[sel] = shapely.get_x(zoned), shapely.get_y(zoned)
+    return pd.DataFrame({"epsg": epsg, "x": x, "y": y})
+
+
 def split_county(task: CountyTask) -> GeoDataFrame:
     """The measured pieces of one county's patches, in the county's zone CRS.
 
     Returns one row per (patch, county) piece with the columns of
-    :data:`PIECE_COLUMNS` except ``patch_id`` (see :func:`assign_patch_ids`), plus
-    every extra column of ``task.patches``.
+    :data:`~overlay.contracts.PIECE_COLUMNS` except ``patch_id`` (see
+    :func:`assign_patch_ids`), every extra column of ``task.patches``, and two
+    working columns holding the whole patch's representative point, which
+    :func:`combine_pieces` turns into the JCBH and drops.
     """
     crs = CRS.from_epsg(task.epsg)
+    rep = representative_points(task.patches)  # of the whole patch, before it is cut
     patches = task.patches.to_crs(crs)
     geoms = patches.geometry.values
     # Project whole boundaries first, then clip in the zone CRS: clipping in another CRS would
@@ -224,7 +256,7 @@ def split_county(task: CountyTask) -> GeoDataFrame:
     pieces = np.asarray(geoms).copy()
     pieces[~inside] = _polygonal(shapely.intersection(pieces[~inside], county))
     keep = shapely.area(pieces) >= SLIVER_M2
-    patches, pieces = patches[keep], pieces[keep]
+    patches, pieces, rep = patches[keep], pieces[keep], rep[keep]
     measured = measure_pieces(
         pieces,
         task.farmland.to_crs(crs).values,
@@ -235,28 +267,56 @@ def split_county(task: CountyTask) -> GeoDataFrame:
     out = pd.concat([extra, measured], axis=1)
     out.insert(1, "county_code", task.county_code)
     out.insert(2, "county_name", task.county_name)
+    out[_REP_X], out[_REP_Y] = rep["x"].to_numpy(), rep["y"].to_numpy()
     return GeoDataFrame(out, geometry=GeoSeries(pieces, crs=crs).values, crs=crs)
 
 
-def assign_patch_ids(pieces: GeoDataFrame, year: int) -> GeoDataFrame:
-    """Add ``patch_id`` = ``<county_code>-<year>-<nnnnn>``, numbered north-west first per county.
+def _location_codes(pieces: pd.DataFrame) -> dict[str, str]:
+    """Location code (with its collision suffix) per ``source_id``, from the representative points.
 
-    The order uses each piece's representative point rounded to the millimetre,
-    then ``source_id``, so ids do not depend on task or chunk order.
+    All pieces of a patch carry the same point, so a patch straddling counties has one code.
+    Patches whose points fall in the same cell are ordered north-west first by the points'
+    full-precision coordinates (then ``source_id``, for identical points): the first keeps the
+    bare code, the next get ``A``, ``B``, ...
     """
-    pts = shapely.point_on_surface(pieces.geometry.values)
-    key = pd.DataFrame({
-        "county_code": pieces["county_code"].astype(str).values,
-        "neg_y": -np.round(shapely.get_y(pts), 3),
-        "x": np.round(shapely.get_x(pts), 3),
-        "source_id": pieces["source_id"].astype(str).values,
+    patches = pieces.groupby(pieces["source_id"].astype(str), sort=False)[[_REP_X, _REP_Y]].first()
+    table = pd.DataFrame({
+        "cell": [location_code(x, y) for x, y in zip(patches[_REP_X], patches[_REP_Y])],
+        "neg_y": -patches[_REP_Y].to_numpy(),
+        "x": patches[_REP_X].to_numpy(),
+        "source_id": patches.index.to_numpy(),
     })
-    order = key.sort_values(["county_code", "neg_y", "x", "source_id"], kind="stable").index
-    out = pieces.iloc[order].reset_index(drop=True)
-    seq = out.groupby("county_code", sort=False).cumcount() + 1
-    ids = [f"{code}-{year}-{n:05d}" for code, n in zip(out["county_code"].astype(str), seq)]
+    table = table.sort_values(["cell", "neg_y", "x", "source_id"], kind="stable")
+    rank = table.groupby("cell", sort=False).cumcount()
+    return {sid: cell + collision_suffix(int(r))
+            for sid, cell, r in zip(table["source_id"], table["cell"], rank)}
+
+
+def assign_patch_ids(pieces: GeoDataFrame, year: int, *, official_ids: bool = False) -> GeoDataFrame:
+    """Add ``patch_id``, the JCBH, as the first column; sort by county, then JCBH.
+
+    With ``official_ids`` (received patches read with an id field), the JCBH is the
+    patch's own ``source_id``, shared by its pieces in several counties: the piece
+    key is then (``patch_id``, ``county_code``). Otherwise the JCBH is
+    ``<county_code><year><location code>`` (:func:`overlay.contracts.make_jcbh`)
+    from the whole patch's representative point, so it depends on the patch alone
+    (and on the other patches only when two share a 10 m cell, see
+    :func:`_location_codes`); every piece of a patch has the same location code.
+    """
+    out = pieces.copy()
+    codes = out["county_code"].astype(str)
+    if official_ids:
+        ids = out["source_id"].astype(str).tolist()
+    else:
+        locations = _location_codes(out) if len(out) else {}
+        ids = [make_jcbh(code, year, locations[sid])
+               for code, sid in zip(codes, out["source_id"].astype(str))]
+    out = out.drop(columns=[c for c in (_REP_X, _REP_Y) if c in out.columns])
     out.insert(0, "patch_id", ids)
-    return out
+    order = pd.DataFrame({"code": codes.to_numpy(), "id": ids,
+                          "source_id": out["source_id"].astype(str).to_numpy()}) \
+        .sort_values(["code", "id", "source_id"], kind="stable").index
+    return out.iloc[order].reset_index(drop=True)
 
 
 def unassigned_parts(patches: GeoDataFrame, counties: GeoDataFrame) -> GeoDataFrame:
@@ -290,23 +350,25 @@ def split_patches(
     *,
     year: int,
     output_crs: CRS | int | None = None,
+    official_ids: bool = False,
 ) -> GeoDataFrame:
     """Split every patch by county and measure it; the single-machine path.
 
     ``output_crs`` defaults to the zone CRS when all counties share one zone,
     else geographic CGCS2000 (EPSG:4490). Area columns are always measured in
-    each county's own zone.
+    each county's own zone. ``official_ids``: ``source_id`` is the official JCBH
+    of received patches (see :func:`assign_patch_ids`).
     """
     tasks = county_tasks(patches, counties, farmland, basic_farmland, approved)
     return combine_pieces([split_county(t) for t in tasks], year=year, output_crs=output_crs,
-                          template=patches)
+                          template=patches, official_ids=official_ids)
 
 
 def combine_pieces(
     parts: list[GeoDataFrame], *, year: int, output_crs: CRS | int | None = None,
-    template: GeoDataFrame | None = None,
+    template: GeoDataFrame | None = None, official_ids: bool = False,
 ) -> GeoDataFrame:
-    """Concatenate per-county results in one CRS and assign patch ids."""
+    """Concatenate per-county results in one CRS and assign the JCBH (:func:`assign_patch_ids`)."""
     if output_crs is None:
         crss = {p.crs for p in parts}
         output_crs = crss.pop() if len(crss) == 1 else CRS.from_epsg(4490)
@@ -315,8 +377,9 @@ def combine_pieces(
     if not parts:
         extra = [] if template is None else [c for c in template.columns if c != template.geometry.name]
         columns = list(dict.fromkeys(["source_id", "county_code", "county_name", *extra,
-                                      *PIECE_COLUMNS[4:]]))
+                                      *MEASURE_COLUMNS]))
         empty = GeoDataFrame({c: [] for c in columns}, geometry=[], crs=output_crs)
         empty.insert(0, "patch_id", [])
         return empty
-    return assign_patch_ids(GeoDataFrame(pd.concat(parts, ignore_index=True), crs=output_crs), year)
+    return assign_patch_ids(GeoDataFrame(pd.concat(parts, ignore_index=True), crs=output_crs), year,
+                            official_ids=official_ids)

@@ -91,6 +91,7 @@ def main(debug: bool) -> None:
 @_handle_errors
 def run(config: Path, out: Path | None, scheduler: str | None, quiet: bool) -> None:
     """Run the whole pipeline for CONFIG: detect, overlay, ratios, reports."""
+    from overlay.contracts import LEVELS
     from pipeline.config import load_config
     from pipeline.run import run_pipeline
 
@@ -100,10 +101,8 @@ def run(config: Path, out: Path | None, scheduler: str | None, quiet: bool) -> N
     log = (lambda _msg: None) if quiet else warn
     result = run_pipeline(cfg, scheduler=scheduler, progress=not quiet, log=log, warn=warn)
     levels = result.ratios["level"].value_counts()
-    click.echo(f"landcheck: {len(result.pieces)} patch pieces in {len(result.ratios)} counties "
-               f"(accountability {levels.get('accountability', 0)}, "
-               f"interview {levels.get('interview', 0)}, none {levels.get('none', 0)}, "
-               f"no ratio {levels.get('no_ratio', 0)})")
+    counts = ", ".join(f"{level.replace('_', ' ')} {levels.get(level, 0)}" for level in LEVELS)
+    click.echo(f"landcheck: {len(result.pieces)} patch pieces in {len(result.ratios)} counties ({counts})")
     click.echo(f"landcheck: outputs in {result.output.resolve()}")
     for name in ("county_ratios", "patches", "report_xlsx", "report_html", "chart", "manifest"):
         if name in result.outputs:

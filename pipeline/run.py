@@ -20,6 +20,7 @@ from pyproj import CRS
 from tqdm.auto import tqdm
 
 from overlay.accounting import county_ratios
+from overlay.contracts import PATCH_COLUMNS
 from overlay.crs import zone_epsg_for_geometries
 from overlay.qa import overlapping_counties, overlapping_patches
 from overlay.split import combine_pieces, county_tasks, split_county, unassigned_parts
@@ -76,7 +77,7 @@ def load_patches(config: RunConfig, *, imagery: Imagery | None = None,
     """Patches to overlay: received ones if ``patches`` is configured, else detected from imagery.
 
     ``imagery`` is the already opened imagery (opened here when not given).
-    Columns: ``source_id, origin, mean_score, before_date, after_date``, geometry.
+    Columns: :data:`overlay.contracts.PATCH_COLUMNS`, geometry.
     """
     if config.patches is not None:
         patches, report = layers.read_patches(config.patches)
@@ -94,8 +95,7 @@ def load_patches(config: RunConfig, *, imagery: Imagery | None = None,
     dates = config.imagery
     patches["before_date"] = dates.before_date if dates else None
     patches["after_date"] = dates.after_date if dates else None
-    columns = ["source_id", "origin", "mean_score", "before_date", "after_date"]
-    return patches[columns + [patches.geometry.name]], stats
+    return patches[[*PATCH_COLUMNS, patches.geometry.name]], stats
 
 
 def _overlay(tasks: list, client, progress: bool) -> list[gpd.GeoDataFrame]:
@@ -187,7 +187,8 @@ def run_pipeline(
         with timings.stage("overlay by county", log):
             tasks = county_tasks(patches, counties, farmland, basic, approved)
             parts = _overlay(tasks, client, progress)
-            pieces = combine_pieces(parts, year=config.year, template=patches)
+            official_ids = config.patches is not None and config.patches.id_field is not None
+            pieces = combine_pieces(parts, year=config.year, template=patches, official_ids=official_ids)
             pieces.insert(pieces.columns.get_loc("county_name") + 1, "year", config.year)
             unassigned = unassigned_parts(patches, counties)
             overlaps = overlapping_patches(patches)

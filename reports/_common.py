@@ -1,4 +1,8 @@
-"""Helpers shared by the report writers: atomic output, input checks, missing values."""
+"""Helpers shared by the report writers: atomic output, input checks, missing values.
+
+The columns the writers require are the contracts of :mod:`overlay.contracts`
+(``COUNTY_COLUMNS``, ``RUN_PIECE_COLUMNS``).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -12,44 +16,6 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["atomic_output", "require_columns", "require_run_info", "is_missing"]
-
-RATIOS_COLUMNS: tuple[str, ...] = (
-    "county_code",
-    "county_name",
-    "occupied_farmland_m2",
-    "legal_farmland_m2",
-    "illegal_farmland_m2",
-    "ratio",
-    "level",
-    "rank",
-    "n_patches",
-    "n_illegal_patches",
-    "basic_farmland_m2",
-    "illegal_basic_farmland_m2",
-)
-"""Columns every ``ratios`` table has (docs/architecture.md)."""
-
-PIECES_COLUMNS: tuple[str, ...] = (
-    "patch_id",
-    "source_id",
-    "county_code",
-    "county_name",
-    "area_m2",
-    "farmland_m2",
-    "basic_farmland_m2",
-    "approved_m2",
-    "legal_farmland_m2",
-    "illegal_farmland_m2",
-    "illegal_basic_farmland_m2",
-    "other_m2",
-    "status",
-    "origin",
-    "mean_score",
-    "before_date",
-    "after_date",
-    "year",
-)
-"""Non-geometry columns every ``pieces`` table has (docs/architecture.md)."""
 
 RUN_INFO_KEYS: tuple[str, ...] = ("year", "interview", "accountability", "interview_rule", "accountability_rule")
 """Keys a ``run_info`` dict must have; the others are optional."""

@@ -25,10 +25,10 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 from matplotlib.transforms import blended_transform_factory
 
+from overlay.contracts import LEVEL_COLOURS, LEVEL_LABELS_EN, LEVEL_LABELS_ZH, LEVELS, rule_symbol
 from reports._common import atomic_output, is_missing, require_columns, require_run_info
 from reports.fonts import CjkFont, find_cjk_font
 from reports.tables import sort_ratios
-from reports.units import LEVEL_COLOURS, LEVEL_LABELS_EN, LEVEL_LABELS_ZH, LEVELS, rule_symbol
 
 __all__ = ["render_ratio_chart", "chart_figsize", "DEFAULT_MAX_COUNTIES"]
 

@@ -15,25 +15,18 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from reports._common import (
-    PIECES_COLUMNS,
-    RATIOS_COLUMNS,
-    atomic_output,
-    is_missing,
-    require_columns,
-    require_run_info,
-)
-from reports.tables import county_totals, sort_ratios
-from reports.texts import data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh
-from reports.units import (
+from overlay.contracts import (
+    COUNTY_COLUMNS,
     LEVEL_FILLS,
     LEVEL_LABELS_ZH,
-    M2_PER_MU,
     ORIGIN_LABELS_ZH,
+    RUN_PIECE_COLUMNS,
     STATUS_LABELS_ZH,
-    m2_to_ha,
-    m2_to_mu,
 )
+from reports._common import atomic_output, is_missing, require_columns, require_run_info
+from reports.tables import county_totals, sort_ratios
+from reports.texts import data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh
+from reports.units import M2_PER_MU, m2_to_ha, m2_to_mu
 
 __all__ = ["RANKING_SHEET", "PATCH_SHEET", "NOTES_SHEET", "RANKING_HEADERS", "PATCH_HEADERS", "write_excel_report"]
 
@@ -270,8 +263,8 @@ def write_excel_report(
     pathlib.Path
         ``path``.
     """
-    require_columns(ratios, RATIOS_COLUMNS, "ratios")
-    require_columns(pieces, PIECES_COLUMNS, "pieces")
+    require_columns(ratios, COUNTY_COLUMNS, "ratios")
+    require_columns(pieces, RUN_PIECE_COLUMNS, "pieces")
     require_run_info(run_info)
     wb = Workbook()
     ranking = wb.active

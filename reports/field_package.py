@@ -3,7 +3,9 @@
 Each ``field_verification/<county_code>.zip`` holds ``<county_code>.shp/.shx/
 .dbf/.prj/.cpg`` (attributes in UTF-8, the ``.cpg`` says so) and a
 ``README.txt`` in Chinese and English. Field names are at most 10 characters,
-in the style used in practice (JCBH, XZQDM, TBMJ, PDLX, ...). The verdict
+in the style used in practice (JCBH, XZQDM, TBMJ, PDLX, ...), named, typed and
+explained by :data:`overlay.contracts.SHAPEFILE_FIELDS`. JCBH is the piece's
+``patch_id``: within one county's package each JCBH appears once. The verdict
 (PDLX) and remarks (HCSM) fields are empty, wide enough for the field team to
 fill in.
 
@@ -26,10 +28,11 @@ import geopandas as gpd
 import pyproj
 import shapely
 
-from reports._common import PIECES_COLUMNS, atomic_output, is_missing, require_columns
-from reports.units import M2_PER_MU, STATUS_LABELS_ZH, VERDICTS_ZH, m2_to_mu
+from overlay.contracts import FIELD_BY_NAME, RUN_PIECE_COLUMNS, STATUS_LABELS_ZH, VERDICTS
+from reports._common import atomic_output, is_missing, require_columns
+from reports.units import M2_PER_MU, m2_to_mu
 
-__all__ = ["FIELD_SCHEMA", "FIELD_DIR", "write_field_packages", "readme_text"]
+__all__ = ["FIELD_SCHEMA", "FIELD_DIR", "PACKAGE_FIELDS", "write_field_packages", "readme_text"]
 
 log = logging.getLogger(__name__)
 
@@ -39,52 +42,14 @@ FIELD_DIR = "field_verification"
 ENCODING = "UTF-8"
 """Attribute encoding of the Shapefiles (also written to the .cpg file)."""
 
-FIELD_SCHEMA: dict[str, str] = {
-    "JCBH": "str:32",
-    "YSBH": "str:32",
-    "XZQDM": "str:12",
-    "XZQMC": "str:100",
-    "TBMJ": "float:16.2",
-    "GDMJ": "float:16.2",
-    "JBNTMJ": "float:16.2",
-    "PZMJ": "float:16.2",
-    "WFGDMJ": "float:16.2",
-    "TBMJM": "float:14.2",
-    "QSX": "str:10",
-    "HSX": "str:10",
-    "TBLX": "str:40",
-    "PDLX": "str:30",
-    "HCSM": "str:254",
-}
+PACKAGE_FIELDS: tuple[str, ...] = (
+    "JCBH", "YSBH", "XZQDM", "XZQMC", "TBMJ", "GDMJ", "JBNTMJ", "PZMJ", "WFGDMJ", "TBMJM",
+    "QSX", "HSX", "TBLX", "PDLX", "HCSM",
+)
+"""The fields a package holds, in order, of :data:`overlay.contracts.SHAPEFILE_FIELDS`."""
+
+FIELD_SCHEMA: dict[str, str] = {name: FIELD_BY_NAME[name].dbf_type for name in PACKAGE_FIELDS}
 """Shapefile fields (fiona schema types; text widths are bytes of UTF-8)."""
-
-_FIELD_DOCS: tuple[tuple[str, str, str], ...] = (
-    ("JCBH", "监测图斑编号（县代码-年度-序号）", "monitoring patch number (county-year-serial)"),
-    ("YSBH", "原始图斑编号（提取或下发的图斑，跨县图斑有多个部分）", "source patch id (a patch crossing a county line has several parts)"),
-    ("XZQDM", "行政区代码", "county code"),
-    ("XZQMC", "行政区名称", "county name"),
-    ("TBMJ", "图斑面积（平方米）", "patch area (m²)"),
-    ("GDMJ", "占用耕地面积（平方米）", "farmland in the patch (m²)"),
-    ("JBNTMJ", "占用基本农田面积（平方米）", "basic farmland in the patch (m²)"),
-    ("PZMJ", "批准用地面积（平方米）", "approved land in the patch (m²)"),
-    ("WFGDMJ", "未批占用耕地面积（平方米，疑似违法）", "farmland without approval (m², suspected illegal)"),
-    ("TBMJM", "图斑面积（亩，1亩=10000/15平方米）", "patch area (mu, 1 mu = 10000/15 m²)"),
-    ("QSX", "前时相影像日期", "before-image date (YYYY-MM-DD)"),
-    ("HSX", "后时相影像日期", "after-image date (YYYY-MM-DD)"),
-    ("TBLX", "图斑类型（套合结果）", "patch type from the overlay"),
-    ("PDLX", "判定类型（外业核查填写）", "verdict, filled in by the field team"),
-    ("HCSM", "核查说明（外业核查填写）", "remarks, filled in by the field team"),
-)
-
-
-_VERDICTS_EN: tuple[str, ...] = (
-    "legal",
-    "illegal",
-    "false change: nothing was built",
-    "facility agriculture land",
-    "temporary use land",
-    "other: explain in HCSM",
-)
 
 
 def readme_text(county_code: str, county_name: str, n_patches: int) -> str:
@@ -110,16 +75,17 @@ def readme_text(county_code: str, county_name: str, n_patches: int) -> str:
         "",
         "字段 / fields:",
     ]
-    width = max(len(name) for name, _, _ in _FIELD_DOCS)
-    for name, zh, en in _FIELD_DOCS:
-        lines.append(f"  {name.ljust(width)}  {zh} / {en}")
+    width = max(len(name) for name in PACKAGE_FIELDS)
+    for name in PACKAGE_FIELDS:
+        field = FIELD_BY_NAME[name]
+        lines.append(f"  {name.ljust(width)}  {field.meaning_zh} / {field.meaning_en}")
     lines += [
         "",
         "TBLX 取值 / values:",
         *(f"  {zh} ({en})" for en, zh in STATUS_LABELS_ZH.items()),
         "",
         "PDLX 只能填写以下之一 / must be one of:",
-        *(f"  {zh} ({en})" for zh, en in zip(VERDICTS_ZH, _VERDICTS_EN, strict=True)),
+        *(f"  {v.label_zh} ({v.label_en})" for v in VERDICTS),
         "",
         "说明：TBLX 与 WFGDMJ 为图斑与耕地、批准用地套合的结果，尚未经外业核查，属疑似违法；",
         "      以外业核查的 PDLX 判定为准。",
@@ -209,7 +175,7 @@ def write_field_packages(
     dict of str to pathlib.Path
         Zip file by county code, in code order.
     """
-    require_columns(pieces, PIECES_COLUMNS, "pieces")
+    require_columns(pieces, RUN_PIECE_COLUMNS, "pieces")
     if pieces.crs is None:
         raise ValueError("pieces has no CRS")
     folder = Path(out_dir) / FIELD_DIR

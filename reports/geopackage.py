@@ -8,8 +8,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from reports._common import PIECES_COLUMNS, RATIOS_COLUMNS, atomic_output, require_columns
-from reports.units import LEVEL_LABELS_ZH, STATUS_LABELS_ZH, m2_to_ha, m2_to_mu
+from overlay.contracts import COUNTY_COLUMNS, LEVEL_LABELS_ZH, RUN_PIECE_COLUMNS, STATUS_LABELS_ZH
+from reports._common import atomic_output, require_columns
+from reports.units import m2_to_ha, m2_to_mu
 
 __all__ = ["PATCHES_LAYER", "COUNTY_LAYER", "write_patches_gpkg", "county_ratio_layer"]
 
@@ -56,7 +57,7 @@ def county_ratio_layer(
         m², 亩 and hectares, and the patch counts. Counties of ``ratios`` without
         a polygon are left out (with a warning).
     """
-    require_columns(ratios, RATIOS_COLUMNS, "ratios")
+    require_columns(ratios, COUNTY_COLUMNS, "ratios")
     require_columns(county_polygons, ("county_code",), "county_polygons")
     if county_polygons.crs is None:
         raise ValueError("county_polygons has no CRS")
@@ -114,7 +115,7 @@ def write_patches_gpkg(
     pathlib.Path
         ``path``.
     """
-    require_columns(pieces, PIECES_COLUMNS, "pieces")
+    require_columns(pieces, RUN_PIECE_COLUMNS, "pieces")
     if pieces.crs is None:
         raise ValueError("pieces has no CRS")
     patches = _patches_layer(pieces)

@@ -14,10 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from reports._common import RATIOS_COLUMNS, atomic_output, is_missing, require_columns, require_run_info
+from overlay.contracts import COUNTY_COLUMNS, LEVEL_COLOURS, LEVEL_FILLS, LEVEL_LABELS_ZH, LEVELS
+from reports._common import atomic_output, is_missing, require_columns, require_run_info
 from reports.tables import county_totals, sort_ratios
 from reports.texts import data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh
-from reports.units import LEVEL_COLOURS, LEVEL_FILLS, LEVEL_LABELS_ZH, LEVELS, format_percent, m2_to_ha, m2_to_mu
+from reports.units import format_percent, m2_to_ha, m2_to_mu
 
 __all__ = ["write_html_report", "render_html"]
 
@@ -100,7 +101,7 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
     str
         The HTML document.
     """
-    require_columns(ratios, RATIOS_COLUMNS, "ratios")
+    require_columns(ratios, COUNTY_COLUMNS, "ratios")
     require_run_info(run_info)
     title = title_zh(run_info)
     table = sort_ratios(ratios)

@@ -10,21 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports._common import RATIOS_COLUMNS, atomic_output, is_missing, require_columns
-from reports.units import LEVEL_LABELS_ZH
+from overlay.contracts import COUNTY_COLUMNS, COUNTY_LEADING_COLUMNS, LEVEL_LABELS_ZH
+from reports._common import atomic_output, is_missing, require_columns
 
 __all__ = ["CSV_LEADING_COLUMNS", "sort_ratios", "county_totals", "write_county_csv"]
 
-CSV_LEADING_COLUMNS: tuple[str, ...] = (
-    "county_code",
-    "county_name",
-    "occupied_farmland_m2",
-    "illegal_farmland_m2",
-    "ratio",
-    "level",
-    "rank",
-)
-"""The first columns of ``county_ratios.csv``, in this order."""
+CSV_LEADING_COLUMNS: tuple[str, ...] = COUNTY_LEADING_COLUMNS
+"""The first columns of ``county_ratios.csv``, in this order (:data:`overlay.contracts.COUNTY_LEADING_COLUMNS`)."""
 
 
 def sort_ratios(ratios: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +61,7 @@ def county_totals(ratios: pd.DataFrame) -> dict[str, float]:
         ``n_counties`` and ``ratio`` (total illegal / total occupied, NaN when
         nothing was occupied anywhere).
     """
-    require_columns(ratios, RATIOS_COLUMNS, "ratios")
+    require_columns(ratios, COUNTY_COLUMNS, "ratios")
     sums: dict[str, float] = {}
     for col in (
         "occupied_farmland_m2",

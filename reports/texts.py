@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reports.units import LEVEL_LABELS_ZH, rule_words_zh
+from overlay.contracts import LEVEL_LABELS_ZH, rule_words_zh
 
 __all__ = ["title_zh", "rules_lines_zh", "source_label_zh", "threshold_text_zh", "data_quality_lines_zh",
            "SUSPECTED_NOTE_ZH"]

@@ -76,10 +76,15 @@ def test_patch_ids_stable_and_unique(world):
     assert a.patch_id.is_unique
     assert list(a.patch_id) == list(b.patch_id)
     assert dict(zip(a.patch_id, a.source_id)) == dict(zip(b.patch_id, b.source_id))
-    assert set(a.patch_id) == {"220201-2025-00001", "220201-2025-00002",
-                               "220202-2025-00001", "220202-2025-00002"}
-    # north-west first: in 220201 the straddling P2 (y 40..60) is north of P1 (y 10..30)
-    assert a.set_index("patch_id").loc["220201-2025-00001", "source_id"] == "P2"
+    # <county><year><easting // 10 m, 5 digits><northing // 10 m, 6 digits> of the patch's
+    # representative point: P1 (546025, 4857020), P2 (546100, 4857050), P3 (546160, 4857070)
+    assert dict(zip(zip(a.source_id, a.county_code), a.patch_id)) == {
+        ("P1", "220201"): "220201202554602485702",
+        ("P2", "220201"): "220201202554610485705",
+        ("P2", "220202"): "220202202554610485705",
+        ("P3", "220202"): "220202202554616485707",
+    }
+    assert list(a.county_code) == sorted(a.county_code)  # rows in county, then JCBH order
 
 
 def test_geographic_layers_are_harmonised(world):

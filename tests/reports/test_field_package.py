@@ -8,13 +8,18 @@ import geopandas as gpd
 import pyogrio
 import pytest
 
-from reports.field_package import FIELD_SCHEMA, write_field_packages
-from reports.units import VERDICTS_ZH
+from overlay.contracts import FIELD_BY_NAME, VERDICTS_ZH
+from reports.field_package import FIELD_SCHEMA, PACKAGE_FIELDS, write_field_packages
 
 EXPECTED_FIELDS = [
     "JCBH", "YSBH", "XZQDM", "XZQMC", "TBMJ", "GDMJ", "JBNTMJ", "PZMJ", "WFGDMJ", "TBMJM",
     "QSX", "HSX", "TBLX", "PDLX", "HCSM",
 ]
+
+
+def test_package_fields_come_from_the_contract() -> None:
+    assert list(PACKAGE_FIELDS) == EXPECTED_FIELDS == list(FIELD_SCHEMA)
+    assert all(FIELD_SCHEMA[name] == FIELD_BY_NAME[name].dbf_type for name in PACKAGE_FIELDS)
 
 
 def _read(zip_path: Path, code: str) -> gpd.GeoDataFrame:
@@ -32,7 +37,8 @@ def test_one_zip_per_county_with_shapefile_and_readme(tmp_path: Path, pieces: gp
         assert names == {f"220104{s}" for s in (".shp", ".shx", ".dbf", ".prj", ".cpg")} | {"README.txt"}
         assert zf.read("220104.cpg").decode("ascii").strip() == "UTF-8"
         readme = zf.read("README.txt").decode("utf-8-sig")
-    for word in (*VERDICTS_ZH, "PDLX", "HCSM", "must be one of", "UTF-8", "朝阳区"):
+    for word in (*VERDICTS_ZH, "PDLX", "HCSM", "must be one of", "UTF-8", "朝阳区",
+                 FIELD_BY_NAME["JCBH"].meaning_zh):
         assert word in readme
 
 
@@ -98,3 +104,16 @@ def test_rejects_non_polygon_pieces(tmp_path: Path, pieces: gpd.GeoDataFrame) ->
     with pytest.raises(ValueError, match="220102-2025-00001"):
         write_field_packages(bad, tmp_path)
     assert sorted(p.name for p in (tmp_path / "field_verification").iterdir()) == []
+
+
+def test_received_patch_straddling_counties_keeps_its_jcbh_in_both_packages(
+    tmp_path: Path, pieces: gpd.GeoDataFrame
+) -> None:
+    """The pieces of a received patch in two counties share its official JCBH: one per package."""
+    shared = pieces.copy()
+    official = "2202212025000017"
+    both = shared["county_code"].isin(["220221", "220203"])
+    shared.loc[both, "patch_id"] = official
+    written = write_field_packages(shared, tmp_path)
+    for code in ("220221", "220203"):
+        assert list(_read(written[code], code)["JCBH"]) == [official]

@@ -8,20 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports._common import atomic_output
-from reports.units import (
+from overlay.contracts import (
     LEVEL_COLOURS,
     LEVEL_FILLS,
     LEVEL_LABELS_EN,
     LEVEL_LABELS_ZH,
     LEVELS,
-    M2_PER_MU,
-    format_percent,
-    m2_to_ha,
-    m2_to_mu,
     rule_symbol,
     rule_words_zh,
 )
+from reports._common import atomic_output
+from reports.units import M2_PER_MU, format_percent, m2_to_ha, m2_to_mu
 
 
 def test_mu_and_hectare_conversions() -> None:

@@ -1,0 +1,407 @@
+"""The data contracts every stage and renderer shares: columns, vocabularies, field names, JCBH.
+
+One home for what the stages hand each other and what the deliverables call
+things, so that the overlay, the accounting, the pipeline and every report say
+the same thing (docs/architecture.md, ../shared/domain.md "Patches and verdicts"):
+
+- the columns of the patches, the patch pieces and the county ratios;
+- the vocabularies (levels, threshold rules, piece statuses, patch origins,
+  field verdicts PDLX, rectification states ZGZT) with their Chinese labels;
+- the Shapefile field names of the field-verification packages, with their
+  Chinese aliases and meanings;
+- the monitoring number (JCBH) rule: :func:`location_code`, :func:`make_jcbh`.
+
+Pure data and tiny helpers: no I/O, no imports of landcheck or of third-party
+packages, so ``reports/`` can import it without depending on the overlay.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = [
+    # tables
+    "PATCH_COLUMNS", "MEASURE_COLUMNS", "PIECE_COLUMNS", "RUN_PIECE_COLUMNS", "PIECE_KEY",
+    "COUNTY_COLUMNS", "COUNTY_LEADING_COLUMNS",
+    # levels and rules
+    "Level", "LEVEL_TABLE", "LEVELS", "LEVEL_LABELS_ZH", "LEVEL_LABELS_EN", "LEVEL_COLOURS", "LEVEL_FILLS",
+    "RULES", "RULE_SYMBOLS", "RULE_WORDS_ZH", "rule_symbol", "rule_words_zh", "rule_words_en",
+    # pieces
+    "STATUSES", "STATUS_LABELS_ZH", "ORIGINS", "ORIGIN_LABELS_ZH",
+    # field verification
+    "Verdict", "EFFECT_ILLEGAL", "EFFECT_LEGAL", "EFFECT_NOT_CONSTRUCTION", "EFFECT_UNVERIFIED",
+    "EFFECTS", "VERDICTS", "VERDICTS_ZH", "VERDICT_BY_CODE", "VERDICT_BY_LABEL", "verdict_of",
+    "Rectification", "RECTIFICATIONS", "RECTIFICATIONS_ZH", "RECTIFICATION_BY_LABEL",
+    "ShapefileField", "SHAPEFILE_FIELDS", "FIELD_BY_NAME", "FIELD_NAME_MAX",
+    # monitoring number
+    "JCBH_CELL_M", "JCBH_MAX_CHARS", "location_code", "collision_suffix", "make_jcbh",
+]
+
+# --------------------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------------------
+
+PATCH_COLUMNS: Final[tuple[str, ...]] = ("source_id", "origin", "mean_score", "before_date", "after_date")
+"""Attribute columns of the patches entering the overlay (``pipeline.run.load_patches``), besides
+the geometry: the detected / received id, :data:`ORIGINS`, the mean change score (NaN when
+received), the before / after imagery dates (QSX / HSX, ``YYYY-MM-DD`` or None)."""
+
+MEASURE_COLUMNS: Final[tuple[str, ...]] = (
+    "area_m2",
+    "farmland_m2",
+    "basic_farmland_m2",
+    "approved_m2",
+    "legal_farmland_m2",
+    "illegal_farmland_m2",
+    "illegal_basic_farmland_m2",
+    "other_m2",
+    "status",
+)
+"""What the overlay measures of each piece (m², in its county's zone) and its :data:`STATUSES`.
+``area = farmland + other`` and ``farmland = legal + illegal`` hold by construction."""
+
+PIECE_COLUMNS: Final[tuple[str, ...]] = ("patch_id", "source_id", "county_code", "county_name",
+                                         *MEASURE_COLUMNS)
+"""Columns ``overlay.split.split_patches`` guarantees, one row per piece (a patch cut by county
+boundaries). ``patch_id`` IS the monitoring number JCBH (see :func:`make_jcbh`); the other
+columns of the patches are carried along."""
+
+RUN_PIECE_COLUMNS: Final[tuple[str, ...]] = (
+    "patch_id", "source_id", "county_code", "county_name", "year",
+    *PATCH_COLUMNS[1:],
+    *MEASURE_COLUMNS,
+)
+"""A run's pieces, as every renderer receives them, in this order: :data:`PIECE_COLUMNS`, the
+patch attributes of :data:`PATCH_COLUMNS` and the check's ``year``."""
+
+PIECE_KEY: Final[tuple[str, str]] = ("patch_id", "county_code")
+"""What identifies a piece: its patch's JCBH and its county (XZQDM). ``patch_id`` alone is unique
+too, except that the pieces of a received patch straddling counties share its official JCBH."""
+
+COUNTY_COLUMNS: Final[tuple[str, ...]] = (
+    "county_code",
+    "county_name",
+    "occupied_farmland_m2",
+    "illegal_farmland_m2",
+    "ratio",
+    "level",
+    "rank",
+    "legal_farmland_m2",
+    "n_patches",
+    "n_illegal_patches",
+    "basic_farmland_m2",
+    "illegal_basic_farmland_m2",
+)
+"""Columns of the county ratios (``overlay.accounting.county_ratios``), in this order: one row per
+county; ``ratio`` NaN and ``level`` ``no_ratio`` when nothing was occupied; ``rank`` 1 = highest
+ratio, NA without a ratio."""
+
+COUNTY_LEADING_COLUMNS: Final[tuple[str, ...]] = COUNTY_COLUMNS[:7]
+"""The first columns of ``county_ratios.csv``, promised by the README: code, name, occupied,
+illegal, ratio, level, rank."""
+
+# --------------------------------------------------------------------------------------------------
+# Levels and threshold rules
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Level:
+    """One county level: ``code`` (the ``level`` value), ``label_zh`` (every report), ``label_en``
+    (chart fallback when no CJK font is present), ``colour`` (strong, ``#rrggbb``: chart bars, HTML
+    badges) and ``fill`` (light background, ``rrggbb``: Excel cells, HTML rows)."""
+
+    code: str
+    label_zh: str
+    label_en: str
+    colour: str
+    fill: str
+
+
+LEVEL_TABLE: Final[tuple[Level, ...]] = (
+    Level("accountability", "问责", "accountability", "#c8372d", "FFC7CE"),
+    Level("interview", "约谈", "interview", "#e8a33d", "FFEB9C"),
+    Level("none", "未达约谈比例", "below interview", "#4e9a57", "C6EFCE"),
+    Level("no_ratio", "无新增占用耕地", "no ratio", "#9a9a9a", "E7E6E6"),
+)
+"""Every county level, most serious first (``no_ratio``: nothing occupied, no ratio, no rank)."""
+
+LEVELS: Final[tuple[str, ...]] = tuple(level.code for level in LEVEL_TABLE)
+"""Every value of the county ``level`` column, most serious first."""
+
+LEVEL_LABELS_ZH: Final[dict[str, str]] = {level.code: level.label_zh for level in LEVEL_TABLE}
+"""Chinese label of each level, as shown in every report."""
+
+LEVEL_LABELS_EN: Final[dict[str, str]] = {level.code: level.label_en for level in LEVEL_TABLE}
+"""English label of each level (chart fallback when no CJK font is present)."""
+
+LEVEL_COLOURS: Final[dict[str, str]] = {level.code: level.colour for level in LEVEL_TABLE}
+"""Strong colour of each level (chart bars, HTML badges), as ``#rrggbb``."""
+
+LEVEL_FILLS: Final[dict[str, str]] = {level.code: level.fill for level in LEVEL_TABLE}
+"""Light background of each level (Excel cells, HTML rows), as ``rrggbb``."""
+
+RULES: Final[tuple[str, ...]] = ("reaches", "exceeds")
+"""Threshold rules: ``reaches`` means ratio ≥ threshold (Order No. 15, the default), ``exceeds``
+ratio > threshold (e.g. Jiangsu's interview rule)."""
+
+RULE_SYMBOLS: Final[dict[str, str]] = {"reaches": "≥", "exceeds": ">"}
+"""Comparison symbol of each rule."""
+
+RULE_WORDS_ZH: Final[dict[str, str]] = {"reaches": "达到", "exceeds": "超过"}
+"""Chinese verb of each rule, as the notices word it (达到15%以上, 超过10%)."""
+
+
+def rule_symbol(rule: str) -> str:
+    """``"≥"`` for ``reaches``, ``">"`` for ``exceeds``; ``ValueError`` for any other rule."""
+    try:
+        return RULE_SYMBOLS[rule]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown threshold rule {rule!r}: expected 'reaches' or 'exceeds'") from None
+
+
+def rule_words_zh(rule: str) -> str:
+    """Chinese wording of a rule: ``达到（≥）`` or ``超过（>）``."""
+    symbol = rule_symbol(rule)
+    return f"{RULE_WORDS_ZH[rule]}（{symbol}）"
+
+
+def rule_words_en(rule: str) -> str:
+    """English wording of a rule: ``reaches (≥)`` or ``exceeds (>)``."""
+    return f"{rule} ({rule_symbol(rule)})"
+
+
+# --------------------------------------------------------------------------------------------------
+# Pieces: status and origin
+# --------------------------------------------------------------------------------------------------
+
+STATUSES: Final[tuple[str, ...]] = ("illegal", "partly_legal", "legal", "non_farmland")
+"""Values of the piece ``status``: what the overlay found of the farmland the piece occupies (no
+approval covers it, some does, all is covered, no farmland occupied). Not a verdict: that is PDLX."""
+
+STATUS_LABELS_ZH: Final[dict[str, str]] = {
+    "illegal": "未批占用耕地",
+    "partly_legal": "部分已批占用耕地",
+    "legal": "已批占用耕地",
+    "non_farmland": "未占用耕地",
+}
+"""Chinese label of each piece ``status`` (the TBLX value of the field packages).
+
+The words say what the overlay found (whether approvals cover the farmland the
+piece occupies), not a legal verdict: the verdict is the field team's (PDLX).
+"""
+
+ORIGINS: Final[tuple[str, ...]] = ("detected", "received")
+"""Values of the patch ``origin``: detected by this run from imagery, or received (``patches:``)."""
+
+ORIGIN_LABELS_ZH: Final[dict[str, str]] = {
+    "detected": "自行提取",
+    "received": "下发图斑",
+}
+"""Chinese label of each ``origin``."""
+
+# --------------------------------------------------------------------------------------------------
+# Field verification: verdicts (PDLX) and rectification (ZGZT)
+# --------------------------------------------------------------------------------------------------
+
+EFFECT_ILLEGAL: Final = "illegal"
+"""The verified construction counts in the numerator and the denominator of the ratio."""
+EFFECT_LEGAL: Final = "legal"
+"""The verified construction counts in the denominator only."""
+EFFECT_NOT_CONSTRUCTION: Final = "not_construction"
+"""Not new construction: the patch leaves both numerator and denominator."""
+EFFECT_UNVERIFIED: Final = "unverified"
+"""No usable verdict: the patch keeps its suspected (overlay) figures."""
+
+EFFECTS: Final[tuple[str, ...]] = (EFFECT_ILLEGAL, EFFECT_LEGAL, EFFECT_NOT_CONSTRUCTION, EFFECT_UNVERIFIED)
+"""Every effect a verdict can have on the ratio."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One field-verification verdict (判定类型, PDLX).
+
+    ``code`` is the identifier in code and data, ``label_zh`` the word the field
+    team writes into PDLX, ``label_en`` its meaning, ``default_effect`` one of
+    :data:`EFFECTS`: what the verdict does to the ratio unless a run says otherwise.
+    """
+
+    code: str
+    label_zh: str
+    label_en: str
+    default_effect: str
+
+
+VERDICTS: Final[tuple[Verdict, ...]] = (
+    Verdict("legal", "合法", "legal", EFFECT_LEGAL),
+    Verdict("illegal", "违法", "illegal", EFFECT_ILLEGAL),
+    Verdict("false_change", "伪变化", "false change: nothing was built", EFFECT_NOT_CONSTRUCTION),
+    Verdict("facility_agriculture", "设施农用地", "facility agriculture land", EFFECT_NOT_CONSTRUCTION),
+    Verdict("temporary_use", "临时用地", "temporary use land", EFFECT_NOT_CONSTRUCTION),
+    Verdict("other", "其他", "other: explain in HCSM", EFFECT_UNVERIFIED),
+)
+"""The allowed PDLX verdicts (../shared/domain.md), in the order the field packages list them."""
+
+VERDICTS_ZH: Final[tuple[str, ...]] = tuple(v.label_zh for v in VERDICTS)
+"""The allowed PDLX values, as written by the field team."""
+
+VERDICT_BY_CODE: Final[dict[str, Verdict]] = {v.code: v for v in VERDICTS}
+VERDICT_BY_LABEL: Final[dict[str, Verdict]] = {v.label_zh: v for v in VERDICTS}
+
+
+def verdict_of(pdlx: Any) -> Verdict | None:
+    """The verdict a PDLX value names; None when it is empty (None, NaN, blank: not verified yet).
+
+    Surrounding white space is ignored. Raises ``ValueError`` for any other text,
+    naming the allowed values. The effect of None is :data:`EFFECT_UNVERIFIED`.
+    """
+    if pdlx is None or (isinstance(pdlx, float) and math.isnan(pdlx)):
+        return None
+    text = str(pdlx).strip()
+    if not text:
+        return None
+    try:
+        return VERDICT_BY_LABEL[text]
+    except KeyError:
+        raise ValueError(f"PDLX {text!r} is not a verdict: expected one of {'、'.join(VERDICTS_ZH)}") from None
+
+
+@dataclass(frozen=True)
+class Rectification:
+    """One rectification state (整改状态, ZGZT): ``code``, the Chinese ``label_zh``, ``label_en``."""
+
+    code: str
+    label_zh: str
+    label_en: str
+
+
+RECTIFICATIONS: Final[tuple[Rectification, ...]] = (
+    Rectification("rectified", "已整改", "rectified (demolished, re-farmed or approved later)"),
+    Rectification("in_progress", "整改中", "being rectified"),
+    Rectification("not_rectified", "未整改", "not rectified"),
+)
+"""The allowed ZGZT values (../shared/domain.md: what was rectified is reported beside what was not)."""
+
+RECTIFICATIONS_ZH: Final[tuple[str, ...]] = tuple(r.label_zh for r in RECTIFICATIONS)
+RECTIFICATION_BY_LABEL: Final[dict[str, Rectification]] = {r.label_zh: r for r in RECTIFICATIONS}
+
+# --------------------------------------------------------------------------------------------------
+# Shapefile fields of the field-verification packages
+# --------------------------------------------------------------------------------------------------
+
+FIELD_NAME_MAX: Final = 10
+"""A Shapefile (DBF) field name has at most 10 characters."""
+
+
+@dataclass(frozen=True)
+class ShapefileField:
+    """One attribute field of the field-verification Shapefiles.
+
+    ``name`` (at most 10 ASCII characters), ``alias_zh`` (the short Chinese
+    name, e.g. an ArcGIS alias), ``meaning_zh`` / ``meaning_en`` (what the package
+    README says), ``dbf_type`` (``str:N``: text of N bytes of UTF-8;
+    ``float:W.D``: number of width W with D decimals), ``official`` (a name used
+    in national practice, ../shared/domain.md; False: landcheck's own) and
+    ``filled_by_field_team``.
+    """
+
+    name: str
+    alias_zh: str
+    meaning_zh: str
+    meaning_en: str
+    dbf_type: str
+    official: bool = True
+    filled_by_field_team: bool = False
+
+
+SHAPEFILE_FIELDS: Final[tuple[ShapefileField, ...]] = (
+    ShapefileField("JCBH", "监测图斑编号",
+                   "监测图斑编号（下发图斑沿用原编号；否则为 行政区代码+年度+位置码）",
+                   "monitoring patch number (a received patch keeps its official number; "
+                   "otherwise county code + year + location code)", "str:32"),
+    ShapefileField("YSBH", "原始图斑编号",
+                   "原始图斑编号（提取或下发的图斑，跨县图斑有多个部分）",
+                   "source patch id (a patch crossing a county line has several parts)", "str:32",
+                   official=False),
+    ShapefileField("XZQDM", "行政区代码", "行政区代码", "county code", "str:12"),
+    ShapefileField("XZQMC", "行政区名称", "行政区名称", "county name", "str:100"),
+    ShapefileField("TBMJ", "图斑面积", "图斑面积（平方米）", "patch area (m²)", "float:16.2"),
+    ShapefileField("JCMJ", "监测面积", "监测图斑面积（平方米，与 TBMJ 同义）",
+                   "monitored patch area (m², another name for TBMJ)", "float:16.2"),
+    ShapefileField("GDMJ", "耕地面积", "占用耕地面积（平方米）", "farmland in the patch (m²)",
+                   "float:16.2", official=False),
+    ShapefileField("JBNTMJ", "基本农田面积", "占用基本农田面积（平方米）", "basic farmland in the patch (m²)",
+                   "float:16.2", official=False),
+    ShapefileField("PZMJ", "批准用地面积", "批准用地面积（平方米）", "approved land in the patch (m²)",
+                   "float:16.2", official=False),
+    ShapefileField("WFGDMJ", "未批占用耕地面积", "未批占用耕地面积（平方米，疑似违法）",
+                   "farmland without approval (m², suspected illegal)", "float:16.2", official=False),
+    ShapefileField("TBMJM", "图斑面积（亩）", "图斑面积（亩，1亩=10000/15平方米）",
+                   "patch area (mu, 1 mu = 10000/15 m²)", "float:14.2", official=False),
+    ShapefileField("QSX", "前时相", "前时相影像日期", "before-image date (YYYY-MM-DD)", "str:10"),
+    ShapefileField("HSX", "后时相", "后时相影像日期", "after-image date (YYYY-MM-DD)", "str:10"),
+    ShapefileField("TBLX", "图斑类型", "图斑类型（套合结果）", "patch type from the overlay", "str:40"),
+    ShapefileField("PDLX", "判定类型", "判定类型（外业核查填写）", "verdict, filled in by the field team",
+                   "str:30", filled_by_field_team=True),
+    ShapefileField("WFMJ", "违法面积", "违法面积（平方米，外业核查认定）",
+                   "illegal area (m², as verified in the field)", "float:16.2", filled_by_field_team=True),
+    ShapefileField("HCSM", "核查说明", "核查说明（外业核查填写）", "remarks, filled in by the field team",
+                   "str:254", filled_by_field_team=True),
+    ShapefileField("HCR", "核查人", "核查人（外业核查填写）", "verifier, filled in by the field team",
+                   "str:50", filled_by_field_team=True),
+    ShapefileField("HCRQ", "核查日期", "核查日期（外业核查填写，YYYY-MM-DD）",
+                   "verification date (YYYY-MM-DD), filled in by the field team", "str:10",
+                   filled_by_field_team=True),
+    ShapefileField("ZGZT", "整改状态", "整改状态（已整改 / 整改中 / 未整改）",
+                   "rectification status (rectified / being rectified / not rectified)", "str:20",
+                   filled_by_field_team=True),
+    ShapefileField("ZP", "照片", "照片文件名（外业核查填写）", "photo file names, filled in by the field team",
+                   "str:254", filled_by_field_team=True),
+)
+"""Every field name the field-verification Shapefiles may carry, official and landcheck's own.
+A package writes a subset of them (``reports.field_package.PACKAGE_FIELDS``)."""
+
+FIELD_BY_NAME: Final[dict[str, ShapefileField]] = {f.name: f for f in SHAPEFILE_FIELDS}
+
+# --------------------------------------------------------------------------------------------------
+# The monitoring number (JCBH)
+# --------------------------------------------------------------------------------------------------
+
+JCBH_CELL_M: Final = 10.0
+"""Size (m) of the grid cell the location code names: the representative point is floored to it."""
+
+JCBH_MAX_CHARS: Final = 24
+"""Longest JCBH landcheck makes (21 characters plus a collision suffix); the DBF field holds 32."""
+
+
+def location_code(easting: float, northing: float) -> str:
+    """The location code of a representative point given in metres in its Gauss-Krüger zone.
+
+    Easting and northing floored to :data:`JCBH_CELL_M`, as 5 and 6 digits:
+    ``location_code(546015.2, 4857031.9) == "54601485703"``. In a CGCS2000
+    3-degree zone the easting lies within 333-667 km and a Chinese northing below
+    6,000 km, so the code has 11 digits; a point outside that range gives a longer
+    code, never a wrong one. ``ValueError`` for a non-finite coordinate.
+    """
+    if not (math.isfinite(easting) and math.isfinite(northing)):
+        raise ValueError(f"representative point ({easting}, {northing}) is not finite")
+    return f"{math.floor(easting / JCBH_CELL_M):05d}{math.floor(northing / JCBH_CELL_M):06d}"
+
+
+def collision_suffix(rank: int) -> str:
+    """The suffix of the ``rank``-th patch (0-based) sharing a location code: "", "A" ... "Z", "AA", ..."""
+    if rank < 0:
+        raise ValueError(f"rank must be >= 0, got {rank}")
+    letters = ""
+    while rank > 0:
+        rank, rest = divmod(rank - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def make_jcbh(county_code: str, year: int, location: str) -> str:
+    """``<county_code><year><location>``: e.g. ``220202`` + ``2025`` + ``54601485703`` (+ suffix).
+
+    ``location`` is :func:`location_code` with its :func:`collision_suffix`.
+    """
+    return f"{county_code}{int(year):04d}{location}"

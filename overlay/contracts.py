@@ -29,10 +29,18 @@ __all__ = [
     "RULES", "RULE_SYMBOLS", "RULE_WORDS_ZH", "rule_symbol", "rule_words_zh", "rule_words_en",
     # pieces
     "STATUSES", "STATUS_LABELS_ZH", "ORIGINS", "ORIGIN_LABELS_ZH",
+    # patch type (TBLX)
+    "PatchType", "PATCH_TYPES", "PATCH_TYPE_BY_CODE", "PATCH_TYPE_NEW_CONSTRUCTION",
+    # field-verification packages
+    "PHOTO_SEPARATOR", "PackageEncoding", "PACKAGE_ENCODINGS", "PACKAGE_ENCODING_BY_NAME",
     # field verification
     "Verdict", "EFFECT_ILLEGAL", "EFFECT_LEGAL", "EFFECT_NOT_CONSTRUCTION", "EFFECT_UNVERIFIED",
     "EFFECTS", "VERDICTS", "VERDICTS_ZH", "VERDICT_BY_CODE", "VERDICT_BY_LABEL", "verdict_of",
     "Rectification", "RECTIFICATIONS", "RECTIFICATIONS_ZH", "RECTIFICATION_BY_LABEL",
+    "RECTIFICATION_BY_CODE", "rectification_of",
+    # returned verdicts
+    "VERDICT_FILE_FIELDS", "VERDICT_FILE_REQUIRED", "VERDICT_COLUMNS", "VERIFIED_COLUMNS",
+    "PROGRESS_COLUMNS", "default_effects",
     "ShapefileField", "SHAPEFILE_FIELDS", "FIELD_BY_NAME", "FIELD_NAME_MAX",
     # monitoring number
     "JCBH_CELL_M", "JCBH_MAX_CHARS", "location_code", "collision_suffix", "make_jcbh",
@@ -185,7 +193,8 @@ STATUS_LABELS_ZH: Final[dict[str, str]] = {
     "legal": "已批占用耕地",
     "non_farmland": "未占用耕地",
 }
-"""Chinese label of each piece ``status`` (the TBLX value of the field packages).
+"""Chinese label of each piece ``status`` (the THJG value of the field packages; TBLX is the
+patch type, :data:`PATCH_TYPES`).
 
 The words say what the overlay found (whether approvals cover the farmland the
 piece occupies), not a legal verdict: the verdict is the field team's (PDLX).
@@ -199,6 +208,39 @@ ORIGIN_LABELS_ZH: Final[dict[str, str]] = {
     "received": "下发图斑",
 }
 """Chinese label of each ``origin``."""
+
+# --------------------------------------------------------------------------------------------------
+# Patch type (图斑类型, TBLX)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatchType:
+    """One patch type (图斑类型, TBLX): what kind of change a monitoring patch is.
+
+    ``code`` is the identifier in code, ``label_zh`` the TBLX value written to the
+    field packages, ``label_en`` its meaning. It says what changed on the ground
+    (the patch), not what the overlay found (the piece ``status``, THJG) nor what the
+    field team decides (PDLX).
+    """
+
+    code: str
+    label_zh: str
+    label_en: str
+
+
+PATCH_TYPE_NEW_CONSTRUCTION: Final = "new_construction"
+"""New construction land (新增建设用地): what landcheck detects, and what it takes every received
+patch to be (the ratio counts new construction only)."""
+
+PATCH_TYPES: Final[tuple[PatchType, ...]] = (
+    PatchType(PATCH_TYPE_NEW_CONSTRUCTION, "新增建设用地", "new construction land"),
+)
+"""The TBLX values landcheck writes. Every patch of a run is new construction (detected, or
+received and overlaid as such); other change types of national practice (e.g. 推堆土) are not
+produced."""
+
+PATCH_TYPE_BY_CODE: Final[dict[str, PatchType]] = {t.code: t for t in PATCH_TYPES}
 
 # --------------------------------------------------------------------------------------------------
 # Field verification: verdicts (PDLX) and rectification (ZGZT)
@@ -284,6 +326,74 @@ RECTIFICATIONS: Final[tuple[Rectification, ...]] = (
 
 RECTIFICATIONS_ZH: Final[tuple[str, ...]] = tuple(r.label_zh for r in RECTIFICATIONS)
 RECTIFICATION_BY_LABEL: Final[dict[str, Rectification]] = {r.label_zh: r for r in RECTIFICATIONS}
+RECTIFICATION_BY_CODE: Final[dict[str, Rectification]] = {r.code: r for r in RECTIFICATIONS}
+
+
+def rectification_of(zgzt: Any) -> Rectification | None:
+    """The rectification state a ZGZT value names; None when it is empty (None, NaN, blank).
+
+    Surrounding white space is ignored. Raises ``ValueError`` for any other text,
+    naming the allowed values.
+    """
+    if zgzt is None or (isinstance(zgzt, float) and math.isnan(zgzt)):
+        return None
+    text = str(zgzt).strip()
+    if not text:
+        return None
+    try:
+        return RECTIFICATION_BY_LABEL[text]
+    except KeyError:
+        raise ValueError(f"ZGZT {text!r} is not a rectification state: expected one of "
+                         f"{'、'.join(RECTIFICATIONS_ZH)}") from None
+
+
+def default_effects() -> dict[str, str]:
+    """Verdict code -> its :attr:`Verdict.default_effect`, for every verdict of :data:`VERDICTS`."""
+    return {v.code: v.default_effect for v in VERDICTS}
+
+
+# --------------------------------------------------------------------------------------------------
+# Returned verdicts (``verdicts:`` in the config; pipeline/verdicts.py, overlay/verdicts.py)
+# --------------------------------------------------------------------------------------------------
+
+VERDICT_FILE_REQUIRED: Final[tuple[str, ...]] = ("JCBH", "PDLX")
+"""Fields every returned verdict file (package Shapefile, GeoPackage, Shapefile, Excel sheet) must have."""
+
+VERDICT_FILE_FIELDS: Final[tuple[str, ...]] = (
+    "JCBH", "PDLX", "WFMJ", "HCSM", "HCR", "HCRQ", "ZGZT", "ZP", "XZQDM",
+)
+"""Fields a returned verdict file may carry (names of :data:`SHAPEFILE_FIELDS`); a column matches
+a field by its name (any case) or its Chinese alias (``alias_zh``); other columns are ignored."""
+
+VERDICT_COLUMNS: Final[tuple[str, ...]] = (
+    "patch_id", "county_code", "verdict", "wfmj_m2", "rectification",
+    "remarks", "verifier", "verified_on", "photos", "source_file", "row",
+)
+"""The checked verdict table (``overlay.verdicts.check_verdicts``), one row per returned row:
+``patch_id`` the JCBH; ``county_code`` the piece's county (XZQDM, or the county a package zip is
+named for), None = every piece of the JCBH; ``verdict`` a :data:`VERDICTS` code or None (PDLX
+empty); ``wfmj_m2`` WFMJ (NaN when not given: empty or 0); ``rectification`` a
+:data:`RECTIFICATIONS` code or None; ``remarks`` HCSM, ``verifier`` HCR, ``verified_on`` HCRQ
+(``YYYY-MM-DD``), ``photos`` ZP (text or None); ``source_file`` and ``row`` (1-based) where it
+was read."""
+
+VERIFIED_COLUMNS: Final[tuple[str, ...]] = (
+    "verdict", "effect", "wfmj_m2",
+    "verified_illegal_farmland_m2", "verified_legal_farmland_m2", "verified_farmland_m2",
+    "counts_as_construction", "rectification", "verdict_source",
+)
+"""Columns ``overlay.verdicts.apply_verdicts`` adds to the pieces: the piece's verdict code (None
+without one), its effect (:data:`EFFECTS`), WFMJ, the verified illegal / legal / occupied
+farmland (m²; numerator, legal part, denominator contribution), whether the piece still counts
+as new construction, the rectification code and where the verdict was read (``file row N``)."""
+
+PROGRESS_COLUMNS: Final[tuple[str, ...]] = (
+    "county_code", "county_name", "n_pieces", "n_verified", "n_unverified", "verified_share",
+    "complete",
+)
+"""Per-county verification progress (``overlay.verdicts.verification_progress``): pieces, those
+with a verdict whose effect is not ``unverified``, the rest, the verified share (NaN without
+pieces) and whether every piece is verified."""
 
 # --------------------------------------------------------------------------------------------------
 # Shapefile fields of the field-verification packages
@@ -299,7 +409,8 @@ class ShapefileField:
 
     ``name`` (at most 10 ASCII characters), ``alias_zh`` (the short Chinese
     name, e.g. an ArcGIS alias), ``meaning_zh`` / ``meaning_en`` (what the package
-    README says), ``dbf_type`` (``str:N``: text of N bytes of UTF-8;
+    README says), ``dbf_type`` (``str:N``: text of N bytes in the package's encoding,
+    UTF-8 or GBK;
     ``float:W.D``: number of width W with D decimals), ``official`` (a name used
     in national practice, ../shared/domain.md; False: landcheck's own) and
     ``filled_by_field_team``.
@@ -340,7 +451,10 @@ SHAPEFILE_FIELDS: Final[tuple[ShapefileField, ...]] = (
                    "patch area (mu, 1 mu = 10000/15 m²)", "float:14.2", official=False),
     ShapefileField("QSX", "前时相", "前时相影像日期", "before-image date (YYYY-MM-DD)", "str:10"),
     ShapefileField("HSX", "后时相", "后时相影像日期", "after-image date (YYYY-MM-DD)", "str:10"),
-    ShapefileField("TBLX", "图斑类型", "图斑类型（套合结果）", "patch type from the overlay", "str:40"),
+    ShapefileField("TBLX", "图斑类型",
+                   "图斑类型：变化的类型（新增建设用地），不是套合结果（见 THJG）",
+                   "patch type: the kind of change (new construction land), not the overlay result "
+                   "(see THJG); values of PATCH_TYPES", "str:40"),
     ShapefileField("PDLX", "判定类型", "判定类型（外业核查填写）", "verdict, filled in by the field team",
                    "str:30", filled_by_field_team=True),
     ShapefileField("WFMJ", "违法面积", "违法面积（平方米，外业核查认定）",
@@ -357,11 +471,66 @@ SHAPEFILE_FIELDS: Final[tuple[ShapefileField, ...]] = (
                    filled_by_field_team=True),
     ShapefileField("ZP", "照片", "照片文件名（外业核查填写）", "photo file names, filled in by the field team",
                    "str:254", filled_by_field_team=True),
+    ShapefileField("THJG", "套合结果",
+                   "套合结果：图斑与耕地、批准用地套合所得，疑似，未经核查（未批占用耕地 等）",
+                   "overlay result: what overlaying the piece on farmland and approvals found "
+                   "(suspected, not verified); values of STATUS_LABELS_ZH", "str:40", official=False),
+    ShapefileField("GDMJM", "耕地面积（亩）", "占用耕地面积（亩）", "farmland in the patch (mu)",
+                   "float:14.2", official=False),
+    ShapefileField("WFGDMJM", "未批占用耕地面积（亩）", "未批占用耕地面积（亩，疑似违法）",
+                   "farmland without approval (mu, suspected illegal)", "float:14.2", official=False),
+    ShapefileField("WFJBNTMJ", "未批占用基本农田面积", "未批占用永久基本农田面积（平方米，疑似违法）",
+                   "basic farmland without approval (m², suspected illegal)", "float:16.2",
+                   official=False),
+    ShapefileField("WFJBNTMJM", "未批占用基本农田面积（亩）", "未批占用永久基本农田面积（亩，疑似违法）",
+                   "basic farmland without approval (mu, suspected illegal)", "float:14.2",
+                   official=False),
+    ShapefileField("DZB", "中心点东坐标",
+                   "图斑中心点东坐标（米，本包坐标系，即 GIS 的 X；测量习惯记为 Y），中心点取图斑内一点",
+                   "easting of the patch centre (m, in the package's zone: GIS X; surveyors call it Y); "
+                   "the centre is a point inside the patch", "float:12.2", official=False),
+    ShapefileField("BZB", "中心点北坐标",
+                   "图斑中心点北坐标（米，本包坐标系，即 GIS 的 Y；测量习惯记为 X）",
+                   "northing of the patch centre (m, in the package's zone: GIS Y; surveyors call it X)",
+                   "float:12.2", official=False),
+    ShapefileField("JD", "中心点经度", "图斑中心点经度（度，CGCS2000，EPSG:4490）",
+                   "longitude of the patch centre (degrees, CGCS2000, EPSG:4490)", "float:12.7",
+                   official=False),
+    ShapefileField("WD", "中心点纬度", "图斑中心点纬度（度，CGCS2000，EPSG:4490）",
+                   "latitude of the patch centre (degrees, CGCS2000, EPSG:4490)", "float:12.7",
+                   official=False),
 )
 """Every field name the field-verification Shapefiles may carry, official and landcheck's own.
 A package writes a subset of them (``reports.field_package.PACKAGE_FIELDS``)."""
 
 FIELD_BY_NAME: Final[dict[str, ShapefileField]] = {f.name: f for f in SHAPEFILE_FIELDS}
+
+PHOTO_SEPARATOR: Final = ";"
+"""Separates the photo file names in ZP (e.g. ``IMG_0012.jpg;IMG_0013.jpg``); spaces around it
+are ignored, so a file name may not contain it."""
+
+
+@dataclass(frozen=True)
+class PackageEncoding:
+    """An attribute encoding of the field-package Shapefiles (``field_packages.encoding``).
+
+    ``name`` is the config value and the Python codec, ``cpg`` what the ``.cpg`` file says,
+    ``ldid`` the DBF language-driver byte (0: none), for software that ignores the ``.cpg``.
+    """
+
+    name: str
+    cpg: str
+    ldid: int
+
+
+PACKAGE_ENCODINGS: Final[tuple[PackageEncoding, ...]] = (
+    PackageEncoding("utf-8", "UTF-8", 0x00),
+    PackageEncoding("gbk", "GBK", 0x4D),  # 0x4D: code page 936, simplified Chinese (GBK)
+)
+"""The encodings a field package can be written in, the default first. GBK with its ``.cpg`` is
+what many county offices' ArcGIS expects; UTF-8 holds every character."""
+
+PACKAGE_ENCODING_BY_NAME: Final[dict[str, PackageEncoding]] = {e.name: e for e in PACKAGE_ENCODINGS}
 
 # --------------------------------------------------------------------------------------------------
 # The monitoring number (JCBH)

@@ -292,5 +292,43 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
 # which is not installed with landcheck: a production command does not make fake worlds.
 
 
+@main.group("verdicts")
+def verdicts_group() -> None:
+    """Field verdicts returned by the field teams (the config's 'verdicts' section)."""
+
+
+@verdicts_group.command("check")
+@click.argument("config", type=click.Path(path_type=Path))
+@_handle_errors
+def verdicts_check(config: Path) -> None:
+    """Check the returned verdict files of CONFIG against the run's patches, writing nothing.
+
+    \b
+      landcheck verdicts check CONFIG
+
+    The run's patch pieces are re-computed from CONFIG's inputs (received patches, or detection
+    from its imagery), then every file of 'verdicts.files' (returned field packages .zip,
+    GeoPackages, Shapefiles, Excel .xlsx sheets with JCBH and PDLX) is read and checked: unknown
+    JCBH, a piece given two different verdicts, PDLX, ZGZT or HCRQ not allowed, WFMJ above the
+    patch's farmland part, geometry moved or reshaped, a patch of another county, unsafe zips.
+    Exit 0 when there is no problem; exit 3 with one line per problem
+    ('landcheck: error: FILE: row N: JCBH ...: ...') otherwise.
+    """
+    from pipeline.config import load_config
+    from pipeline.verdicts import check_config_verdicts
+
+    cfg = load_config(config)
+    if cfg.verdicts is None:
+        raise ConfigError(f"{config}: has no 'verdicts' section: nothing to check")
+    result = check_config_verdicts(cfg)
+    if result.problems:
+        for problem in result.problems:
+            click.echo(f"landcheck: error: {problem.line()}", err=True)
+        sys.exit(InputFileError.exit_code)
+    rows = f"{result.n_rows} verdict row{'' if result.n_rows == 1 else 's'}"
+    files = f"{result.n_files} file{'' if result.n_files == 1 else 's'}"
+    click.echo(f"landcheck: {rows} in {files}: no problems")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

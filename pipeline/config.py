@@ -31,6 +31,7 @@ __all__ = [
     "DetectionConfig",
     "ThresholdConfig",
     "RunConfig",
+    "FieldPackagesConfig",
     "load_config",
     "parse_config",
     "band_mapping",
@@ -120,6 +121,19 @@ class DetectionConfig:
 
 
 @dataclass(frozen=True)
+class FieldPackagesConfig:
+    """The per-county field-verification packages (``field_packages:``).
+
+    ``encoding``: ``utf-8`` (default) or ``gbk``, the Shapefile attributes' encoding (the .cpg
+    says which). ``chips``: before / after image chips of every patch in the package and on its
+    sheet (default true; only where the run has imagery).
+    """
+
+    encoding: str = "utf-8"
+    chips: bool = True
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one enforcement-check run needs."""
 
@@ -135,6 +149,8 @@ class RunConfig:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    verdicts: VerdictsConfig | None = None
+    field_packages: FieldPackagesConfig = field(default_factory=FieldPackagesConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view (paths as strings) for the manifest."""
@@ -524,7 +540,115 @@ def _thresholds(section: _Section | None) -> ThresholdConfig:
     )
 
 
-TOP_KEYS = ("year", "imagery", "layers", "patches", "detection", "thresholds", "output")
+# --------------------------------------------------------------------------- returned verdicts
+VERDICT_FILE_SUFFIXES = (".zip", ".gpkg", ".shp", ".xlsx")
+"""Returned verdict files: field packages as sent back (zipped Shapefile), GeoPackages,
+Shapefiles, Excel sheets."""
+
+
+@dataclass(frozen=True)
+class VerdictsConfig:
+    """Field verdicts returned by the field teams (``verdicts:``; read by ``pipeline.verdicts``).
+
+    ``files``: every returned file, globs expanded, in the order listed; ``layer`` names the
+    GeoPackage layer, the Excel sheet or the Shapefile inside a zip, ``encoding`` a Shapefile's
+    text encoding (overrides its .cpg). ``effects``: verdict code -> effect
+    (:data:`overlay.contracts.EFFECTS`) for every verdict, the contract's defaults where the
+    config says nothing. ``max_reshape`` (share of the piece's area) and ``max_shift_m``
+    (centroid distance, m): how far a returned geometry may differ from its piece.
+    """
+
+    files: tuple[LayerConfig, ...]
+    effects: Mapping[str, str]
+    max_reshape: float
+    max_shift_m: float
+
+
+def _verdicts(section: _Section | None) -> VerdictsConfig | None:
+    """``verdicts:``: ``files`` (paths, globs or mappings ``{path, layer, encoding}``),
+    optional ``effects`` (PDLX value or verdict code -> effect), ``max_reshape``, ``max_shift_m``."""
+    if section is None:
+        return None
+    from overlay.contracts import EFFECTS, VERDICT_BY_CODE, VERDICT_BY_LABEL, VERDICTS_ZH
+    from overlay.verdicts import DEFAULT_MAX_RESHAPE, DEFAULT_MAX_SHIFT_M, resolve_effects
+
+    section.check_keys(("files", "effects", "max_reshape", "max_shift_m"))
+    listed = section.get("files", ..., (list, str))
+    listed = [listed] if isinstance(listed, str) else listed
+    if not listed:
+        section.fail(f"'{section.key('files')}' lists no file")
+    files: list[LayerConfig] = []
+    seen: dict[tuple[Path, str | None], str] = {}
+    for i, item in enumerate(listed):
+        name = f"{section.key('files')}[{i}]"
+        if isinstance(item, str):
+            entry: dict[str, Any] = {"path": item}
+        elif isinstance(item, Mapping):
+            entry = dict(item)
+        else:
+            section.fail(f"'{name}' must be a file path or a mapping with 'path', got {_describe(item)}")
+        sub = _Section(entry, name, section.source)
+        sub.check_keys(("path", "layer", "encoding"))
+        full = _resolve(sub.get("path", ..., str), section.source)
+        matches = [full]
+        if re.search(r"[*?\[]", str(full)):
+            matches = sorted(Path(m) for m in glob.glob(str(full)))
+            if not matches:
+                sub.fail(f"'{sub.key('path')}' matches no file: {full}")
+        for match in matches:
+            one = _layer(_Section({**entry, "path": str(match)}, name, section.source))
+            suffix = match.suffix.lower()
+            if suffix not in VERDICT_FILE_SUFFIXES:
+                sub.fail(f"'{sub.key('path')}' {match} is not a verdict file: give a returned field "
+                         "package (.zip), a GeoPackage (.gpkg), a Shapefile (.shp) or an Excel "
+                         "sheet (.xlsx)")
+            if one.encoding is not None and suffix == ".xlsx":
+                sub.fail(f"'{sub.key('encoding')}' is for Shapefiles: an Excel sheet needs none ({match})")
+            key = (match.resolve(), one.layer)  # one file may be listed once per layer / sheet
+            if key in seen:
+                sub.fail(f"'{sub.key('path')}' {match} is listed twice ({seen[key]} and {name})")
+            seen[key] = name
+            files.append(one)
+    effects: dict[str, str] = {}
+    given = section.sub("effects", required=False)
+    for label, effect in (given.data.items() if given is not None else ()):
+        verdict = VERDICT_BY_LABEL.get(str(label).strip()) or VERDICT_BY_CODE.get(str(label).strip())
+        if verdict is None:
+            given.fail(f"'{given.key(str(label))}' is not a verdict: the keys are PDLX values "
+                       f"({', '.join(VERDICTS_ZH)}) or their codes")
+        if verdict.code in effects:
+            given.fail(f"'{given.name}' gives the effect of {verdict.label_zh} twice")
+        if effect not in EFFECTS:
+            given.fail(f"'{given.key(str(label))}' must be one of {', '.join(EFFECTS)}, "
+                       f"got {_describe(effect)}")
+        effects[verdict.code] = effect
+    return VerdictsConfig(
+        files=tuple(files),
+        effects=resolve_effects(effects),
+        max_reshape=section.number("max_reshape", DEFAULT_MAX_RESHAPE, low=0.0, high=1.0),
+        max_shift_m=section.number("max_shift_m", DEFAULT_MAX_SHIFT_M, low=0.0),
+    )
+
+
+def _field_packages(section: _Section | None) -> FieldPackagesConfig:
+    """``field_packages:``: ``encoding`` (utf-8 | gbk, any case), ``chips`` (true | false)."""
+    if section is None:
+        return FieldPackagesConfig()
+    from overlay.contracts import PACKAGE_ENCODING_BY_NAME
+
+    section.check_keys(("encoding", "chips"))
+    d = FieldPackagesConfig()
+    encoding = section.get("encoding", d.encoding, str).strip().lower().replace("_", "-")
+    if encoding == "utf8":
+        encoding = "utf-8"
+    if encoding not in PACKAGE_ENCODING_BY_NAME:
+        section.fail(f"'{section.key('encoding')}' must be one of {', '.join(PACKAGE_ENCODING_BY_NAME)}, "
+                     f"got {_describe(section.data['encoding'])}")
+    return FieldPackagesConfig(encoding=encoding, chips=bool(section.get("chips", d.chips, bool)))
+
+
+TOP_KEYS = ("year", "imagery", "layers", "patches", "detection", "thresholds", "output", "verdicts",
+            "field_packages")
 LAYER_KEYS = ("counties", "farmland", "basic_farmland", "approved")
 
 
@@ -567,6 +691,8 @@ def parse_config(data: Any, source: str | Path, output: str | Path | None = None
         patches=patches,
         detection=_detection(top.sub("detection", required=False)),
         thresholds=_thresholds(top.sub("thresholds", required=False)),
+        verdicts=_verdicts(top.sub("verdicts", required=False)),
+        field_packages=_field_packages(top.sub("field_packages", required=False)),
         raw=dict(data),
     )
 

@@ -49,6 +49,13 @@ def input_files(config: RunConfig) -> list[tuple[str, Path]]:
                             ("imagery.before_cloud_masks", im.before_cloud_masks),
                             ("imagery.after_cloud_masks", im.after_cloud_masks)):
             files += [(role, p) for p in paths]
+    if config.verdicts is not None:  # returned field verdicts: inputs of the run, hashed, protected
+        listed = {p for _, p in files}
+        for verdict_file in config.verdicts.files:  # a file listed once per layer is hashed once
+            for p in layer_files(verdict_file.path):
+                if p not in listed:
+                    files.append(("verdicts", p))
+                    listed.add(p)
     return files
 
 

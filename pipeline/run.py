@@ -32,7 +32,7 @@ from pipeline.errors import SchedulerError
 from pipeline.manifest import build_manifest, input_files, write_json
 from pipeline.quality import data_quality, warning_lines
 
-__all__ = ["RunResult", "run_pipeline", "load_patches"]
+__all__ = ["RunResult", "run_pipeline", "load_patches", "compute_pieces"]
 
 Log = Callable[[str], None]
 
@@ -149,8 +149,9 @@ def run_pipeline(
     warnings on stderr even with ``--quiet``.
     """
     warn = warn or log
+    from pipeline.chips_io import write_run_field_packages
     from reports import (render_ratio_chart, write_county_csv, write_excel_report,
-                         write_field_packages, write_html_report, write_patches_gpkg)
+                         write_html_report, write_patches_gpkg)
 
     started = datetime.now(timezone.utc)
     timings = _Timings()
@@ -227,7 +228,7 @@ def run_pipeline(
             with writing(outputs["patches"], _final(outputs["patches"])):
                 write_patches_gpkg(pieces, ratios, counties, outputs["patches"])
             with writing(staging / "field_verification", _final(staging / "field_verification")):
-                packages = write_field_packages(pieces, staging, county_crs=county_crs)
+                packages = write_run_field_packages(config, pieces, staging, county_crs, imagery)
             outputs["chart"] = staging / "ratio_chart.png"
             with writing(outputs["chart"], _final(outputs["chart"])):
                 render_ratio_chart(ratios, run_info, outputs["chart"])
@@ -274,3 +275,39 @@ def _version() -> str:
         return version("landcheck")
     except PackageNotFoundError:
         return "unknown"
+
+
+def compute_pieces(config: RunConfig, *, progress: bool = False,
+                   imagery: Imagery | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The run's patch pieces, computed from the config's inputs without writing anything.
+
+    The same reading, patches (received, or detected when ``imagery`` is configured) and
+    per-county overlay as :func:`run_pipeline`, in-process: for commands that compare something
+    with the run's pieces (``landcheck verdicts check``). No output folder is claimed or touched.
+
+    Returns ``(pieces, counties)``: the pieces as the renderers receive them
+    (:data:`overlay.contracts.RUN_PIECE_COLUMNS`, ``year`` included) and the county layer
+    (``county_code``, ``county_name``, geometry).
+    """
+    imagery = imagery if imagery is not None else open_run_imagery(config)
+    counties, _ = layers.read_counties(config.counties)
+    farmland, _ = layers.read_polygons(config.farmland, "farmland")
+    basic, _ = layers.read_polygons(config.basic_farmland, "basic_farmland")
+    approved, _ = layers.read_polygons(config.approved, "approved")
+    layers.check_layer_extents(
+        (counties, config.counties.path),
+        {"farmland": (farmland, config.farmland.path),
+         "basic_farmland": (basic, config.basic_farmland.path),
+         "approved": (approved, config.approved.path)},
+        imagery_bounds=imagery_bounds(imagery),
+    )
+    patches, _ = load_patches(config, imagery=imagery, progress=progress)
+    if config.patches is not None:
+        layers.check_layer_extents((counties, config.counties.path),
+                                   {"patches": (patches, config.patches.path)})
+    tasks = county_tasks(patches, counties, farmland, basic, approved)
+    parts = _overlay(tasks, None, progress)
+    official_ids = config.patches is not None and config.patches.id_field is not None
+    pieces = combine_pieces(parts, year=config.year, template=patches, official_ids=official_ids)
+    pieces.insert(pieces.columns.get_loc("county_name") + 1, "year", config.year)
+    return pieces, counties

@@ -1,19 +1,30 @@
-"""Per-county field-verification packages (外业核查包): a zipped Shapefile per county.
+"""Per-county field-verification packages (外业核查包), made to come back with verdicts.
 
-Each ``field_verification/<county_code>.zip`` holds ``<county_code>.shp/.shx/
-.dbf/.prj/.cpg`` (attributes in UTF-8, the ``.cpg`` says so) and a
-``README.txt`` in Chinese and English. Field names are at most 10 characters,
-in the style used in practice (JCBH, XZQDM, TBMJ, PDLX, ...), named, typed and
-explained by :data:`overlay.contracts.SHAPEFILE_FIELDS`. JCBH is the piece's
-``patch_id``: within one county's package each JCBH appears once. The verdict
-(PDLX) and remarks (HCSM) fields are empty, wide enough for the field team to
-fill in.
+Each ``field_verification/<county_code>.zip`` holds:
+
+- ``<code>.shp/.shx/.dbf/.prj/.cpg``: one feature per patch piece of the county, in
+  the county's Gauss-Krüger zone, with the fields of :data:`PACKAGE_FIELDS`
+  (named, typed and explained by :data:`overlay.contracts.SHAPEFILE_FIELDS`, at
+  most 10 characters). The fields the field team fills in (PDLX, WFMJ, ZGZT,
+  HCSM, HCR, HCRQ, ZP) are empty. Attributes are UTF-8 or GBK (``encoding``); the
+  ``.cpg`` says which, and a GBK ``.dbf`` also carries the language-driver byte
+  of code page 936, for software that ignores the ``.cpg``.
+- ``<code>_sheet.pdf``: the printable sheet (:mod:`reports.field_sheet`).
+- ``chips/<JCBH>_before.png``, ``chips/<JCBH>_after.png``: the image chips of every
+  patch (:mod:`reports.chips`), when the run had imagery.
+- ``README.txt`` (UTF-8 with BOM, CRLF): files, fields with Chinese aliases, the
+  allowed PDLX / ZGZT values, the ZP separator, the CRS, the encoding.
+
+JCBH is the piece's ``patch_id``: within one county's package each JCBH appears
+once. A package is byte-reproducible: zip entries, the ``.dbf`` header date and
+the PDF carry fixed dates, PNGs no stamp.
 
 The Shapefile is written with fiona because it lets the schema fix each field's
 width and decimals (pyogrio picks widths itself: 80-byte text, 15 decimals).
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -23,36 +34,76 @@ from pathlib import Path
 from typing import Any
 
 import fiona
-from fiona.crs import CRS as FionaCRS
 import geopandas as gpd
 import pyproj
 import shapely
+from fiona.crs import CRS as FionaCRS
 
-from overlay.contracts import FIELD_BY_NAME, RUN_PIECE_COLUMNS, STATUS_LABELS_ZH, VERDICTS
+from overlay.contracts import (FIELD_BY_NAME, PACKAGE_ENCODING_BY_NAME, PACKAGE_ENCODINGS, PATCH_TYPE_BY_CODE,
+                               PATCH_TYPE_NEW_CONSTRUCTION, PATCH_TYPES, PHOTO_SEPARATOR, RECTIFICATIONS,
+                               RUN_PIECE_COLUMNS, STATUS_LABELS_ZH, VERDICTS)
 from reports._common import atomic_output, is_missing, require_columns
+from reports.chips import STRETCH_PERCENTILES, ChipSource, chip_names, chip_pngs, stretch_pair
+from reports.field_sheet import PATCHES_PER_PAGE, CountySheet
 from reports.units import M2_PER_MU, m2_to_mu
 
-__all__ = ["FIELD_SCHEMA", "FIELD_DIR", "PACKAGE_FIELDS", "write_field_packages", "readme_text"]
+__all__ = [
+    "FIELD_SCHEMA", "FIELD_DIR", "PACKAGE_FIELDS", "ENCODINGS", "DEFAULT_ENCODING", "NO_IMAGERY",
+    "PackageEncodingError", "write_field_packages", "readme_text", "sheet_name", "field_description",
+]
 
 log = logging.getLogger(__name__)
 
 FIELD_DIR = "field_verification"
 """Sub-folder of the output folder that holds the zips."""
 
-ENCODING = "UTF-8"
-"""Attribute encoding of the Shapefiles (also written to the .cpg file)."""
+
+ENCODINGS = PACKAGE_ENCODING_BY_NAME
+"""The attribute encodings a package can be written in (:data:`overlay.contracts.PACKAGE_ENCODINGS`)."""
+
+DEFAULT_ENCODING = PACKAGE_ENCODINGS[0].name
+
+NO_IMAGERY: tuple[str, str] = ("本次运行使用下发图斑，没有影像", "this run used received patches and had no imagery")
+"""Why a package has no chips when the caller gives no chip source and no reason."""
 
 PACKAGE_FIELDS: tuple[str, ...] = (
-    "JCBH", "YSBH", "XZQDM", "XZQMC", "TBMJ", "GDMJ", "JBNTMJ", "PZMJ", "WFGDMJ", "TBMJM",
-    "QSX", "HSX", "TBLX", "PDLX", "HCSM",
+    # who and where
+    "JCBH", "YSBH", "XZQDM", "XZQMC", "TBLX", "THJG",
+    # areas (m², then 亩)
+    "TBMJ", "JCMJ", "TBMJM", "GDMJ", "GDMJM", "JBNTMJ", "PZMJ",
+    "WFGDMJ", "WFGDMJM", "WFJBNTMJ", "WFJBNTMJM",
+    # when and where to go
+    "QSX", "HSX", "DZB", "BZB", "JD", "WD",
+    # filled in by the field team
+    "PDLX", "WFMJ", "ZGZT", "HCSM", "HCR", "HCRQ", "ZP",
 )
-"""The fields a package holds, in order, of :data:`overlay.contracts.SHAPEFILE_FIELDS`."""
+"""The fields a package holds, in this order: every field of :data:`overlay.contracts.SHAPEFILE_FIELDS`."""
 
 FIELD_SCHEMA: dict[str, str] = {name: FIELD_BY_NAME[name].dbf_type for name in PACKAGE_FIELDS}
-"""Shapefile fields (fiona schema types; text widths are bytes of UTF-8)."""
+"""Shapefile fields (fiona schema types; text widths are bytes in the package's encoding)."""
+
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+_DBF_DATE = "1980-01-01"  # the .dbf header's "last update", pinned like the zip entries
+_GEOGRAPHIC = pyproj.CRS.from_epsg(4490)  # CGCS2000 longitude / latitude
 
 
-def readme_text(county_code: str, county_name: str, n_patches: int) -> str:
+class PackageEncodingError(ValueError):
+    """A text value cannot be written in the package's encoding (or does not fit its field)."""
+
+
+def sheet_name(county_code: str) -> str:
+    """File name of the printable sheet inside a package."""
+    return f"{county_code}_sheet.pdf"
+
+
+def _crs_label(crs: pyproj.CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.name
+
+
+def readme_text(county_code: str, county_name: str, n_patches: int, *, encoding: str = DEFAULT_ENCODING,
+                crs: Any = None, chips_note: tuple[str, str] | None = None,
+                n_without_chips: int = 0) -> str:
     """The README.txt of one county's package, in Chinese and English.
 
     Parameters
@@ -61,39 +112,106 @@ def readme_text(county_code: str, county_name: str, n_patches: int) -> str:
         The county.
     n_patches : int
         Number of features in the Shapefile.
+    encoding : str
+        Key of :data:`ENCODINGS`.
+    crs : CRS-like, optional
+        The Shapefile's CRS.
+    chips_note : (str, str), optional
+        Why the package has no chips at all (Chinese, English); None when it has chips.
+    n_without_chips : int
+        Patches without chips although the package has some (outside the imagery).
 
     Returns
     -------
     str
         The text (lines end with CRLF when written, for Windows editors).
     """
+    enc = ENCODINGS[encoding]
+    crs_line = ""
+    if crs is not None:
+        c = pyproj.CRS.from_user_input(crs)
+        crs_line = f"坐标系 / CRS: {c.name} ({_crs_label(c)})；东坐标不加带号 / eastings without zone number"
+    ldid = f"；DBF 语言驱动 0x{enc.ldid:02X}（代码页 936） / DBF language driver 0x{enc.ldid:02X} (code page 936)" \
+        if enc.ldid else ""
     lines = [
         f"外业核查图斑包 / Field verification package: {county_code} {county_name}",
         f"图斑个数 / features: {n_patches}",
         "",
-        f"文件 / files: {county_code}.shp/.shx/.dbf/.prj/.cpg；属性编码 UTF-8（见 .cpg）/ attributes in UTF-8 (see .cpg)",
-        "",
-        "字段 / fields:",
+        "文件 / files:",
+        f"  {county_code}.shp/.shx/.dbf/.prj/.cpg  图斑，核查结果填入本 Shapefile / the patches: enter the results here",
+        f"  {sheet_name(county_code)}  外业核查表（A4，每页 {PATCHES_PER_PAGE} 个图斑，可打印） / "
+        f"printable field sheet (A4, {PATCHES_PER_PAGE} patches a page)",
     ]
+    if chips_note is None:
+        lines.append("  chips/<JCBH>_before.png, chips/<JCBH>_after.png  前、后时相影像截图 / before and after image chips")
+    lines += [
+        "  README.txt  本说明（UTF-8） / this file (UTF-8)",
+        "",
+        f"属性编码 / attribute encoding: {enc.cpg}（见 .cpg / see .cpg{ldid}）",
+    ]
+    if not enc.ldid:
+        lines.append("  .cpg 须与 .dbf 一起拷贝，否则中文会乱码 / keep the .cpg with the .dbf, or Chinese text "
+                     "is misread")
+    if crs_line:
+        lines.append(crs_line)
+    lines.append("")
+    if chips_note is None:
+        lo, hi = STRETCH_PERCENTILES
+        lines += [
+            "影像截图 / image chips:",
+            f"  真彩色（红、绿、蓝波段）；前后时相用同一拉伸（两期有效像元合并，每波段 {lo:g}%–{hi:g}% 分位），",
+            "  颜色或亮度的差别即为两期的差别；黄线为图斑边界；灰色为无数据。",
+            f"  True colour (red, green, blue); both dates share one stretch (per band the {lo:g}-{hi:g} "
+            "percentiles of the valid pixels of both dates), so differences are real; yellow line: the patch; "
+            "grey: no data.",
+        ]
+        if n_without_chips:
+            lines.append(f"  {n_without_chips} 个图斑在影像范围外，无截图 / {n_without_chips} patch(es) lie outside "
+                         "the imagery and have no chips.")
+    else:
+        lines += [
+            f"本包无影像截图：{chips_note[0]}。",
+            f"No image chips in this package: {chips_note[1]}.",
+        ]
+    lines += ["", "字段 / fields（字段名  别名：含义 / meaning [类型 type]；* 由外业核查填写 / * filled in by "
+                  "the field team）:"]
     width = max(len(name) for name in PACKAGE_FIELDS)
     for name in PACKAGE_FIELDS:
-        field = FIELD_BY_NAME[name]
-        lines.append(f"  {name.ljust(width)}  {field.meaning_zh} / {field.meaning_en}")
+        lines.append(f"{'*' if FIELD_BY_NAME[name].filled_by_field_team else ' '} {name.ljust(width)}  "
+                     f"{field_description(name)}")
     lines += [
         "",
         "TBLX 取值 / values:",
-        *(f"  {zh} ({en})" for en, zh in STATUS_LABELS_ZH.items()),
+        *(f"  {t.label_zh} = {t.label_en}" for t in PATCH_TYPES),
+        "THJG 取值 / values:",
+        *(f"  {zh} = {en}" for en, zh in STATUS_LABELS_ZH.items()),
         "",
         "PDLX 只能填写以下之一 / must be one of:",
-        *(f"  {v.label_zh} ({v.label_en})" for v in VERDICTS),
+        *(f"  {v.label_zh} = {v.label_en}" for v in VERDICTS),
+        "ZGZT 只能填写以下之一 / must be one of:",
+        *(f"  {r.label_zh} = {r.label_en}" for r in RECTIFICATIONS),
+        f"ZP 照片文件名，多个以 {PHOTO_SEPARATOR} 分隔 / photo file names separated by {PHOTO_SEPARATOR}",
+        "HCRQ 日期写 YYYY-MM-DD / date as YYYY-MM-DD；WFMJ 为核查认定的违法面积（平方米）/ the verified illegal "
+        "area (m²)",
         "",
-        "说明：TBLX 与 WFGDMJ 为图斑与耕地、批准用地套合的结果，尚未经外业核查，属疑似违法；",
-        "      以外业核查的 PDLX 判定为准。",
-        "Note: TBLX and WFGDMJ come from overlaying the patch on farmland and approvals; they are",
-        "      suspected, not verified. The field verdict PDLX decides.",
-        f"面积单位 / units: 平方米 m²; 1 亩 = 10000/15 m² ≈ {M2_PER_MU:.2f} m²",
+        "说明：THJG、WFGDMJ、WFJBNTMJ 为图斑与耕地、批准用地套合的结果，尚未经外业核查，属疑似；",
+        "      以外业核查的 PDLX 判定为准。请勿修改 JCBH、XZQDM：核查结果按二者回读。",
+        "Note: THJG, WFGDMJ and WFJBNTMJ come from overlaying the patch on farmland and approvals; they are",
+        "      suspected, not verified. The field verdict PDLX decides. Do not edit JCBH or XZQDM: the",
+        "      results are read back by them.",
+        f"面积单位 / units: 平方米 m²，字段名以 M 结尾者为亩 / fields ending in M are in mu; "
+        f"1 亩 = 10000/15 m² ≈ {M2_PER_MU:.2f} m²",
+        "中心点为图斑内的一点（不一定是几何中心）/ the centre point lies inside the patch (not always its centroid)",
     ]
     return "\r\n".join(lines) + "\r\n"
+
+
+def field_description(name: str) -> str:
+    """``别名：含义 / meaning [type]`` of a package field, for the README."""
+    field = FIELD_BY_NAME[name]
+    meaning = field.meaning_zh
+    zh = meaning if meaning.startswith(field.alias_zh) else f"{field.alias_zh}：{meaning}"
+    return f"{zh} / {field.meaning_en} [{field.dbf_type}]"
 
 
 def _text(value: Any) -> str | None:
@@ -104,71 +222,186 @@ def _area(value: Any) -> float | None:
     return None if is_missing(value) else round(float(value), 2)
 
 
-def _records(county: gpd.GeoDataFrame) -> list[fiona.Feature]:
+def _mu(value: Any) -> float | None:
+    return None if is_missing(value) else round(float(m2_to_mu(float(value))), 2)
+
+
+def _props(row: Any, geom: Any, to_lonlat: pyproj.Transformer | None, projected: bool) -> dict[str, Any]:
+    """The Shapefile record of one piece (``geom`` in the package's CRS)."""
+    dzb = bzb = jd = wd = None
+    if geom is not None and not geom.is_empty:
+        point = geom.representative_point()  # inside the patch, deterministic
+        if projected:
+            dzb, bzb = round(point.x, 2), round(point.y, 2)
+        if to_lonlat is not None:
+            lon, lat = to_lonlat.transform(point.x, point.y)
+            jd, wd = round(float(lon), 7), round(float(lat), 7)
+    return {
+        "JCBH": _text(row.patch_id),
+        "YSBH": _text(row.source_id),
+        "XZQDM": _text(row.county_code),
+        "XZQMC": _text(row.county_name),
+        "TBLX": PATCH_TYPE_BY_CODE[PATCH_TYPE_NEW_CONSTRUCTION].label_zh,
+        "THJG": STATUS_LABELS_ZH.get(str(row.status), str(row.status)),
+        "TBMJ": _area(row.area_m2),
+        "JCMJ": _area(row.area_m2),
+        "TBMJM": _mu(row.area_m2),
+        "GDMJ": _area(row.farmland_m2),
+        "GDMJM": _mu(row.farmland_m2),
+        "JBNTMJ": _area(row.basic_farmland_m2),
+        "PZMJ": _area(row.approved_m2),
+        "WFGDMJ": _area(row.illegal_farmland_m2),
+        "WFGDMJM": _mu(row.illegal_farmland_m2),
+        "WFJBNTMJ": _area(row.illegal_basic_farmland_m2),
+        "WFJBNTMJM": _mu(row.illegal_basic_farmland_m2),
+        "QSX": _text(row.before_date),
+        "HSX": _text(row.after_date),
+        "DZB": dzb,
+        "BZB": bzb,
+        "JD": jd,
+        "WD": wd,
+        "PDLX": "",
+        "WFMJ": None,
+        "ZGZT": "",
+        "HCSM": "",
+        "HCR": "",
+        "HCRQ": "",
+        "ZP": "",
+    }
+
+
+def _check_text(props: Mapping[str, Any], encoding: str, code: str) -> None:
+    """Refuse a text value the encoding cannot write or the field cannot hold: one line."""
+    enc = ENCODINGS[encoding]
+    for name, value in props.items():
+        if not isinstance(value, str) or not value:
+            continue
+        try:
+            raw = value.encode(enc.name)
+        except UnicodeEncodeError as exc:
+            bad = value[exc.start]
+            raise PackageEncodingError(
+                f"field package {code}: {name} {value!r} of patch {props.get('JCBH')} cannot be written in "
+                f"{enc.cpg} (character {bad!r} U+{ord(bad):04X} is not in {enc.cpg})") from None
+        width = int(FIELD_SCHEMA[name].split(":")[1].split(".")[0])
+        if len(raw) > width:
+            raise PackageEncodingError(
+                f"field package {code}: {name} {value!r} of patch {props.get('JCBH')} needs {len(raw)} bytes in "
+                f"{enc.cpg}, the field holds {width}")
+
+
+def _zinfo(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def _write_shapefile(records: list[tuple[dict[str, Any], Any]], shp: Path, crs: pyproj.CRS, encoding: str) -> None:
+    enc = ENCODINGS[encoding]
+    schema = {"geometry": "Polygon", "properties": dict(FIELD_SCHEMA)}
     features = []
-    for row in county.itertuples(index=False):
-        geom = getattr(row, county.geometry.name)
-        if geom is not None and not geom.is_empty and geom.geom_type not in ("Polygon", "MultiPolygon"):
-            raise ValueError(f"piece {row.patch_id} has a {geom.geom_type} geometry: a Shapefile takes polygons only")
-        props = {
-            "JCBH": _text(row.patch_id),
-            "YSBH": _text(row.source_id),
-            "XZQDM": _text(row.county_code),
-            "XZQMC": _text(row.county_name),
-            "TBMJ": _area(row.area_m2),
-            "GDMJ": _area(row.farmland_m2),
-            "JBNTMJ": _area(row.basic_farmland_m2),
-            "PZMJ": _area(row.approved_m2),
-            "WFGDMJ": _area(row.illegal_farmland_m2),
-            "TBMJM": _area(m2_to_mu(float(row.area_m2))),
-            "QSX": _text(row.before_date),
-            "HSX": _text(row.after_date),
-            "TBLX": STATUS_LABELS_ZH.get(str(row.status), str(row.status)),
-            "PDLX": "",
-            "HCSM": "",
-        }
+    for props, geom in records:
         geometry = None if geom is None or geom.is_empty else shapely.geometry.mapping(geom)
         features.append(fiona.Feature.from_dict({"geometry": geometry, "properties": props}))
-    return features
+    with fiona.open(shp, "w", driver="ESRI Shapefile", crs=FionaCRS.from_wkt(crs.to_wkt()), schema=schema,
+                    encoding=enc.name, DBF_DATE_LAST_UPDATE=_DBF_DATE) as dst:
+        dst.writerecords(features)
+    shp.with_suffix(".cpg").write_text(enc.cpg, encoding="ascii")  # GDAL writes one too; make it certain
+    with open(shp.with_suffix(".dbf"), "r+b") as dbf:  # the language-driver byte, for .cpg-blind readers
+        dbf.seek(29)
+        dbf.write(bytes([enc.ldid]))
 
 
-def _write_zip(county: gpd.GeoDataFrame, code: str, name: str, crs: pyproj.CRS, target: Path) -> None:
+def _write_zip(county: gpd.GeoDataFrame, geoms_source: gpd.GeoSeries, code: str, name: str,
+               crs: pyproj.CRS, target: Path, encoding: str, chip_source: ChipSource | None,
+               chips_note: tuple[str, str] | None) -> None:
+    projected = crs.is_projected
+    to_lonlat = pyproj.Transformer.from_crs(crs, _GEOGRAPHIC, always_xy=True)
+    geom_col = county.geometry.name
+    records = [(_props(row, getattr(row, geom_col), to_lonlat, projected), getattr(row, geom_col))
+               for row in county.itertuples(index=False)]
+    for props, _ in records:
+        _check_text(props, encoding, code)
+    year = county["year"].dropna().iloc[0] if county["year"].notna().any() else ""
     with tempfile.TemporaryDirectory(prefix=f".{code}.", dir=target.parent) as work:
         shp = Path(work) / f"{code}.shp"
-        schema = {"geometry": "Polygon", "properties": dict(FIELD_SCHEMA)}
-        with fiona.open(
-            shp, "w", driver="ESRI Shapefile", crs=FionaCRS.from_wkt(crs.to_wkt()), schema=schema,
-            encoding=ENCODING,
-        ) as dst:
-            dst.writerecords(_records(county))
-        cpg = shp.with_suffix(".cpg")
-        cpg.write_text(ENCODING, encoding="ascii")  # GDAL writes it too; make the content certain
-        with atomic_output(target) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        _write_shapefile(records, shp, crs, encoding)
+        with atomic_output(target) as tmp, zipfile.ZipFile(tmp, "w") as zf:
             for suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
                 member = shp.with_suffix(suffix)
                 if not member.is_file():
                     raise RuntimeError(f"the Shapefile writer made no {member.name}")
-                zf.write(member, arcname=member.name)
-            zf.writestr("README.txt", readme_text(code, name, len(county)).encode("utf-8-sig"))
+                zf.writestr(_zinfo(member.name), member.read_bytes())
+            pdf = io.BytesIO()
+            n_without = 0
+            used: set[str] = set()
+            with CountySheet(pdf, county_code=code, county_name=name, year=year, crs_label=_crs_label(crs),
+                             n_patches=len(records), no_chips_note=chips_note) as sheet:
+                for (props, _), source_geom in zip(records, geoms_source):
+                    stretched, missing = None, None
+                    if chip_source is not None:
+                        pair = chip_source(source_geom, geoms_source.crs)
+                        if pair is None:
+                            n_without += 1
+                            missing = "影像范围外" if sheet.L.zh else "outside the imagery"
+                        else:
+                            stretched = stretch_pair(pair)
+                            before_name, after_name = _unique_chip_names(props["JCBH"], used)
+                            png_before, png_after = chip_pngs(stretched)
+                            zf.writestr(_zinfo(before_name), png_before)
+                            zf.writestr(_zinfo(after_name), png_after)
+                    sheet.add(props, stretched, missing)
+            zf.writestr(_zinfo(sheet_name(code)), pdf.getvalue())
+            readme = readme_text(code, name, len(records), encoding=encoding, crs=crs, chips_note=chips_note,
+                                 n_without_chips=n_without)
+            zf.writestr(_zinfo("README.txt"), readme.encode("utf-8-sig"))
+
+
+def _unique_chip_names(jcbh: str, used: set[str]) -> tuple[str, str]:
+    """:func:`reports.chips.chip_names`, with ``_2``, ``_3`` ... when two JCBHs map to one file name."""
+    before, after = chip_names(jcbh)
+    n = 1
+    while before in used:
+        n += 1
+        before, after = chip_names(f"{jcbh}_{n}")
+    used.add(before)
+    return before, after
 
 
 def write_field_packages(
     pieces: gpd.GeoDataFrame,
     out_dir: str | os.PathLike[str],
     county_crs: Mapping[str, Any] | None = None,
+    *,
+    encoding: str = DEFAULT_ENCODING,
+    chip_source: ChipSource | None = None,
+    no_chips_reason: tuple[str, str] | None = None,
 ) -> dict[str, Path]:
-    """Write one zipped Shapefile per county that has pieces.
+    """Write one zipped package per county that has pieces (see the module docstring).
 
     Parameters
     ----------
     pieces : geopandas.GeoDataFrame
-        One row per patch piece, in one CRS.
+        One row per patch piece (:data:`overlay.contracts.RUN_PIECE_COLUMNS`), in one CRS.
     out_dir : str or os.PathLike
         The run's output folder; zips go to ``out_dir/field_verification/``.
     county_crs : mapping of str to CRS-like, optional
         CRS to write each county's Shapefile in (anything ``pyproj.CRS``
         accepts), by county code. Counties not in it, or all counties when it is
         None, keep the pieces' CRS.
+    encoding : str
+        ``utf-8`` (default) or ``gbk``: the attribute encoding (:data:`ENCODINGS`).
+        A text value that GBK cannot write stops before any package is written
+        (:class:`PackageEncodingError`, one line naming the patch and the character).
+    chip_source : callable, optional
+        ``chip_source(geometry, crs) -> ChipPair | None`` (:data:`reports.chips.ChipSource`),
+        called with each piece's geometry in the pieces' CRS. None: no chips (the
+        README and the sheet say why: ``no_chips_reason``).
+    no_chips_reason : (str, str), optional
+        Why there are no chips (Chinese, English); default :data:`NO_IMAGERY`.
+        Used only without ``chip_source``.
 
     Returns
     -------
@@ -178,21 +411,37 @@ def write_field_packages(
     require_columns(pieces, RUN_PIECE_COLUMNS, "pieces")
     if pieces.crs is None:
         raise ValueError("pieces has no CRS")
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
     folder = Path(out_dir) / FIELD_DIR
     folder.mkdir(parents=True, exist_ok=True)
+    for row in pieces.itertuples(index=False):
+        geom = getattr(row, pieces.geometry.name)
+        if geom is not None and not geom.is_empty and geom.geom_type not in ("Polygon", "MultiPolygon"):
+            raise ValueError(f"piece {row.patch_id} has a {geom.geom_type} geometry: a Shapefile takes polygons only")
+    chips_note = None if chip_source is not None else (no_chips_reason or NO_IMAGERY)
     codes = pieces["county_code"].astype(str)
-    written: dict[str, Path] = {}
+    source_crs = pyproj.CRS.from_user_input(pieces.crs)
+    plan = []
     for code in sorted(codes.unique()):
         county = pieces[codes == code].sort_values("patch_id", kind="stable")
         target_crs = pyproj.CRS.from_user_input(
             county_crs[code] if county_crs is not None and code in county_crs else pieces.crs
         )
-        if not target_crs.equals(pyproj.CRS.from_user_input(pieces.crs)):
+        source_geoms = county.geometry
+        if not target_crs.equals(source_crs):
             county = county.to_crs(target_crs)
         names = county["county_name"].dropna().astype(str)
         name = names.iloc[0] if len(names) else ""
+        plan.append((code, name, county, source_geoms, target_crs))
+    # every text value is checked before the first package is written
+    for code, _, county, _, _ in plan:
+        for row in county.itertuples(index=False):
+            _check_text(_props(row, None, None, False), encoding, code)
+    written: dict[str, Path] = {}
+    for code, name, county, source_geoms, target_crs in plan:
         target = folder / f"{code}.zip"
-        _write_zip(county, code, name, target_crs, target)
+        _write_zip(county, source_geoms, code, name, target_crs, target, encoding, chip_source, chips_note)
         written[code] = target
     log.info("wrote %d field verification package(s) to %s", len(written), folder)
     return written

@@ -8,11 +8,14 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from overlay.contracts import COUNTY_COLUMNS, LEVEL_LABELS_ZH, RUN_PIECE_COLUMNS, STATUS_LABELS_ZH
+from overlay.contracts import (COUNTY_COLUMNS, FIELD_BY_NAME, LEVEL_LABELS_ZH, LEVELS, ORIGIN_LABELS_ZH, ORIGINS,
+                               RECTIFICATIONS, RUN_PIECE_COLUMNS, STATUS_LABELS_ZH, STATUSES, VERDICTS)
 from reports._common import atomic_output, require_columns
+from reports.gpkg_schema import EnumDomain, add_enum_domains
 from reports.units import m2_to_ha, m2_to_mu
 
-__all__ = ["PATCHES_LAYER", "COUNTY_LAYER", "write_patches_gpkg", "county_ratio_layer"]
+__all__ = ["PATCHES_LAYER", "COUNTY_LAYER", "PIECE_DOMAINS", "COUNTY_DOMAINS", "write_patches_gpkg",
+           "county_ratio_layer"]
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +24,22 @@ PATCHES_LAYER = "patches"
 
 COUNTY_LAYER = "county_ratios"
 """Layer of the county polygons with their ratio, level and rank."""
+
+PIECE_DOMAINS: dict[str, EnumDomain] = {
+    "status": EnumDomain("landcheck_status", [(s, STATUS_LABELS_ZH[s]) for s in STATUSES],
+                         FIELD_BY_NAME["THJG"].alias_zh),
+    "origin": EnumDomain("landcheck_origin", [(o, ORIGIN_LABELS_ZH[o]) for o in ORIGINS]),
+    # the verdict columns, when the pieces carry returned verdicts (codes of the contract)
+    "verdict": EnumDomain("landcheck_pdlx", [(v.code, v.label_zh) for v in VERDICTS], FIELD_BY_NAME["PDLX"].alias_zh),
+    "rectification": EnumDomain("landcheck_zgzt", [(r.code, r.label_zh) for r in RECTIFICATIONS],
+                                FIELD_BY_NAME["ZGZT"].alias_zh),
+}
+"""Value lists of the ``patches`` layer (GeoPackage enum constraints: QGIS shows the Chinese labels)."""
+
+COUNTY_DOMAINS: dict[str, EnumDomain] = {
+    "level": EnumDomain("landcheck_level", [(lv, LEVEL_LABELS_ZH[lv]) for lv in LEVELS]),
+}
+"""Value lists of the ``county_ratios`` layer."""
 
 
 def _patches_layer(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -94,7 +113,9 @@ def write_patches_gpkg(
     """Write the GeoPackage with layers ``patches`` and ``county_ratios``.
 
     ``patches`` holds every piece column plus ``area_mu``, ``illegal_mu`` and
-    ``status_zh``, sorted by county and patch id. ``county_ratios`` holds the
+    ``status_zh``, sorted by county and patch id; ``status``, ``origin`` (and
+    ``verdict`` / ``rectification`` when present) carry value lists with their
+    Chinese labels (:data:`PIECE_DOMAINS`). ``county_ratios`` holds the
     county polygons with ratio, level and rank (see :func:`county_ratio_layer`)
     for a choropleth map. Both layers are in the pieces' CRS. Written through
     pyogrio to a temporary file, then renamed.
@@ -126,4 +147,6 @@ def write_patches_gpkg(
                         geometry_type="MultiPolygon")
         counties.to_file(tmp, layer=COUNTY_LAYER, driver="GPKG", engine="pyogrio", mode="a",
                          promote_to_multi=True, geometry_type="MultiPolygon")
+        add_enum_domains(tmp, PATCHES_LAYER, PIECE_DOMAINS)
+        add_enum_domains(tmp, COUNTY_LAYER, COUNTY_DOMAINS)
     return final

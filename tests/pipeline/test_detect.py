@@ -236,6 +236,9 @@ def test_construction_on_nodata_is_not_detected(tmp_path):
         after[:, 10:25, 100:118] = 0
 
     cfg = make_pair(tmp_path, blocks=[(nodata_block, "concrete")], edit_after=punch)
+    for path in cfg.after:  # 0 is nodata only where the file says so
+        with rasterio.open(path, "r+") as dst:
+            dst.nodata = 0
     patches, stats = detect(cfg, chunk_px=64)
     assert len(patches) == 0
     assert stats["pixels_nodata"] == 15 * 18

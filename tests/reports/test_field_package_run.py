@@ -1,0 +1,98 @@
+"""The run's side of the field packages: the ``field_packages:`` config key, chips from the imagery."""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+import yaml
+from affine import Affine
+
+from pipeline.chips_io import CHIPS_OFF, write_run_field_packages
+from pipeline.config import FieldPackagesConfig, ImageryConfig, parse_config
+from pipeline.errors import ConfigError
+from pipeline.imagery import open_imagery
+from reports.field_package import NO_IMAGERY, sheet_name
+from tests.reports.pdfparse import n_images
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "configs" / "sample_truth.yaml"
+
+
+def _config(**field_packages):
+    data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    if field_packages:
+        data["field_packages"] = field_packages
+    return parse_config(data, SAMPLE)
+
+
+def test_config_key_defaults_and_values() -> None:
+    assert _config().field_packages == FieldPackagesConfig(encoding="utf-8", chips=True)
+    assert _config(encoding="GBK").field_packages.encoding == "gbk"
+    assert _config(encoding="UTF8", chips=False).field_packages == FieldPackagesConfig("utf-8", False)
+    with pytest.raises(ConfigError, match=r"'field_packages.encoding' must be one of utf-8, gbk, got 'big5'"):
+        _config(encoding="big5")
+    with pytest.raises(ConfigError, match=r"unknown key 'field_packages.chip'"):
+        _config(chip=True)
+    with pytest.raises(ConfigError, match=r"'field_packages.chips' must be true or false"):
+        _config(chips="yes")
+    assert _config(encoding="gbk").to_dict()["field_packages"] == {"encoding": "gbk", "chips": True}
+
+
+def _run(encoding: str = "utf-8", chips: bool = True):
+    return SimpleNamespace(source=SAMPLE, field_packages=FieldPackagesConfig(encoding, chips))
+
+
+@pytest.fixture
+def imagery(tmp_path, pieces):
+    """Imagery under the fixture's pieces (EPSG:4551), bands red, green, blue; after = before + 50."""
+    x0, y0, res = 449900.0, 4863000.0, 2.0
+    rng = np.random.default_rng(2)
+    data = rng.integers(100, 900, size=(3, 1700, 3000))
+    paths = []
+    for name, offset in (("b.tif", 0), ("a.tif", 50)):
+        path = tmp_path / name
+        with rasterio.open(path, "w", driver="GTiff", height=1700, width=3000, count=3, dtype="uint16",
+                           crs="EPSG:4551", tiled=True, transform=Affine(res, 0, x0, 0, -res, y0)) as dst:
+            dst.write((data + offset).astype("uint16"))
+        paths.append(path)
+    config = ImageryConfig(before=(paths[0],), after=(paths[1],), bands={"red": 1, "green": 2, "blue": 3})
+    img = open_imagery(config, chunk_px=512)
+    grid = shapely.box(*img.grid.bounds)
+    assert all(grid.contains(g) for g in pieces.geometry)
+    return img
+
+
+def test_with_imagery_every_package_has_chips(tmp_path, pieces, imagery) -> None:
+    written = write_run_field_packages(_run(), pieces, tmp_path, None, imagery)
+    for code, path in written.items():
+        n = int((pieces["county_code"] == code).sum())
+        with zipfile.ZipFile(path) as zf:
+            assert len([m for m in zf.namelist() if m.startswith("chips/")]) == 2 * n
+            assert n_images(zf.read(sheet_name(code))) == 2 * n
+
+
+@pytest.mark.parametrize("chips, reason", [(True, NO_IMAGERY), (False, CHIPS_OFF)])
+def test_no_imagery_or_chips_off_no_chips_and_the_readme_says_why(tmp_path, pieces, imagery, chips, reason) -> None:
+    written = write_run_field_packages(_run(chips=chips), pieces, tmp_path, None,
+                                       None if reason is NO_IMAGERY else imagery)
+    with zipfile.ZipFile(written["220104"]) as zf:
+        assert not [m for m in zf.namelist() if m.startswith("chips/")]
+        readme = zf.read("README.txt").decode("utf-8-sig")
+        assert n_images(zf.read(sheet_name("220104"))) == 0
+    assert reason[0] in readme and reason[1] in readme
+
+
+def test_a_name_gbk_cannot_write_is_a_config_error_naming_the_key(tmp_path, pieces) -> None:
+    odd = pieces.copy()
+    odd["county_name"] = odd["county_name"].astype(object)
+    odd.loc[0, "county_name"] = "𠀀关区"
+    with pytest.raises(ConfigError) as err:
+        write_run_field_packages(_run("gbk"), odd, tmp_path, None, None)
+    message = str(err.value)
+    assert message.startswith(f"{SAMPLE}: field package 220102: XZQMC")
+    assert "field_packages.encoding: utf-8" in message and "\n" not in message

@@ -1,0 +1,60 @@
+"""The printable county sheet: pages, searchable JCBH, chips or none, reproducible bytes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from overlay.contracts import RECTIFICATIONS_ZH, VERDICTS_ZH
+from reports.chips import ChipPair, stretch_pair
+from reports.field_sheet import PATCHES_PER_PAGE, n_pages, sheet_bytes
+from tests.reports.pdfparse import n_images, page_count, text_runs
+
+
+def _entry(i: int, with_chip: bool = True):
+    props = {
+        "JCBH": f"2202022025546014857{i:02d}", "YSBH": f"D{i:06d}", "XZQDM": "220202", "XZQMC": "昌邑区",
+        "TBLX": "新增建设用地", "THJG": "未批占用耕地", "TBMJ": 1234.5, "GDMJ": 1000.0, "PZMJ": 0.0,
+        "WFGDMJ": 1000.0, "WFJBNTMJ": 0.0, "QSX": "2024-10-15", "HSX": "2025-10-12",
+        "DZB": 546015.2, "BZB": 4857031.9, "JD": 126.59, "WD": 43.86,
+    }
+    chip = None
+    if with_chip:
+        rng = np.random.default_rng(i)
+        b = rng.uniform(0, 1, (3, 30, 40))
+        chip = stretch_pair(ChipPair(b, b + 0.2, (np.array([[5, 5], [20, 5], [20, 20], [5, 5]]),)))
+    return props, chip
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 7])
+def test_one_page_per_three_patches_and_every_jcbh_searchable(n: int) -> None:
+    entries = [_entry(i) for i in range(n)]
+    pdf, pages = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", entries)
+    assert pages == n_pages(n) == -(-n // PATCHES_PER_PAGE) == page_count(pdf)
+    text = "".join(text_runs(pdf))  # a string switching fonts is split into runs
+    for props, _ in entries:
+        assert props["JCBH"] in text
+    assert "PDLX" in text and "HCSM" in text and "HCR" in text and "HCRQ" in text and "ZGZT" in text
+    assert "1,234.50 m²  (1.85 亩)" in text  # areas in m² and 亩
+    assert all(f"□ {v}" in text for v in VERDICTS_ZH)  # every verdict as a tick box
+    assert all(f"□ {r}" in text for r in RECTIFICATIONS_ZH)
+    assert "2024-10-15" in text and "2025-10-12" in text
+    assert n_images(pdf) == 2 * n  # before and after of every patch
+
+
+def test_no_imagery_no_chips_and_no_patches_one_page() -> None:
+    entries = [_entry(i, with_chip=False) for i in range(2)]
+    pdf, pages = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", entries,
+                             no_chips_note=("本次运行使用下发图斑，没有影像", "no imagery"))
+    assert pages == 1 and n_images(pdf) == 0
+    text = "".join(text_runs(pdf))
+    assert "无影像截图：本次运行使用下发图斑，没有影像" in text
+    empty, pages = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", [])
+    assert pages == 1 == page_count(empty)
+
+
+def test_the_same_sheet_gives_the_same_bytes_and_no_date() -> None:
+    entries = [_entry(i) for i in range(4)]
+    a, _ = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", entries)
+    b, _ = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", entries)
+    assert a == b
+    assert b"CreationDate" not in a and b"ModDate" not in a

@@ -41,7 +41,9 @@ def run_landcheck(world: Path, chunk: int) -> dict:
 
     cfg = load_config(world / "bench.yaml")
     start = time.perf_counter()
-    patches, stats = detect_patches(cfg.imagery, replace(cfg.detection, chunk_px=chunk), progress=False)
+    # the spectral score: the whole-array side below reimplements that one
+    det = replace(cfg.detection, chunk_px=chunk, method="spectral", threshold="otsu")
+    patches, stats = detect_patches(cfg.imagery, det, progress=False)
     return {"seconds": time.perf_counter() - start, "polygons": len(patches),
             "changed_pixels": int(stats["pixels_changed"]),
             "megapixels": stats["grid_height"] * stats["grid_width"] / 1e6}
@@ -92,7 +94,9 @@ def run_naive(world: Path) -> dict:
     score = construction_score(before, after, valid, scale=scale, gains=gains, offsets=offsets)
     edges = histogram_edges()
     counts, _ = np.histogram(np.clip(score[valid], edges[0], edges[-1]), bins=edges)
-    threshold, _ = choose_threshold(det.threshold, det.min_threshold, counts, edges)
+    floor = 0.08 if det.min_threshold is None else det.min_threshold  # the spectral default
+    threshold, _ = choose_threshold("otsu" if isinstance(det.threshold, str) else det.threshold,
+                                    floor, counts, edges)
     mask = clean_mask((score > np.float32(threshold)) & valid, valid,
                       opening_radius=det.opening_radius_px, closing_radius=det.closing_radius_px)
     polys = [g for g, v in shapes(mask.astype(np.uint8), mask=mask, transform=transform, connectivity=4)]

@@ -18,7 +18,8 @@ from detection.score import construction_score
 from detection.threshold import SCORE_BINS, SCORE_RANGE, histogram_edges
 from detection.vectorize import chunk_components
 
-__all__ = ["score_block", "score_array", "score_histogram", "clean_array", "components_tasks"]
+__all__ = ["score_block", "score_array", "score_histogram", "clean_array", "components_tasks",
+           "registered_score_array", "histogram_array"]
 
 
 def score_block(
@@ -130,3 +131,56 @@ def components_tasks(mask: da.Array, score: da.Array) -> list[Delayed]:
     fn = dask.delayed(chunk_components, pure=True)
     return [fn(mblocks[i, j], sblocks[i, j], int(row_offs[i]), int(col_offs[j]))
             for i in range(len(row_offs)) for j in range(len(col_offs))]
+
+
+# --------------------------------------------------------------------------- registered scores
+def _registered_block(valid: np.ndarray, before: np.ndarray, after: np.ndarray, *, settings,
+                      stats, pixel_size_m: float) -> np.ndarray:
+    """One block of :func:`detection.compose.score_block`, as ``(1, rows, cols)`` (valid
+    first: dask takes the output's block shape from it)."""
+    from detection.compose import score_block as _score
+
+    return _score(before, after, valid, settings=settings, stats=stats,
+                  pixel_size_m=pixel_size_m)[None]
+
+
+def registered_score_array(before: da.Array, after: da.Array, valid: da.Array, *, settings,
+                           stats, pixel_size_m: float, depth: int) -> da.Array:
+    """:func:`detection.compose.score_block` mapped with ``depth`` pixels of overlap.
+
+    ``boundary="none"``: a block on the grid edge sees the real edge, so every pixel is
+    computed from the same input neighbourhood as on the whole grid (identical results for
+    any chunking). Chunks thinner than the depth are merged into a neighbour for the
+    operation; the result has the spatial chunks of ``valid``. ``(H, W)`` float32.
+    """
+    if before.chunks != after.chunks or before.chunks[1:] != valid.chunks:
+        raise ValueError("before, after and valid must share their spatial chunks")
+    if len(before.chunks[0]) != 1:
+        before = before.rechunk({0: -1})
+        after = after.rechunk({0: -1})
+    kw = dict(settings=settings, stats=stats, pixel_size_m=float(pixel_size_m))
+    spatial = valid.chunks
+    work = tuple(_merge_thin(c, max(int(depth), 1)) for c in spatial)
+    b, a, v = before, after, valid[None, :, :]
+    if work != spatial:
+        b = b.rechunk(((b.shape[0],),) + work)
+        a = a.rechunk(((a.shape[0],),) + work)
+        v = v.rechunk(((1,),) + work)
+    meta = np.empty((0, 0, 0), dtype=np.float32)
+    if depth == 0:
+        out = da.map_blocks(_registered_block, v, b, a, dtype=np.float32, meta=meta, **kw)
+    else:
+        depths = {0: 0, 1: depth if len(work[0]) > 1 else 0, 2: depth if len(work[1]) > 1 else 0}
+        out = da.map_overlap(_registered_block, v, b, a, depth=depths, boundary="none",
+                             trim=True, align_arrays=False, dtype=np.float32, meta=meta, **kw)
+    out = out[0]
+    return out if work == spatial else out.rechunk(spatial)
+
+
+def histogram_array(score: da.Array, valid: da.Array, edges: np.ndarray,
+                    value_range: tuple[float, float]) -> da.Array:
+    """Lazy integer histogram counts of the valid scores (clipped to the range)."""
+    lo, hi = value_range
+    values = da.where(valid, da.clip(score, lo, hi), np.float32(lo - 1.0))
+    counts, _ = da.histogram(values, bins=edges)
+    return counts

@@ -38,7 +38,8 @@ import math
 import numpy as np
 from scipy.cluster.vq import kmeans2, vq
 
-__all__ = ["GAIN_RANGE", "sample_stride", "fit_gain_offset", "apply_gain_offset"]
+__all__ = ["GAIN_RANGE", "sample_stride", "fit_gain_offset", "apply_gain_offset",
+           "robust_standardise_params", "robust_standardise", "relative_correction"]
 
 #: Gains a relative normalisation may find. Two dates of comparable products differ by a few
 #: to some tens of percent; a fitted gain outside this range means the scene changed too much
@@ -213,3 +214,91 @@ def apply_gain_offset(after: np.ndarray, gains: np.ndarray, offsets: np.ndarray)
     g = np.asarray(gains, dtype=np.float32).reshape(shape)
     o = np.asarray(offsets, dtype=np.float32).reshape(shape)
     return ((after.astype(np.float32, copy=False) - o) / g).astype(np.float32, copy=False)
+
+
+def robust_standardise_params(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band centre (median) and scale (interquartile range) of a pixel sample.
+
+    Order statistics only (``method="nearest"``: every value is one of the sample's own
+    values, never an interpolation between two), so multiplying the DN by any constant
+    multiplies centre and scale by exactly that constant and the standardised image of
+    :func:`robust_standardise` is bit-identical (DN x 257 gives the same features).
+
+    Parameters
+    ----------
+    sample
+        ``(bands, n)`` finite values of one date.
+
+    Returns
+    -------
+    centre, scale : numpy.ndarray
+        ``(bands,)`` float64; a band whose interquartile range is 0 gets the full range as
+        scale, and 1 when that is 0 too (a constant band standardises to 0).
+    """
+    x = np.asarray(sample, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"sample must be (bands, n), got {x.shape}")
+    nb = x.shape[0]
+    if x.shape[1] == 0:
+        return np.zeros(nb), np.ones(nb)
+    q = np.percentile(x, [0, 25, 50, 75, 100], axis=1, method="nearest")
+    centre = q[2]
+    scale = q[3] - q[1]
+    full = q[4] - q[0]
+    scale = np.where(scale > 0, scale, np.where(full > 0, full, 1.0))
+    return centre.astype(np.float64), scale.astype(np.float64)
+
+
+def robust_standardise(image: np.ndarray, centre: np.ndarray, scale: np.ndarray,
+                       fill: float = 0.0) -> np.ndarray:
+    """``(image - centre) / scale`` per band, computed in float64, returned as float32.
+
+    Parameters
+    ----------
+    image
+        ``(bands, ...)`` DN; NaN (no data) becomes ``fill``.
+    centre, scale
+        ``(bands,)`` from :func:`robust_standardise_params`.
+    fill
+        Value written where the input is not finite.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape, float32.
+    """
+    shape = (-1,) + (1,) * (np.ndim(image) - 1)
+    c = np.asarray(centre, dtype=np.float64).reshape(shape)
+    s = np.asarray(scale, dtype=np.float64).reshape(shape)
+    z = (np.asarray(image, dtype=np.float64) - c) / s
+    z[~np.isfinite(z)] = fill
+    return z.astype(np.float32)
+
+
+def relative_correction(before_z: np.ndarray, after_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gain/offset of the standardised after date on the standardised before date.
+
+    Per-date standardisation alone assumes both dates hold the same mix of surfaces; when a
+    large part of the scene changed (a sixth of it harvested, a new district), the median and
+    IQR of the after date move and every unchanged pixel seems to change a little. The
+    consensus fit of :func:`fit_gain_offset` (no-change pixels picked across land-cover
+    transitions, the pseudo-invariant-feature idea of IR-MAD) on the standardised samples
+    gives the residual relation; the after date is then ``(z_after - offset) / gain``.
+    The inputs are standardised values, identical for any linear rescale of the DN, so the
+    correction is too.
+
+    Parameters
+    ----------
+    before_z, after_z
+        ``(bands, n)`` standardised values of the same valid sample pixels.
+
+    Returns
+    -------
+    gains, offsets : numpy.ndarray
+        ``(bands,)`` float64 (1 and 0 when the sample is too small).
+    """
+    nb = before_z.shape[0]
+    if before_z.shape[1] < 100:
+        return np.ones(nb), np.zeros(nb)
+    gains, offsets, _ = fit_gain_offset(before_z, after_z)
+    return gains, offsets

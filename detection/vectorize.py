@@ -21,7 +21,7 @@ and identical for any chunking.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -66,6 +66,8 @@ class ChunkComponents:
         ``(n,)`` int64 grid position of each component's first pixel in raster order.
     top, bottom, left, right
         Labels (0 = no change) of the chunk's first/last row and first/last column.
+    score_maxes
+        ``(n,)`` float64 largest score of each component (exact: a maximum, no rounding).
     """
 
     row_off: int
@@ -80,6 +82,7 @@ class ChunkComponents:
     bottom: np.ndarray
     left: np.ndarray
     right: np.ndarray
+    score_maxes: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n(self) -> int:
@@ -101,6 +104,8 @@ class Components:
         ``(m,)`` float64 mean score over each polygon's pixels.
     first_rows, first_cols
         ``(m,)`` int64 first pixel in raster order.
+    max_scores
+        ``(m,)`` float64 largest score over each polygon's pixels.
     """
 
     geometries: np.ndarray
@@ -108,14 +113,16 @@ class Components:
     mean_scores: np.ndarray
     first_rows: np.ndarray
     first_cols: np.ndarray
+    max_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return int(self.pixels.size)
 
     def select(self, keep: np.ndarray) -> "Components":
         """The subset given by a boolean or index array, order kept."""
+        maxes = self.max_scores[keep] if self.max_scores.size == self.pixels.size else self.max_scores
         return Components(self.geometries[keep], self.pixels[keep], self.mean_scores[keep],
-                          self.first_rows[keep], self.first_cols[keep])
+                          self.first_rows[keep], self.first_cols[keep], maxes)
 
 
 def _empty_i64() -> np.ndarray:
@@ -176,8 +183,11 @@ def chunk_components(
                                           transform=doubled):
         geoms[int(value) - 1] = shapely.geometry.shape(geojson)
     geoms = shapely.transform(geoms, lambda xy: xy * 0.5)
+    maxes = np.full(n + 1, -np.inf)
+    np.maximum.at(maxes, flat, np.where(mask, np.asarray(score, dtype=np.float64), -np.inf).ravel())
     return ChunkComponents(int(row_off), int(col_off), mask.shape, geoms, pixels, sums,
-                           first_rows.astype(np.int64), first_cols.astype(np.int64), **edges)
+                           first_rows.astype(np.int64), first_cols.astype(np.int64), **edges,
+                           score_maxes=maxes[1:])
 
 
 def _canonical(geoms: np.ndarray) -> np.ndarray:
@@ -240,6 +250,10 @@ def merge_components(chunks: list[ChunkComponents]) -> Components:
     np.add.at(pixels, comp, np.concatenate([c.pixels for c in chunks if c.n]))
     sums = np.zeros(ncomp, dtype=np.int64)
     np.add.at(sums, comp, np.concatenate([c.score_sums for c in chunks if c.n]))
+    maxes = np.full(ncomp, -np.inf)
+    piece_max = [c.score_maxes if c.score_maxes.size == c.n else np.full(c.n, np.nan)
+                 for c in chunks if c.n]
+    np.maximum.at(maxes, comp, np.concatenate(piece_max))
     rows = np.concatenate([c.first_rows for c in chunks if c.n])
     cols = np.concatenate([c.first_cols for c in chunks if c.n])
     # first pixel of a component = lexicographic minimum (row, col) of its pieces' first pixels
@@ -270,6 +284,7 @@ def merge_components(chunks: list[ChunkComponents]) -> Components:
         mean_scores=(sums[out_order].astype(np.float64) * SCORE_QUANTUM) / pixels[out_order],
         first_rows=first_rows[out_order],
         first_cols=first_cols[out_order],
+        max_scores=maxes[out_order],
     )
 
 

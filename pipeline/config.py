@@ -56,7 +56,7 @@ BAND_SHORTHANDS: dict[str, dict[str, int]] = {
 DEFAULT_BANDS = {"blue": 1, "green": 2, "red": 3, "nir": 4}
 #: ``imagery.resample`` / ``--resample`` values; ``none`` = tiles must be pixel-aligned
 RESAMPLING_METHODS = ("none", "nearest", "bilinear", "cubic")
-THRESHOLD_METHODS = ("otsu",)
+THRESHOLD_METHODS = ("auto", "otsu")
 
 
 @dataclass(frozen=True)
@@ -109,15 +109,26 @@ class ImageryConfig:
 
 @dataclass(frozen=True)
 class DetectionConfig:
-    """Change-detection settings."""
+    """Change-detection settings.
+
+    ``method`` is a name of :data:`detection.registry.METHOD_NAMES` (default ``learned``);
+    ``model`` a LightGBM model file with its ``.json`` card for ``learned`` (None = the
+    shipped default); ``threshold`` ``auto`` (the method's per-image rule), ``otsu`` or a
+    number; ``min_threshold`` the floor of an automatic threshold (None = the method's
+    default: 0.08 for ``spectral``, the model's lower threshold for ``learned``);
+    ``correct_shift`` measures and corrects a misregistration of the after date.
+    """
 
     min_area_m2: float = 400.0
-    threshold: str | float = "otsu"
-    min_threshold: float = 0.08
+    threshold: str | float = "auto"
+    min_threshold: float | None = None
     opening_radius_px: int = 1
     closing_radius_px: int = 1
     chunk_px: int = 1024
     max_grid_pixels: int = 10_000_000_000
+    method: str = "learned"
+    model: Path | None = None
+    correct_shift: bool = True
 
 
 @dataclass(frozen=True)
@@ -493,9 +504,27 @@ def _dates_only_imagery(section: _Section) -> ImageryConfig:
 def _detection(section: _Section | None) -> DetectionConfig:
     if section is None:
         return DetectionConfig()
-    section.check_keys(("min_area_m2", "threshold", "min_threshold", "opening_radius_px",
-                        "closing_radius_px", "chunk_px", "max_grid_pixels"))
+    section.check_keys(("method", "model", "min_area_m2", "threshold", "min_threshold",
+                        "opening_radius_px", "closing_radius_px", "chunk_px", "max_grid_pixels",
+                        "correct_shift"))
+    from detection.registry import METHOD_NAMES
+
     d = DetectionConfig()
+    method = section.get("method", d.method, str)
+    if method not in METHOD_NAMES:
+        section.fail(f"'{section.key('method')}' must be one of {', '.join(METHOD_NAMES)}, "
+                     f"got {method!r}")
+    model = section.path("model", None)
+    if model is not None:
+        if method != "learned":
+            section.fail(f"'{section.key('model')}' is only used with method 'learned', "
+                         f"not {method!r}")
+        if not model.is_file():
+            section.fail(f"'{section.key('model')}' file not found: {model}")
+        if not model.with_suffix(".json").is_file():
+            section.fail(f"'{section.key('model')}' has no model card beside it: "
+                         f"{model.with_suffix('.json')}")
+    correct_shift = section.get("correct_shift", d.correct_shift, bool)
     threshold = section.get("threshold", d.threshold, (str, int, float))
     if isinstance(threshold, str) and threshold not in THRESHOLD_METHODS:
         section.fail(f"'{section.key('threshold')}' must be a number or one of "
@@ -511,12 +540,18 @@ def _detection(section: _Section | None) -> DetectionConfig:
         if not 0 <= value <= 10:
             section.fail(f"'{section.key(key)}' must be in [0, 10], got {value}")
         radii[key] = value
+    min_threshold = section.get("min_threshold", None, (int, float))
+    if min_threshold is not None:
+        min_threshold = section.number("min_threshold", None, low=0.0)
     return DetectionConfig(
         min_area_m2=section.number("min_area_m2", d.min_area_m2, low=0.0),
         threshold=threshold,
-        min_threshold=section.number("min_threshold", d.min_threshold, low=0.0),
+        min_threshold=min_threshold,
         chunk_px=int(chunk),
         max_grid_pixels=int(section.number("max_grid_pixels", d.max_grid_pixels, low=1.0)),
+        method=method,
+        model=model,
+        correct_shift=bool(correct_shift),
         **radii,
     )
 

@@ -1,14 +1,19 @@
 """The detection stage: before/after tiles -> change polygons ("patches"), streamed with dask.
 
-Three passes over the imagery, each bounded in memory by the chunk size:
+Thin orchestration of :mod:`detection.compose` over the lazy arrays of
+:mod:`pipeline.imagery`; every pass is bounded in memory by the chunk size:
 
-1. **sample** a regular lattice of pixels (chunk-independent) and count valid / nodata / cloud
-   pixels; fit the after-to-before gain/offset per band (:mod:`detection.normalize`);
-2. **histogram** the change score (:mod:`detection.score`) of valid pixels and choose the
-   threshold (Otsu with a floor, or the fixed number; :mod:`detection.threshold`);
-3. **threshold, clean** with overlap between chunks (:mod:`detection.clean`) and **vectorise**
-   per chunk, then join pieces across chunk borders and number the polygons in raster order of
-   their first pixel (:mod:`detection.vectorize`).
+1. **sample** a regular lattice of pixels (chunk-independent), count valid / nodata / cloud
+   pixels, and read up to three fixed windows of both dates for the co-registration check;
+   the scene statistics of the configured score come from these
+   (:func:`detection.compose.scene_statistics`, :mod:`detection.register`);
+2. **histogram** the score (the registered method mapped with its declared overlap,
+   :func:`detection.chunked.registered_score_array`) and choose the threshold for this image
+   (:func:`detection.compose.choose_threshold`);
+3. **threshold, clean** with overlap between chunks and **vectorise** per chunk, join pieces
+   across chunk borders, then the object filter (minimum area, hysteresis core;
+   :func:`detection.compose.object_filter`) and number the polygons in raster order of their
+   first pixel.
 
 The dask scheduler is whatever is active (threads by default, a ``distributed.Client`` when
 one is set up by the caller). Tasks hold paths, not open files.
@@ -22,22 +27,44 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import dask
+import dask.array as da
 import geopandas as gpd
 import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 
-from detection.chunked import clean_array, components_tasks, score_array, score_histogram
-from detection.normalize import fit_gain_offset, sample_stride
-from detection.score import reflectance_scale
-from detection.threshold import choose_threshold
+from detection.chunked import (
+    clean_array,
+    components_tasks,
+    histogram_array,
+    registered_score_array,
+)
+from detection.compose import (
+    HIST_BINS,
+    SceneStats,
+    Settings,
+    _windows,
+    choose_threshold,
+    object_filter,
+    scene_statistics,
+    score_depth,
+)
+from detection.normalize import sample_stride
+from detection.registry import get_method
+from detection.threshold import histogram_edges
 from detection.vectorize import merge_components, source_ids, to_map_coordinates
 from pipeline.config import BANDS, DetectionConfig, ImageryConfig
+from pipeline.errors import ConfigError
 from pipeline.imagery import Imagery, open_imagery
 
-__all__ = ["COLUMNS", "detect_patches", "detect_on_imagery"]
+__all__ = ["COLUMNS", "DetectionSetupError", "detect_patches", "detect_on_imagery",
+           "settings_from_config"]
+
+
+class DetectionSetupError(ConfigError):
+    """The configured detection cannot run on this imagery (e.g. a NIR method, no NIR)."""
 
 COLUMNS = ["source_id", "mean_score", "geometry"]
-#: pixels sampled for the radiometric normalisation
+#: pixels sampled for the scene statistics
 SAMPLE_TARGET = 250_000
 
 
@@ -54,6 +81,20 @@ def _step(label: str, enabled: bool) -> Iterator[None]:
         yield
 
 
+def settings_from_config(detection: DetectionConfig) -> Settings:
+    """The composition settings of a validated ``DetectionConfig``."""
+    return Settings(
+        method=detection.method,
+        model=str(detection.model) if detection.model is not None else None,
+        threshold=detection.threshold,
+        min_threshold=detection.min_threshold,
+        opening_radius_px=detection.opening_radius_px,
+        closing_radius_px=detection.closing_radius_px,
+        min_area_m2=detection.min_area_m2,
+        correct_shift=detection.correct_shift,
+    )
+
+
 def detect_patches(
     imagery: ImageryConfig,
     detection: DetectionConfig,
@@ -67,7 +108,7 @@ def detect_patches(
     imagery
         Tiles, band indexes and cloud masks of both dates.
     detection
-        Threshold, clean-up radii, minimum area and chunk size.
+        Method, threshold, clean-up radii, minimum area and chunk size.
     progress
         Print the steps and dask progress bars on stderr.
 
@@ -77,8 +118,9 @@ def detect_patches(
         Columns ``source_id, mean_score, geometry`` in the imagery grid's CRS, ordered by
         ``source_id``.
     stats : dict
-        JSON-serialisable detection statistics (threshold, normalisation, pixel counts,
-        polygons before/after the minimum-area filter, area dropped, grid, timings).
+        JSON-serialisable detection statistics (method, model id, shift found and applied,
+        threshold chosen, scene statistics, pixel counts, polygons before/after the object
+        filter, area dropped, grid, timings).
 
     Raises
     ------
@@ -96,42 +138,59 @@ def detect_on_imagery(
     progress: bool = True,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """:func:`detect_patches` on already opened imagery."""
+    from detection.register import estimate_shift
+
+    settings = settings_from_config(detection)
+    method = get_method(settings.method)
     grid = img.grid
+    pixel_size = float(np.sqrt(grid.pixel_area))
     timings: dict[str, float] = {}
     data_valid = img.data_valid
     valid = data_valid & ~img.cloud
 
-    # -- pass 1: sample for the normalisation, pixel counts
+    # -- pass 1: sample for the scene statistics, co-registration windows, pixel counts
     t = time.perf_counter()
     stride = sample_stride(grid.height, grid.width, SAMPLE_TARGET)
-    with _step("sampling pixels for the radiometric normalisation", progress):
-        sb, sa, sv, n_data, n_cloud = dask.compute(
+    wins = _windows(grid.shape) if (settings.method == "learned" and settings.correct_shift) else []
+    with _step("sampling pixels for the scene statistics", progress):
+        sb, sa, sv, n_data, n_cloud, *win_arrays = dask.compute(
             img.before[:, ::stride, ::stride], img.after[:, ::stride, ::stride],
             valid[::stride, ::stride], data_valid.sum(), (data_valid & img.cloud).sum(),
+            *[x[:, r, c] for r, c in wins for x in (img.before, img.after)],
         )
     sb, sa = sb[:, sv], sa[:, sv]
-    gains, offsets, n_inliers = fit_gain_offset(sb, sa)
-    p99 = float(np.percentile(sb[:3], 99)) if sb.size else None
-    scale = reflectance_scale(img.before_dtype, p99)
+    band_names = tuple(getattr(img, "band_names", BANDS))
+    has_nir = "nir" in band_names
+    if method.needs_nir and not has_nir:
+        raise DetectionSetupError(f"detection.method '{method.name}' needs a near-infrared band; "
+                                  "the imagery has none (use method 'learned')")
+    stats_scene = scene_statistics(settings, sb, sa, dtype=img.before_dtype, has_nir=has_nir)
+    shift_info = None
+    if wins:
+        shift = estimate_shift(list(win_arrays[0::2]), list(win_arrays[1::2]))
+        stats_scene = SceneStats(stats_scene.method, stats_scene.has_nir, stats_scene.params,
+                                 shift.applied)
+        shift_info = shift.as_dict()
     timings["sample_s"] = time.perf_counter() - t
 
-    score = score_array(img.before, img.after, valid, gains, offsets, scale)
+    depth = score_depth(settings, pixel_size)
+    score = registered_score_array(img.before, img.after, valid, settings=settings,
+                                   stats=stats_scene, pixel_size_m=pixel_size, depth=depth)
 
-    # -- pass 2: threshold
+    # -- pass 2: threshold for this image
     t = time.perf_counter()
-    if isinstance(detection.threshold, str):
-        counts, edges = score_histogram(score, valid)
+    counts = edges = None
+    if isinstance(settings.threshold, str):
+        edges = histogram_edges(HIST_BINS, method.value_range)
         with _step("score histogram for the threshold", progress):
-            (counts,) = dask.compute(counts)
-        threshold, otsu = choose_threshold(detection.threshold, detection.min_threshold, counts, edges)
-    else:
-        threshold, otsu = choose_threshold(detection.threshold, detection.min_threshold)
+            (counts,) = dask.compute(histogram_array(score, valid, edges, method.value_range))
+    threshold, tinfo = choose_threshold(settings, counts, edges)
     timings["threshold_s"] = time.perf_counter() - t
 
     # -- pass 3: mask, clean, vectorise per chunk; merge
     t = time.perf_counter()
     change = (score > np.float32(threshold)) & valid
-    cleaned = clean_array(change, valid, detection.opening_radius_px, detection.closing_radius_px)
+    cleaned = clean_array(change, valid, settings.opening_radius_px, settings.closing_radius_px)
     tasks = components_tasks(cleaned, score)
     with _step("thresholding, cleaning and vectorising", progress), warnings.catch_warnings():
         # rasterio's shapes() in worker threads now and then emits a spurious
@@ -142,9 +201,11 @@ def detect_on_imagery(
     comps = merge_components(list(chunks))
     timings["vectorise_s"] = time.perf_counter() - t
 
-    # -- minimum area, ids, map coordinates
+    # -- object filter, ids, map coordinates
     areas = comps.pixels * grid.pixel_area
-    keep = areas >= detection.min_area_m2 * (1 - 1e-12)
+    keep = object_filter(comps, pixel_area=grid.pixel_area, min_area_m2=settings.min_area_m2,
+                         high=tinfo.get("threshold_high"))
+    by_area = areas >= settings.min_area_m2 * (1 - 1e-12)
     kept = comps.select(keep)
     geoms = to_map_coordinates(kept.geometries, grid.transform)
     patches = gpd.GeoDataFrame(
@@ -154,17 +215,26 @@ def detect_on_imagery(
 
     total = grid.height * grid.width
     n_data, n_cloud = int(n_data), int(n_cloud)
+    model_id = None
+    if settings.method == "learned":
+        from detection.learned import load_model
+
+        model_id = load_model(settings.model).model_id
     stats: dict[str, Any] = {
+        "method": settings.method,
+        "bands": list(band_names),
+        "method_description": method.description,
+        "model_id": model_id,
         "threshold": float(threshold),
-        "threshold_method": "otsu" if otsu is not None else "fixed",
-        "otsu_threshold": otsu,
-        "min_threshold": float(detection.min_threshold),
-        "gains": {b: float(g) for b, g in zip(BANDS, gains)},
-        "offsets": {b: float(o) for b, o in zip(BANDS, offsets)},
+        "threshold_method": tinfo["threshold_method"],
+        "otsu_threshold": tinfo["otsu_threshold"],
+        "threshold_high": tinfo.get("threshold_high"),
+        "min_threshold": settings.min_threshold,
+        "shift": shift_info,
+        "score_depth_px": int(depth),
+        "scene": stats_scene.as_dict(),
         "normalisation_sample_pixels": int(sv.sum()),
-        "normalisation_inlier_pixels": int(n_inliers),
         "normalisation_sample_stride": int(stride),
-        "reflectance_scale": float(scale),
         "pixels_total": int(total),
         "pixels_valid": n_data - n_cloud,
         "pixels_nodata": int(total - n_data),
@@ -172,11 +242,13 @@ def detect_on_imagery(
         "pixels_changed": int(comps.pixels.sum()),
         "pixels_changed_kept": int(kept.pixels.sum()),
         "polygons_before_min_area": int(len(comps)),
-        "polygons_after_min_area": int(len(kept)),
+        "polygons_after_min_area": int(by_area.sum()),
+        "polygons_dropped_by_core": int((by_area & ~keep).sum()),
+        "polygons_kept": int(len(kept)),
         "polygons_dropped": int(len(comps) - len(kept)),
         "area_dropped_m2": float(areas[~keep].sum()),
         "area_kept_m2": float(areas[keep].sum()),
-        "min_area_m2": float(detection.min_area_m2),
+        "min_area_m2": float(settings.min_area_m2),
         "grid_height": int(grid.height),
         "grid_width": int(grid.width),
         "grid_res": [float(r) for r in grid.res],
@@ -188,4 +260,10 @@ def detect_on_imagery(
         "tiles_after": int(img.n_tiles[1]),
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
+    if settings.method == "spectral":
+        p = stats_scene.params
+        stats["gains"] = {b: float(g) for b, g in zip(BANDS, p["gains"])}
+        stats["offsets"] = {b: float(o) for b, o in zip(BANDS, p["offsets"])}
+        stats["reflectance_scale"] = float(p["scale"])
+        stats["normalisation_inlier_pixels"] = int(p["inliers"])
     return patches, stats

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 import pytest
 import shapely
 from affine import Affine
@@ -59,6 +60,11 @@ def test_chunked_equals_whole_exactly(rows, cols):
     assert parts.first_rows.tolist() == whole.first_rows.tolist()
     assert parts.first_cols.tolist() == whole.first_cols.tolist()
     assert parts.mean_scores.tolist() == whole.mean_scores.tolist()  # exact
+    assert parts.max_scores.tolist() == whole.max_scores.tolist()  # exact (a maximum)
+    lab, _ = ndimage.label(m, structure=ndimage.generate_binary_structure(2, 1))
+    firsts = lab[whole.first_rows, whole.first_cols]
+    expected = ndimage.maximum(score.astype(np.float64), lab, firsts)
+    assert whole.max_scores.tolist() == list(expected)
     for a, b in zip(parts.geometries, whole.geometries):
         assert shapely.equals_exact(a, b, 0.0), (a.wkt, b.wkt)
         assert a.is_valid and a.geom_type == "Polygon"

@@ -104,7 +104,10 @@ def mutate(data, dotted, value):
     ("thresholds", {"interview": 0.2, "accountability": 0.15}, "is below"),
     ("thresholds", {"interview_rule": ">="}, "must be one of reaches, exceeds"),
     ("detection", {"min_area_m2": -1}, "'detection.min_area_m2' must be in"),
-    ("detection", {"threshold": "kmeans"}, "must be a number or one of otsu"),
+    ("detection", {"threshold": "kmeans"}, "must be a number or one of auto, otsu"),
+    ("detection", {"method": "cnn"}, "'detection.method' must be one of learned, spectral"),
+    ("detection", {"model": "nowhere.txt"}, "'detection.model' file not found"),
+    ("detection", {"method": "spectral", "model": "nowhere.txt"}, "only used with method 'learned'"),
     ("detection", {"chunk_px": 8}, "at least 64"),
     ("imagery", KeyError, "either 'imagery'"),
 ])

@@ -111,6 +111,10 @@ def make_pair(tmp: Path, *, seasonal: bool = False, blocks: tuple = (), gain=GAI
 
 
 def detect(cfg: ImageryConfig, **kw):
+    """The pipeline with the spectral score (the tests below were written for its units:
+    blue-reflectance scores, the 0.08 floor, gains/offsets); the learned default is tested at
+    the end of this file."""
+    kw = {"method": "spectral", "threshold": "otsu", **kw}
     return detect_patches(cfg, DetectionConfig(**kw), progress=False)
 
 
@@ -266,3 +270,54 @@ def test_fully_clouded_after_date_finds_nothing_without_crashing(tmp_path):
     assert len(patches) == 0
     assert stats["pixels_valid"] == 0 and stats["pixels_cloud"] == H * W
     assert stats["threshold"] == 0.08
+
+
+# --------------------------------------------------------------------------- the learned default
+def detect_learned(cfg: ImageryConfig, **kw):
+    return detect_patches(cfg, DetectionConfig(**kw), progress=False)
+
+
+def test_default_is_learned_and_stats_say_so(tmp_path):
+    assert DetectionConfig().method == "learned"
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")])
+    patches, stats = detect_learned(cfg, chunk_px=64)
+    assert stats["method"] == "learned"
+    assert stats["model_id"].startswith("construction_lgbm@")
+    assert stats["shift"]["applied_px"] == [0, 0]
+    assert 0 < stats["threshold"] < 1 and stats["threshold_high"] >= stats["threshold"]
+    assert stats["score_depth_px"] > 0
+    json.dumps(stats)
+    assert list(patches.columns) == COLUMNS
+
+
+def test_learned_planted_block_found_identically_for_any_chunking(tmp_path):
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")], seasonal=True)
+    runs = [detect_learned(cfg, chunk_px=c) for c in (64, 80, 1024)]
+    ref, ref_stats = runs[0]
+    block = shapely.box(X0 + 58 * RES, Y0 - 68 * RES, X0 + 70 * RES, Y0 - 58 * RES)
+    assert len(ref) >= 1
+    hit = ref[ref.intersects(block)]
+    assert len(hit) == 1 and hit.geometry.iloc[0].intersection(block).area >= 0.6 * block.area
+    for patches, stats in runs[1:]:
+        assert list(patches.source_id) == list(ref.source_id)
+        assert list(patches.mean_score) == list(ref.mean_score)
+        assert all(shapely.equals_exact(a, b, 0.0) for a, b in zip(patches.geometry, ref.geometry))
+        assert stats["threshold"] == ref_stats["threshold"]
+
+
+def test_learned_identical_pair_finds_nothing(tmp_path):
+    cfg = make_pair(tmp_path, gain=[1, 1, 1, 1], offset=[0, 0, 0, 0])
+    same = ImageryConfig(before=cfg.before, after=cfg.before, bands=BANDS)
+    patches, stats = detect_learned(same, chunk_px=64)
+    assert len(patches) == 0
+
+
+def test_learned_real_no_change_pair_finds_nothing(shared_data):
+    folder = shared_data / "no_change_pair"
+    before, after = folder / "rgbn_20160101.tif", folder / "rgbn_20170203.tif"
+    if not before.is_file() or not after.is_file():
+        pytest.skip("no_change_pair not present")
+    cfg = ImageryConfig(before=(before,), after=(after,),
+                        bands={"blue": 3, "green": 2, "red": 1, "nir": 4})
+    patches, stats = detect_learned(cfg, chunk_px=128)
+    assert len(patches) == 0

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,8 @@ import pandas as pd
 from pipeline.config import RunConfig
 from pipeline.layers import LayerReport, layer_files
 
-__all__ = ["sha256_file", "input_files", "library_versions", "build_manifest", "write_json"]
+__all__ = ["sha256_file", "input_files", "library_versions", "jsonable", "hashed", "landcheck_version",
+           "build_manifest", "write_json"]
 
 _LIBRARIES = ("numpy", "pandas", "rasterio", "geopandas", "shapely", "pyogrio", "pyproj", "dask",
               "distributed", "scikit-image", "scipy", "openpyxl", "matplotlib")
@@ -80,25 +82,41 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+def jsonable(value: Any) -> Any:
+    """``value`` with paths, numpy scalars/arrays and NaN turned into plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, (np.integer,)):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, np.integer):
         return int(value)
-    if isinstance(value, (np.floating, float)):
-        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
+    if value is None or isinstance(value, (str, int)):
+        return value
     if value is pd.NA:
         return None
-    return value
+    return str(value)
 
 
-def _hashed(entries: Iterable[tuple[str, Path]], relative_to: Path | None = None) -> list[dict]:
+def landcheck_version() -> str:
+    """The installed landcheck version, or ``unknown``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("landcheck")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def hashed(entries: Iterable[tuple[str, Path]], relative_to: Path | None = None) -> list[dict]:
+    """``role, path, bytes, sha256`` of each file (path shown relative to ``relative_to``)."""
     out = []
     for role, path in entries:
         shown = path.relative_to(relative_to) if relative_to else path
@@ -122,7 +140,7 @@ def build_manifest(
         "host": {"cpus": os.cpu_count(), "scheduler": scheduler or "local"},
         "config_file": str(config.source),
         "config": config.to_dict(),
-        "inputs": _hashed(input_files(config)),
+        "inputs": hashed(input_files(config)),
         "versions": library_versions(),
         "layers": [r.to_dict() for r in layer_reports],
         "patches": patch_stats,
@@ -146,13 +164,13 @@ def build_manifest(
         },
         "data_quality": quality or {},
         "timings_s": timings,
-        "outputs": _hashed(sorted(outputs.items()), relative_to=staging),
+        "outputs": hashed(sorted(outputs.items()), relative_to=staging),
     }
-    return _jsonable(manifest)
+    return jsonable(manifest)
 
 
 def write_json(data: dict, path: Path) -> None:
     """Write JSON (UTF-8, Chinese kept readable) via a temp file and rename."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.write_text(json.dumps(jsonable(data), ensure_ascii=False, indent=2), encoding="utf-8")
     tmp.replace(path)

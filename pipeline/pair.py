@@ -38,7 +38,6 @@ sha256, so a later run may replace the folder).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import warnings
@@ -64,6 +63,7 @@ from pipeline import output_folder
 from pipeline.config import BANDS, REQUIRED_BANDS, DetectionConfig, band_mapping
 from pipeline.diskio import writing
 from pipeline.errors import BadRasterError, ConfigError, InputFileError, OutputError
+from pipeline.manifest import hashed, landcheck_version, write_json
 from pipeline.imagery import (Imagery, Resampled, _TileInfo, _Tile, _area, _check_crs, _check_north_up,
                               _crs_labels, _metres_per_unit, _open_info, _pct, _px, _same_crs)
 
@@ -526,52 +526,6 @@ def write_change_mask(path: Path, img: Imagery, patches: gpd.GeoDataFrame) -> di
     return counts
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.ndarray):
-        return _json_ready(value.tolist())
-    if value is None or isinstance(value, (str, int)):
-        return value
-    if value is pd.NA:
-        return None
-    return str(value)
-
-
-def _write_json(data: dict, path: Path) -> None:
-    path.write_text(json.dumps(_json_ready(data), ensure_ascii=False, indent=2), encoding="utf-8")
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("landcheck")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _hashed(entries: Sequence[tuple[str, Path]], relative_to: Path | None = None) -> list[dict]:
-    from pipeline.manifest import sha256_file
-
-    out = []
-    for role, path in entries:
-        shown = path.relative_to(relative_to) if relative_to else path
-        out.append({"role": role, "path": str(shown), "bytes": path.stat().st_size,
-                    "sha256": sha256_file(path)})
-    return out
-
-
 def _grid_record(grid: Grid) -> dict:
     if grid.crs is None:
         return {"height": grid.height, "width": grid.width, "units": "px", "crs": None,
@@ -675,10 +629,10 @@ def run_detect(img: Imagery, detection: DetectionConfig, out: Path, inputs: Sequ
                               engine="pyogrio")
         area_col = "area_px" if img.grid.crs is None else "area_m2"
         shifts = [r.to_dict() for r in img.resampled]
-        hashed_inputs = _hashed(list(inputs))
+        hashed_inputs = hashed(list(inputs))
         record = {
             "landcheck_detect": 1,
-            "landcheck_version": _version(),
+            "landcheck_version": landcheck_version(),
             "started_at": started.isoformat(timespec="seconds"),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **{k: v for k, v in meta.items() if k != "notes"},
@@ -698,17 +652,17 @@ def run_detect(img: Imagery, detection: DetectionConfig, out: Path, inputs: Sequ
             "stats": stats,
         }
         with writing(outputs["detection.json"], out / "detection.json"):
-            _write_json(record, outputs["detection.json"])
+            write_json(record, outputs["detection.json"])
         manifest = {
             "landcheck_manifest": 1,
             "command": "detect",
             "landcheck_version": record["landcheck_version"],
             "finished_at": record["finished_at"],
             "inputs": hashed_inputs,
-            "outputs": _hashed(sorted(outputs.items()), relative_to=staging),
+            "outputs": hashed(sorted(outputs.items()), relative_to=staging),
         }
         with writing(staging / "manifest.json", out / "manifest.json"):
-            _write_json(manifest, staging / "manifest.json")
+            write_json(manifest, staging / "manifest.json")
         output_folder.publish(staging, claim.path)
     except BaseException:
         if staging is not None:

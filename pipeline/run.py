@@ -29,7 +29,7 @@ from pipeline.config import RunConfig
 from pipeline.diskio import writing
 from pipeline.imagery import Imagery, open_imagery
 from pipeline.errors import SchedulerError
-from pipeline.manifest import build_manifest, input_files, write_json
+from pipeline.manifest import build_manifest, input_files, landcheck_version, write_json
 from pipeline.quality import data_quality, warning_lines
 
 __all__ = ["RunResult", "run_pipeline", "load_patches", "compute_pieces"]
@@ -211,7 +211,7 @@ def run_pipeline(
             "config": str(config.source),
             "generated_at": started.isoformat(timespec="seconds"),
             "source": patch_stats["source"],
-            "landcheck_version": _version(),
+            "landcheck_version": landcheck_version(),
             "data_quality": quality,
         }
         outputs: dict[str, Path] = {}
@@ -266,15 +266,6 @@ def _patch_layer_report(patch_stats: dict) -> list[layers.LayerReport]:
     """The received-patches layer report (repairs, drops), if patches were received."""
     layer = patch_stats.get("layer")
     return [layers.LayerReport(**layer)] if layer else []
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("landcheck")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def compute_pieces(config: RunConfig, *, progress: bool = False,

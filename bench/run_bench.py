@@ -17,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DOC = REPO / "docs" / "benchmarks.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def side(script: str, *args: str) -> dict:
@@ -71,9 +72,7 @@ def _totals_agree(a: dict, b: dict, tol: float = 0.05) -> bool:
 def main() -> None:
     rows = overlay_rows() + detection_rows()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = f"""# Benchmarks
-
-Measured by `make bench` on {when}: {platform.machine()}, {os.cpu_count()} cores, Python
+    text = f"""Measured by `make bench` on {when}: {platform.machine()}, {os.cpu_count()} cores, Python
 {platform.python_version()}. Each side runs in its own process; peak memory is that process's max RSS
 (including the Python interpreter and libraries, about 100 MB). Both sides read the same generated
 data and must give the same result ("agree").
@@ -98,8 +97,20 @@ two 4-band dates here), while landcheck's is set by `chunk_px`. By that rate a 2
 smallest Jilin district (858 km², 215 Mpx) would need about 20 GB whole (an extrapolation, not
 measured). Small chunks (256) cost time in per-task overhead; 1024 is the default.
 """
-    DOC.write_text(text, encoding="utf-8")
+    write_block(DOC, text)
     print(text)
+
+
+def write_block(doc: Path, block: str) -> None:
+    """Replace the text between the bench markers of ``doc``, keeping every other section
+    (``make eval`` writes its own block in the same file)."""
+    old = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
+    new = f"{START}\n{block.rstrip()}\n{END}"
+    if START in old and END in old:
+        text = old[:old.index(START)] + new + old[old.index(END) + len(END):]
+    else:
+        text = old.rstrip() + "\n\n" + new + "\n"
+    doc.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

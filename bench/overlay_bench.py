@@ -33,8 +33,11 @@ def world(n_patches: int, n_parcels: int, seed: int = 7):
     cols = int(np.sqrt(n_parcels * 2))
     rows = max(1, n_parcels // cols)
     w, h = side / cols, side / rows
-    xs, ys = np.meshgrid(np.arange(cols) * w + X0, np.arange(rows) * h + Y0)
-    parcels = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + w, ys.ravel() + h)
+    # neighbours share their corner coordinates exactly, as in a topologically built parcel layer
+    ex, ey = np.arange(cols + 1) * w + X0, np.arange(rows + 1) * h + Y0
+    x0, y0 = np.meshgrid(ex[:-1], ey[:-1])
+    x1, y1 = np.meshgrid(ex[1:], ey[1:])
+    parcels = shapely.box(x0.ravel(), y0.ravel(), x1.ravel(), y1.ravel())
     keep = rng.random(len(parcels)) < 0.7  # 70% of the land is farmland
     farmland = gpd.GeoDataFrame(geometry=parcels[keep], crs=CRS)
     basic = farmland.iloc[::3].reset_index(drop=True)

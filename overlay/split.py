@@ -171,23 +171,130 @@ def _snap(value: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return np.where(whole - value < SLIVER_M2, whole, value)
 
 
+def overlap_free(layer: np.ndarray) -> np.ndarray:
+    """Per feature: True when it provably overlaps no other feature of ``layer``.
+
+    GEOS's coverage validator flags every feature with an edge that lies inside another
+    feature or meets a neighbour's edge without sharing its vertices. An unflagged feature
+    overlaps nothing, so its intersections with a patch can be summed without a union.
+    Flagging is conservative: T-junctions and nested or duplicate features are flagged
+    (a nested feature's container may stay unflagged; the nested one is enough to send a
+    group down the union path).
+    """
+    layer = np.asarray(layer, dtype=object)
+    if len(layer) < 2:
+        return np.ones(len(layer), dtype=bool)
+    return np.asarray(shapely.is_empty(shapely.coverage_invalid_edges(layer)), dtype=bool)
+
+
+@dataclass(frozen=True)
+class CoveredParts:
+    """Pairwise disjoint parts of some geometries inside the union of a layer.
+
+    ``owner[k]`` is the index of the geometry that ``parts[k]`` belongs to; the parts of
+    one owner do not overlap, so areas add up (:meth:`area_by_owner`).
+    """
+
+    owner: np.ndarray
+    parts: np.ndarray
+
+    def area_by_owner(self, n: int) -> np.ndarray:
+        """Summed part area per owner (length ``n``)."""
+        if len(self.owner) == 0:
+            return np.zeros(n)
+        return np.bincount(self.owner, weights=shapely.area(self.parts), minlength=n)
+
+
+class Layer:
+    """A layer's features with its spatial index and overlap flags, built once per task."""
+
+    def __init__(self, geoms: np.ndarray) -> None:
+        self.geoms = np.asarray(geoms, dtype=object)
+        self.tree = shapely.STRtree(self.geoms)
+        self.clean = overlap_free(self.geoms)
+        shapely.prepare(self.geoms)
+
+
+def covered_parts(geoms: np.ndarray, layer: Layer) -> CoveredParts:
+    """Each geometry's part inside the union of ``layer``, as disjoint pieces (no double count).
+
+    A geometry covered by one feature is its own part. Otherwise each (geometry, feature)
+    intersection is a part when none of the features it meets can overlap another
+    (:func:`overlap_free`); a feature covered by the geometry is its own part (no GEOS
+    overlay). Only geometries meeting a flagged feature are unioned, as one part.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    empty = np.empty(0, dtype=np.int64)
+    if len(geoms) == 0 or len(layer.geoms) == 0:
+        return CoveredParts(empty, np.empty(0, dtype=object))
+    gi, li = layer.tree.query(geoms, predicate="intersects")
+    if len(gi) == 0:
+        return CoveredParts(empty, np.empty(0, dtype=object))
+    within = shapely.covers(layer.geoms[li], geoms[gi])  # prepared layer features do the test
+    inside = np.zeros(len(geoms), dtype=bool)
+    inside[gi[within]] = True
+    keep = ~inside[gi]
+    gi, li = gi[keep], li[keep]
+    owners = [np.flatnonzero(inside)]
+    parts = [geoms[inside]]
+    if len(gi):
+        flagged = np.zeros(len(geoms), dtype=bool)
+        flagged[gi[~layer.clean[li]]] = True
+        # disjoint path: one part per (geometry, feature) pair
+        simple = ~flagged[gi]
+        sg, sl = gi[simple], li[simple]
+        whole = shapely.covered_by(layer.geoms[sl], geoms[sg])
+        cut = np.empty(len(sg), dtype=object)
+        cut[whole] = layer.geoms[sl[whole]]
+        cut[~whole] = shapely.intersection(geoms[sg[~whole]], layer.geoms[sl[~whole]])
+        owners.append(sg)
+        parts.append(_polygonal(cut))
+        # union path: geometries meeting a feature that may overlap another
+        ug, ul = gi[~simple], li[~simple]
+        if len(ug):
+            pieces = shapely.intersection(geoms[ug], layer.geoms[ul])
+            order = np.argsort(ug, kind="stable")
+            ug, pieces = ug[order], pieces[order]
+            starts = np.flatnonzero(np.r_[True, ug[1:] != ug[:-1]])
+            ends = np.r_[starts[1:], len(ug)]
+            merged = np.array([pieces[s] if e - s == 1 else shapely.union_all(pieces[s:e])
+                               for s, e in zip(starts, ends)], dtype=object)
+            owners.append(ug[starts])
+            parts.append(_polygonal(merged))
+    owner = np.concatenate(owners).astype(np.int64)
+    part = np.concatenate(parts)
+    nonempty = ~shapely.is_empty(part)
+    return CoveredParts(owner[nonempty], part[nonempty])
+
+
+def _within_owner(inner: CoveredParts, outer: CoveredParts) -> CoveredParts:
+    """Parts of parts, re-owned by the original geometries."""
+    return CoveredParts(outer.owner[inner.owner], inner.parts)
+
+
 def measure_pieces(
     pieces: np.ndarray, farmland: np.ndarray, basic_farmland: np.ndarray, approved: np.ndarray
 ) -> pd.DataFrame:
     """Areas (m²) of each piece's parts; all inputs are shapely arrays in one projected CRS.
 
     Measured geometrically: the piece, its farmland part, the basic-farmland part of
-    that, and the approved parts. Derived by subtraction so that the invariants hold
-    by construction: ``illegal = farmland - legal``, ``other = area - farmland``.
+    that, and the approved parts, each as disjoint pieces (:func:`covered_parts`; overlapping
+    layer features are unioned, never counted twice). Derived by subtraction so that the
+    invariants hold by construction: ``illegal = farmland - legal``, ``other = area - farmland``.
     """
-    area = shapely.area(pieces)
-    farm_geom = _covered(pieces, farmland)
-    farmland_m2 = _snap(shapely.area(farm_geom), area)
-    basic_geom = _covered(farm_geom, basic_farmland)
-    basic_m2 = _snap(shapely.area(basic_geom), farmland_m2)
-    legal_m2 = _snap(shapely.area(_covered(farm_geom, approved)), farmland_m2)
-    basic_legal_m2 = _snap(shapely.area(_covered(basic_geom, approved)), basic_m2)
-    approved_m2 = _snap(shapely.area(_covered(pieces, approved)), area)
+    pieces = np.asarray(pieces, dtype=object)
+    n = len(pieces)
+    area = shapely.area(pieces) if n else np.zeros(0)
+    farm_layer, basic_layer, approved_layer = Layer(farmland), Layer(basic_farmland), Layer(approved)
+    farm = covered_parts(pieces, farm_layer)
+    farmland_m2 = _snap(farm.area_by_owner(n), area)
+    basic = _within_owner(covered_parts(farm.parts, basic_layer), farm)
+    basic_m2 = _snap(basic.area_by_owner(n), farmland_m2)
+    legal_m2 = _snap(_within_owner(covered_parts(farm.parts, approved_layer), farm).area_by_owner(n),
+                     farmland_m2)
+    basic_legal_m2 = _snap(
+        _within_owner(covered_parts(basic.parts, approved_layer), basic).area_by_owner(n), basic_m2)
+    approved_m2 = _snap(covered_parts(pieces, approved_layer).area_by_owner(n), area)
     illegal_m2 = farmland_m2 - legal_m2
     status = np.select(
         [farmland_m2 == 0, legal_m2 == 0, illegal_m2 == 0],

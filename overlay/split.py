@@ -429,23 +429,43 @@ def assign_patch_ids(pieces: GeoDataFrame, year: int, *, official_ids: bool = Fa
 def unassigned_parts(patches: GeoDataFrame, counties: GeoDataFrame) -> GeoDataFrame:
     """Parts of patches that lie in no county (reported, never silently dropped).
 
-    Returns ``source_id``, ``area_m2`` (in each patch's own zone) and geometry, for
-    parts of at least :data:`SLIVER_M2`.
+    Computed where the pieces are measured: each patch and the counties it touches are
+    projected to the patch's Gauss-Krüger zone and the difference is taken there (taking it
+    in geographic coordinates and measuring it after projection leaves false slivers along
+    boundaries, whose edges are straight in one CRS and not in the other). Returns
+    ``source_id``, ``area_m2`` and the part's geometry in the counties' CRS, for parts of
+    at least :data:`SLIVER_M2`.
     """
-    geoms = patches.geometry.to_crs(counties.crs) if patches.crs != counties.crs else patches.geometry
-    covered = _covered(geoms.values, counties.geometry.values)
-    rest = GeoSeries(_polygonal(shapely.difference(geoms.values, covered)), crs=counties.crs)
-    if rest.is_empty.all():
-        return GeoDataFrame({"source_id": [], "area_m2": []}, geometry=[], crs=counties.crs)
-    zones = zone_epsg_for_geometries(GeoSeries(np.where(rest.is_empty, geoms.values, rest.values),
-                                               crs=counties.crs))
-    areas = np.zeros(len(rest))
+    empty = GeoDataFrame({"source_id": [], "area_m2": []}, geometry=[], crs=counties.crs)
+    if len(patches) == 0:
+        return empty
+    in_counties = patches.geometry.to_crs(counties.crs) if patches.crs != counties.crs \
+        else patches.geometry
+    county_geoms = np.asarray(counties.geometry.values, dtype=object)
+    tree = shapely.STRtree(county_geoms)
+    inside = np.zeros(len(patches), dtype=bool)
+    inside[tree.query(in_counties.values, predicate="within")[0]] = True
+    candidates = np.flatnonzero(~inside)
+    if len(candidates) == 0:
+        return empty
+    zones = representative_points(patches.iloc[candidates])["epsg"].to_numpy()
+    ids, areas, rests = [], [], []
     for epsg in np.unique(zones):
-        sel = zones == epsg
-        areas[sel] = shapely.area(rest[sel].to_crs(CRS.from_epsg(int(epsg))).values)
-    keep = areas >= SLIVER_M2
-    return GeoDataFrame({"source_id": patches["source_id"].values[keep], "area_m2": areas[keep]},
-                        geometry=rest.values[keep], crs=counties.crs)
+        rows = candidates[zones == epsg]
+        crs = CRS.from_epsg(int(epsg))
+        geoms = np.asarray(patches.geometry.iloc[rows].to_crs(crs).values, dtype=object)
+        touching = np.unique(tree.query(in_counties.iloc[rows].values, predicate="intersects")[1])
+        cover = np.asarray(counties.geometry.iloc[touching].to_crs(crs).values, dtype=object)
+        rest = _polygonal(shapely.difference(geoms, _covered(geoms, cover)))
+        area = shapely.area(rest)
+        keep = area >= SLIVER_M2
+        ids.append(patches["source_id"].to_numpy()[rows][keep])
+        areas.append(area[keep])
+        rests.append(GeoSeries(rest[keep], crs=crs).to_crs(counties.crs).values)
+    if not sum(len(a) for a in areas):
+        return empty
+    return GeoDataFrame({"source_id": np.concatenate(ids), "area_m2": np.concatenate(areas)},
+                        geometry=np.concatenate(rests), crs=counties.crs)
 
 
 def split_patches(

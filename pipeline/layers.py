@@ -21,7 +21,8 @@ from pyproj import CRS, Transformer
 from pipeline.config import CountyLayerConfig, LayerConfig, PatchesConfig
 from pipeline.errors import BadVectorError
 
-__all__ = ["LayerReport", "read_polygons", "read_counties", "read_patches", "layer_files",
+__all__ = ["LayerReport", "LayerSource", "Window", "open_source", "read_window", "window_report",
+           "read_polygons", "read_counties", "read_patches", "layer_files",
            "check_layer_extents"]
 
 _POLYGONAL = (3, 6)  # shapely type ids of Polygon, MultiPolygon
@@ -57,8 +58,16 @@ def layer_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _read(cfg: LayerConfig, role: str, columns: list[str] | None) -> tuple[gpd.GeoDataFrame, str]:
-    """The layer's features with ``columns`` and the encoding its text was decoded from."""
+@dataclass(frozen=True)
+class _Opened:
+    path: Path
+    layer: str
+    info: dict
+    encoding: str | None
+
+
+def _open(cfg: LayerConfig, role: str, columns: list[str] | None) -> _Opened:
+    """Check that the layer can be read with ``columns`` (nothing read but its description)."""
     path = cfg.path
     encoding = getattr(cfg, "encoding", None)
     if not path.exists():
@@ -88,8 +97,15 @@ def _read(cfg: LayerConfig, role: str, columns: list[str] | None) -> tuple[gpd.G
             _check_text(pd.Series([name]), "field name", path, encoding)
         raise BadVectorError(path, f"{role} layer has no field '{missing[0]}' "
                                    f"(fields: {', '.join(fields) or 'none'})")
+    return _Opened(path, layer, info, encoding)
+
+
+def _read_frame(opened: _Opened, role: str, columns: list[str] | None, **where) -> gpd.GeoDataFrame:
+    """Read the opened layer (all of it, or the features selected by pyogrio's ``bbox``/``fids``)."""
+    path, encoding = opened.path, opened.encoding
     try:
-        frame = gpd.read_file(path, layer=layer, columns=columns, engine="pyogrio", encoding=encoding)
+        frame = gpd.read_file(path, layer=opened.layer, columns=columns, engine="pyogrio",
+                              encoding=encoding, **where)
     except UnicodeDecodeError as exc:
         raise _undecodable(path, role, encoding, exc) from None
     except Exception as exc:
@@ -98,7 +114,14 @@ def _read(cfg: LayerConfig, role: str, columns: list[str] | None) -> tuple[gpd.G
         raise BadVectorError(path, f"{role} layer has no CRS (add a .prj or set the layer SRS)")
     for column in columns or []:
         _check_text(frame[column], f"field '{column}'", path, encoding)
-    return frame, _source_encoding(path, info, encoding)
+    return frame
+
+
+def _read(cfg: LayerConfig, role: str, columns: list[str] | None) -> tuple[gpd.GeoDataFrame, str]:
+    """The layer's features with ``columns`` and the encoding its text was decoded from."""
+    opened = _open(cfg, role, columns)
+    frame = _read_frame(opened, role, columns)
+    return frame, _source_encoding(cfg.path, opened.info, opened.encoding)
 
 
 def _source_encoding(path: Path, info: dict, encoding: str | None) -> str:
@@ -437,3 +460,142 @@ def check_layer_extents(counties, layers: dict, imagery_bounds=None) -> None:
                                               f"({_fmt_bounds(county_extent)}) does not meet the "
                                               f"imagery's ({shown}) in {label}; is the county layer's "
                                               "or the imagery's CRS right?")
+
+
+# --- reading county by county -------------------------------------------------------------------
+
+_INDEX_BATCH = 100_000  # features per batch when copying a layer without a spatial index
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    """A polygon layer to be read window by window: where it is and what it holds, no features.
+
+    ``path`` is the user's file (for messages and the manifest); ``read_path`` the file read,
+    the user's own or, when it has no spatial index, an indexed GeoPackage copy made once in
+    the run's work folder (never beside the user's file). ``fid_column`` names the column of
+    that copy holding the original feature ids (None: the ids are the file's own).
+    ``empty_fids`` are the features without a geometry, which no window can see: they are
+    counted as dropped once, here.
+    """
+
+    role: str
+    path: Path
+    layer: str
+    read_path: Path
+    read_layer: str
+    encoding: str | None
+    crs: str
+    features: int
+    bounds: tuple[float, float, float, float]
+    source_encoding: str
+    fid_column: str | None = None
+    empty_fids: tuple[int, ...] = ()
+
+
+def open_source(cfg: LayerConfig, role: str, *, index_dir: Path | None = None) -> LayerSource:
+    """Check a polygon layer from its description alone and make it readable by window.
+
+    The checks that need the whole layer use what the driver reports (feature count, extent,
+    CRS); the per-feature checks run on each window (:func:`read_window`). A layer without a
+    spatial index (a Shapefile without ``.qix``) is copied once into ``index_dir`` as an indexed
+    GeoPackage, so a window reads only its features.
+    """
+    opened = _open(cfg, role, [])
+    info = opened.info
+    if not info.get("crs"):
+        raise BadVectorError(cfg.path, f"{role} layer has no CRS (add a .prj or set the layer SRS)")
+    crs = CRS.from_user_input(info["crs"])
+    features = int(info.get("features") or 0)
+    bounds = tuple(float(v) for v in info.get("total_bounds") or (math.nan,) * 4)
+    if features == 0 and role in _MUST_HAVE_FEATURES:
+        raise BadVectorError(cfg.path, f"{role} layer has no features: {_MUST_HAVE_FEATURES[role]}")
+    if features and all(math.isfinite(v) for v in bounds):
+        _check_coordinates(gpd.GeoDataFrame(geometry=[shapely.box(*bounds)], crs=crs), cfg.path, role)
+    empty = ()
+    if features:
+        try:
+            fids, boxes = pyogrio.read_bounds(cfg.path, layer=opened.layer)
+        except Exception as exc:
+            raise BadVectorError(cfg.path, f"cannot read {role} layer: {_first_line(exc)}") from None
+        empty = tuple(int(f) for f in fids[np.isnan(boxes).any(axis=0)])
+    if features and len(empty) == features and role in _MUST_HAVE_FEATURES:
+        raise BadVectorError(cfg.path, f"{role} layer has no features ({len(empty)} empty geometries "
+                                       f"dropped): {_MUST_HAVE_FEATURES[role]}")
+    source = LayerSource(role=role, path=cfg.path, layer=opened.layer, read_path=cfg.path,
+                         read_layer=opened.layer, encoding=opened.encoding, crs=crs.to_wkt(),
+                         features=features, bounds=bounds,
+                         source_encoding=_source_encoding(cfg.path, info, opened.encoding),
+                         empty_fids=empty)
+    fast = bool((info.get("capabilities") or {}).get("fast_spatial_filter"))
+    if fast or index_dir is None or features == 0:
+        return source
+    return _indexed_copy(source, opened, index_dir)
+
+
+def _indexed_copy(source: LayerSource, opened: _Opened, index_dir: Path) -> LayerSource:
+    """Copy the layer's geometries (and original ids) into an indexed GeoPackage, in batches."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    out = index_dir / f"{source.role}.gpkg"
+    tmp = out.with_name(f".tmp-{out.name}")
+    tmp.unlink(missing_ok=True)
+    for start in range(0, source.features, _INDEX_BATCH):
+        frame = _read_frame(opened, source.role, [], skip_features=start, max_features=_INDEX_BATCH,
+                            fid_as_index=True)
+        frame = gpd.GeoDataFrame({"src_fid": frame.index.to_numpy(dtype=np.int64)},
+                                 geometry=frame.geometry.values, crs=frame.crs)
+        pyogrio.write_dataframe(frame, tmp, layer=source.role, driver="GPKG", append=start > 0,
+                                promote_to_multi=True)
+    tmp.replace(out)
+    return LayerSource(**{**asdict(source), "read_path": out, "read_layer": source.role,
+                          "encoding": None, "fid_column": "src_fid"})
+
+
+@dataclass(frozen=True)
+class Window:
+    """The features of one window of a layer, with what was repaired or dropped, by feature id.
+
+    Ids (not counts) are kept so that features read by two neighbouring windows are counted once.
+    """
+
+    frame: gpd.GeoDataFrame
+    repaired: frozenset[int]
+    dropped: frozenset[int]
+
+
+def read_window(source: LayerSource, bbox: tuple[float, float, float, float]) -> Window:
+    """The layer's polygons whose bounding boxes meet ``bbox`` (in the layer's CRS), repaired.
+
+    Returns ``fid`` (the feature's id in the user's file) and geometry, plus the ids of the
+    features repaired or dropped (see :func:`_clean_polygons`).
+    """
+    if source.features == 0:
+        return Window(gpd.GeoDataFrame({"fid": np.empty(0, dtype=np.int64)}, geometry=[],
+                                       crs=source.crs), frozenset(), frozenset())
+    opened = _Opened(source.read_path, source.read_layer, {}, source.encoding)
+    columns = [source.fid_column] if source.fid_column else []
+    frame = _read_frame(opened, source.role, columns, bbox=tuple(float(v) for v in bbox),
+                        fid_as_index=source.fid_column is None)
+    fids = (frame[source.fid_column].to_numpy(dtype=np.int64) if source.fid_column
+            else frame.index.to_numpy(dtype=np.int64))
+    frame = gpd.GeoDataFrame({"fid": fids}, geometry=frame.geometry.values, crs=frame.crs)
+    geoms = np.asarray(frame.geometry.values)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    invalid = ~missing & ~shapely.is_valid(geoms)
+    cleaned, _, _ = _clean_polygons(frame, source.path, source.role)
+    kept = set(cleaned["fid"].tolist())
+    dropped = frozenset(int(f) for f in fids if int(f) not in kept)
+    repaired = frozenset(int(f) for f in fids[invalid] if int(f) in kept)
+    return Window(cleaned, repaired, dropped)
+
+
+def window_report(source: LayerSource, windows: list[Window] | None = None, *,
+                  repaired: set[int] | frozenset[int] = frozenset(),
+                  dropped: set[int] | frozenset[int] = frozenset()) -> LayerReport:
+    """The layer's report from its windows: features in the layer, repaired and dropped once each."""
+    rep, drop = set(repaired), set(dropped) | set(source.empty_fids)
+    for w in windows or []:
+        rep |= w.repaired
+        drop |= w.dropped
+    return LayerReport(role=source.role, path=str(source.path), layer=source.layer, crs=_crs_label(source.crs), features=source.features - len(drop),
+                       repaired_invalid=len(rep), dropped_empty=len(drop), encoding=source.source_encoding)

@@ -1,0 +1,88 @@
+"""Reading polygon layers window by window (county by county) instead of whole."""
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+
+from pipeline.config import LayerConfig
+from pipeline.errors import BadVectorError
+from pipeline.layers import open_source, read_polygons, read_window, window_report
+
+BOWTIE = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+X0, Y0 = 500000.0, 4800000.0
+
+
+def parcels(n: int = 20, size: float = 100.0) -> gpd.GeoDataFrame:
+    boxes = [shapely.box(X0 + i * size, Y0 + j * size, X0 + (i + 1) * size, Y0 + (j + 1) * size)
+             for j in range(n) for i in range(n)]
+    return gpd.GeoDataFrame({"DLBM": ["0101"] * len(boxes)}, geometry=boxes, crs=4551)
+
+
+def snapshot(folder):
+    return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_a_window_reads_the_features_that_meet_it_with_the_files_own_ids(tmp_path, suffix):
+    src = tmp_path / "in"
+    src.mkdir()
+    path = src / f"farmland{suffix}"
+    parcels().to_file(path)
+    before = snapshot(src)
+    source = open_source(LayerConfig(path), "farmland", index_dir=tmp_path / "work")
+    bbox = (X0 + 250, Y0 + 250, X0 + 450, Y0 + 350)
+    window = read_window(source, bbox)
+    direct = pyogrio.read_dataframe(path, bbox=bbox, fid_as_index=True)
+    assert sorted(window.frame["fid"]) == sorted(direct.index)
+    assert len(window.frame) == 3 * 2  # columns 2..4 x rows 2..3
+    assert snapshot(src) == before  # nothing written beside the user's file
+    if suffix == ".shp":  # no spatial index: an indexed copy was made in the work folder
+        assert source.read_path.parent == tmp_path / "work" and source.path == path
+    else:
+        assert source.read_path == path
+
+
+def test_windows_covering_the_layer_give_the_whole_layer_and_count_repairs_once(tmp_path):
+    frame = parcels(10)
+    bad = frame.geometry.values.copy()
+    bad[55] = shapely.affinity.translate(BOWTIE, X0 + 500, Y0 + 500)  # straddles two windows
+    bad[3] = None
+    frame = frame.set_geometry(gpd.GeoSeries(bad, crs=4551))
+    path = tmp_path / "f.shp"
+    frame.to_file(path)
+    source = open_source(LayerConfig(path), "farmland", index_dir=tmp_path / "work")
+    windows = [read_window(source, (X0 + x, Y0, X0 + x + 505, Y0 + 1000)) for x in (0, 495)]
+    whole, report = read_polygons(LayerConfig(path), "farmland")
+    seen = {}
+    for w in windows:
+        for fid, geom in zip(w.frame["fid"], w.frame.geometry):
+            seen[int(fid)] = geom
+    assert sum(shapely.area(g) for g in seen.values()) == pytest.approx(whole.area.sum())
+    merged = window_report(source, windows)
+    assert (merged.repaired_invalid, merged.dropped_empty, merged.features) == \
+        (report.repaired_invalid, report.dropped_empty, report.features) == (1, 1, 99)
+
+
+def test_open_source_refuses_an_empty_farmland_layer_and_coordinates_outside_the_crs(tmp_path):
+    empty = tmp_path / "empty.gpkg"
+    gpd.GeoDataFrame(geometry=[], crs=4551).to_file(empty)
+    with pytest.raises(BadVectorError, match="no features") as err:
+        open_source(LayerConfig(empty), "farmland")
+    assert str(empty) in str(err.value)
+    degrees = tmp_path / "deg.gpkg"
+    zone_prefixed = shapely.box(42500000, 4800000, 42500100, 4800100)  # easting with a zone number
+    gpd.GeoDataFrame(geometry=[zone_prefixed], crs=4551).to_file(degrees)
+    with pytest.raises(BadVectorError, match="do not fit its CRS"):
+        open_source(LayerConfig(degrees), "farmland")
+
+
+def test_window_ids_of_an_indexed_copy_are_the_originals(tmp_path):
+    path = tmp_path / "f.shp"
+    parcels(5).to_file(path)
+    source = open_source(LayerConfig(path), "basic_farmland", index_dir=tmp_path / "work")
+    window = read_window(source, (X0 + 150, Y0 + 150, X0 + 160, Y0 + 160))
+    original = pyogrio.read_dataframe(path, fid_as_index=True)
+    for fid, geom in zip(window.frame["fid"], window.frame.geometry):
+        assert shapely.equals(geom, original.geometry.loc[int(fid)])
+    assert np.isin(window.frame["fid"], original.index).all() and len(window.frame) == 1

@@ -117,10 +117,14 @@ def _read_frame(opened: _Opened, role: str, columns: list[str] | None, **where) 
     return frame
 
 
-def _read(cfg: LayerConfig, role: str, columns: list[str] | None) -> tuple[gpd.GeoDataFrame, str]:
-    """The layer's features with ``columns`` and the encoding its text was decoded from."""
+def _read(cfg: LayerConfig, role: str, columns: list[str] | None,
+          with_fid: bool = False) -> tuple[gpd.GeoDataFrame, str]:
+    """The layer's features with ``columns`` (and ``fid``, the feature ids, when asked) and the
+    encoding its text was decoded from."""
     opened = _open(cfg, role, columns)
-    frame = _read_frame(opened, role, columns)
+    frame = _read_frame(opened, role, columns, fid_as_index=with_fid)
+    if with_fid:
+        frame = frame.assign(fid=frame.index.to_numpy(dtype=np.int64)).reset_index(drop=True)
     return frame, _source_encoding(cfg.path, opened.info, opened.encoding)
 
 
@@ -351,9 +355,10 @@ def read_polygons(cfg: LayerConfig, role: str) -> tuple[gpd.GeoDataFrame, LayerR
     return frame[[frame.geometry.name]], _report(role, cfg, frame, repaired, dropped, encoding)
 
 
-def read_counties(cfg: CountyLayerConfig) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    """The county layer as ``county_code`` (6-digit text), ``county_name``, geometry."""
-    frame, encoding = _read(cfg, "counties", columns=[cfg.code_field, cfg.name_field])
+def read_counties(cfg: CountyLayerConfig, *, with_fid: bool = False) -> tuple[gpd.GeoDataFrame, LayerReport]:
+    """The county layer as ``county_code`` (6-digit text), ``county_name``, geometry (and ``fid``,
+    each county's feature id in the file, with ``with_fid``)."""
+    frame, encoding = _read(cfg, "counties", columns=[cfg.code_field, cfg.name_field], with_fid=with_fid)
     frame, repaired, dropped = _clean_polygons(frame, cfg.path, "counties")
     codes = frame[cfg.code_field].astype(str).str.strip()
     codes = codes.str.replace(r"\.0$", "", regex=True)  # codes stored as numbers
@@ -368,6 +373,8 @@ def read_counties(cfg: CountyLayerConfig) -> tuple[gpd.GeoDataFrame, LayerReport
     out = gpd.GeoDataFrame({"county_code": codes.values,
                             "county_name": frame[cfg.name_field].fillna("").astype(str).values},
                            geometry=frame.geometry.values, crs=frame.crs)
+    if with_fid:
+        out.insert(0, "fid", frame["fid"].to_numpy())
     if out.empty:
         raise BadVectorError(cfg.path, "county layer has no features")
     _check_coordinates(out, cfg.path, "counties")
@@ -563,22 +570,33 @@ class Window:
     dropped: frozenset[int]
 
 
-def read_window(source: LayerSource, bbox: tuple[float, float, float, float]) -> Window:
+def read_window(source: LayerSource, bbox: tuple[float, float, float, float] | None = None, *,
+                columns: tuple[str, ...] = (), fids: list[int] | None = None) -> Window:
     """The layer's polygons whose bounding boxes meet ``bbox`` (in the layer's CRS), repaired.
 
-    Returns ``fid`` (the feature's id in the user's file) and geometry, plus the ids of the
-    features repaired or dropped (see :func:`_clean_polygons`).
+    Or, with ``fids``, those features. Returns ``fid`` (the feature's id in the user's file),
+    ``columns`` (attributes of a layer read without an indexed copy) and geometry, plus the ids
+    of the features repaired or dropped (see :func:`_clean_polygons`).
     """
-    if source.features == 0:
-        return Window(gpd.GeoDataFrame({"fid": np.empty(0, dtype=np.int64)}, geometry=[],
-                                       crs=source.crs), frozenset(), frozenset())
+    if source.features == 0 or (fids is not None and not len(fids)):
+        empty = {"fid": np.empty(0, dtype=np.int64), **{c: [] for c in columns}}
+        return Window(gpd.GeoDataFrame(empty, geometry=[], crs=source.crs), frozenset(), frozenset())
+    if columns and source.fid_column:
+        raise ValueError(f"{source.role}: attributes are not kept in the indexed copy")
     opened = _Opened(source.read_path, source.read_layer, {}, source.encoding)
-    columns = [source.fid_column] if source.fid_column else []
-    frame = _read_frame(opened, source.role, columns, bbox=tuple(float(v) for v in bbox),
-                        fid_as_index=source.fid_column is None)
-    fids = (frame[source.fid_column].to_numpy(dtype=np.int64) if source.fid_column
-            else frame.index.to_numpy(dtype=np.int64))
-    frame = gpd.GeoDataFrame({"fid": fids}, geometry=frame.geometry.values, crs=frame.crs)
+    read = [source.fid_column] if source.fid_column else list(columns)
+    if fids is None:
+        where = {"bbox": tuple(float(v) for v in bbox)}
+    elif source.fid_column:  # the copy's own ids differ: select on the column holding the originals
+        where = {"where": f"{source.fid_column} IN ({','.join(str(int(f)) for f in fids)})"}
+    else:
+        where = {"fids": [int(f) for f in fids]}
+    frame = _read_frame(opened, source.role, read, fid_as_index=source.fid_column is None, **where)
+    ids = (frame[source.fid_column].to_numpy(dtype=np.int64) if source.fid_column
+           else frame.index.to_numpy(dtype=np.int64))
+    frame = gpd.GeoDataFrame({"fid": ids, **{c: frame[c].to_numpy() for c in columns}},
+                             geometry=frame.geometry.values, crs=frame.crs)
+    fids = ids
     geoms = np.asarray(frame.geometry.values)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     invalid = ~missing & ~shapely.is_valid(geoms)

@@ -86,3 +86,17 @@ def test_window_ids_of_an_indexed_copy_are_the_originals(tmp_path):
     for fid, geom in zip(window.frame["fid"], window.frame.geometry):
         assert shapely.equals(geom, original.geometry.loc[int(fid)])
     assert np.isin(window.frame["fid"], original.index).all() and len(window.frame) == 1
+
+
+@pytest.mark.parametrize("index_dir", [None, "work"])
+def test_read_by_ids_gives_those_features_from_the_file_or_its_indexed_copy(tmp_path, index_dir):
+    path = tmp_path / "c.shp"
+    parcels(4).to_file(path)
+    source = open_source(LayerConfig(path), "counties",
+                         index_dir=None if index_dir is None else tmp_path / index_dir)
+    window = read_window(source, fids=[2, 7])
+    original = pyogrio.read_dataframe(path, fid_as_index=True)
+    assert sorted(window.frame["fid"]) == [2, 7]
+    for fid, geom in zip(window.frame["fid"], window.frame.geometry):
+        assert shapely.equals(geom, original.geometry.loc[int(fid)])
+    assert read_window(source, fids=[]).frame.empty

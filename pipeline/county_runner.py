@@ -1,0 +1,172 @@
+"""Running county jobs: in this process or on dask.distributed, checkpointed and failure-isolated.
+
+:func:`run_jobs` runs every :class:`~pipeline.county_run.CountyJob` (on a
+``distributed.Client`` when given, else one after another here), records each county's
+time, and keeps going when a county fails: the failure is recorded with its reason
+(:class:`CountyFailure`) and the run decides what to do with it.
+
+:class:`Checkpoints` saves each finished county atomically in the run's work folder under a
+key of the run's inputs and settings, so ``--resume`` after a kill recomputes only the
+counties that had not finished, and a changed input invalidates every checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from tqdm.auto import tqdm
+
+from pipeline.county_run import CountyJob, CountyResult, run_county
+
+__all__ = ["CountyFailure", "Checkpoints", "run_jobs", "local_cluster_client"]
+
+
+@dataclass(frozen=True)
+class CountyFailure:
+    """A county whose job failed: named in every report, never silently left out."""
+
+    county_code: str
+    county_name: str
+    reason: str
+    seconds: float
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: the error's own message (landcheck errors name their file)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+class Checkpoints:
+    """Finished counties of one run, one file each, written atomically.
+
+    ``key`` identifies the run's inputs and settings (e.g. the hashes of every input file and
+    the config); checkpoints written under another key are ignored and removed.
+    """
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder = Path(folder)
+        self.key = key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = self.folder / "run-key.json"
+        if stamp.exists():
+            try:
+                old = json.loads(stamp.read_text(encoding="utf-8")).get("key")
+            except (OSError, ValueError):
+                old = None
+            if old != key:
+                for path in self.folder.glob("*.pkl"):
+                    path.unlink()
+        _atomic_write(stamp, json.dumps({"key": key}).encode("utf-8"))
+
+    def _path(self, code: str) -> Path:
+        return self.folder / f"{code}.pkl"
+
+    def load(self, codes: Iterable[str]) -> dict[str, CountyResult]:
+        """The finished counties among ``codes`` (unreadable checkpoints are recomputed)."""
+        done = {}
+        for code in codes:
+            path = self._path(code)
+            if not path.exists():
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    result = pickle.load(fh)  # our own file, in the run's own work folder
+            except (OSError, EOFError, pickle.UnpicklingError, AttributeError):
+                path.unlink(missing_ok=True)
+                continue
+            if isinstance(result, CountyResult) and result.county_code == code:
+                done[code] = result
+        return done
+
+    def save(self, result: CountyResult) -> None:
+        """Write one county's result (temporary file, fsync, rename)."""
+        _atomic_write(self._path(result.county_code), pickle.dumps(result, protocol=5))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _timed(job: CountyJob) -> CountyResult | CountyFailure:
+    """Run one job; a failure comes back as a value (so one county cannot stop the others)."""
+    started = time.perf_counter()
+    try:
+        return run_county(job)
+    except Exception as exc:  # noqa: BLE001 - every county failure is recorded with its reason
+        return CountyFailure(job.county_code, job.county_name, _reason(exc),
+                             time.perf_counter() - started)
+
+
+def run_jobs(
+    jobs: list[CountyJob], *, client=None, checkpoints: Checkpoints | None = None,
+    progress: bool = True, on_result: Callable[[CountyResult], None] | None = None,
+) -> tuple[list[CountyResult], list[CountyFailure]]:
+    """Run every job not already checkpointed; results and failures in the jobs' order.
+
+    ``on_result`` is called in this process for each county as it finishes (checkpointed ones
+    included), e.g. to write that county's deliverables.
+    """
+    done = checkpoints.load(j.county_code for j in jobs) if checkpoints else {}
+    todo = [j for j in jobs if j.county_code not in done]
+    outcomes: dict[str, CountyResult | CountyFailure] = dict(done)
+    bar = tqdm(total=len(jobs), initial=len(done), desc="counties", unit="county",
+               disable=not progress, leave=False)
+
+    def finished(outcome: CountyResult | CountyFailure) -> None:
+        outcomes[outcome.county_code] = outcome
+        if isinstance(outcome, CountyResult):
+            if checkpoints is not None and outcome.county_code not in done:
+                checkpoints.save(outcome)
+            if on_result is not None:
+                on_result(outcome)
+        bar.update()
+
+    try:
+        for result in done.values():
+            if on_result is not None:
+                on_result(result)
+        if client is None:
+            for job in todo:
+                finished(_timed(job))
+        else:
+            from distributed import as_completed
+
+            futures = client.map(_timed, todo, pure=False)
+            job_of = {f.key: j for f, j in zip(futures, todo)}
+            with client.as_current():  # as_completed finds the client this way, not by default
+                for future in as_completed(futures):
+                    job = job_of[future.key]
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # noqa: BLE001 - a lost worker fails its county only
+                        outcome = CountyFailure(job.county_code, job.county_name, _reason(exc), 0.0)
+                    finished(outcome)
+                    future.release()
+    finally:
+        bar.close()
+    ordered = [outcomes[j.county_code] for j in jobs]
+    return ([o for o in ordered if isinstance(o, CountyResult)],
+            [o for o in ordered if isinstance(o, CountyFailure)])
+
+
+def local_cluster_client(n_workers: int | None = None):
+    """A ``distributed.Client`` on a LocalCluster sized to this machine: one single-threaded
+    worker process per core (GEOS releases the GIL, but GDAL reads and pandas do not), memory
+    shared evenly. Not the default scheduler of dask collections (detection keeps its own)."""
+    from distributed import Client, LocalCluster
+
+    workers = n_workers or max(1, os.cpu_count() or 1)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=40)
+    return Client(cluster, set_as_default=False)

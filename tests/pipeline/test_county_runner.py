@@ -1,0 +1,105 @@
+"""Running county jobs: eager equals distributed, failures stay in their county, checkpoints resume."""
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import pipeline.county_runner as runner
+from pipeline.config import CountyLayerConfig, LayerConfig, PatchesConfig
+from pipeline.county_run import Sources, plan_jobs
+from pipeline.county_runner import Checkpoints, CountyFailure, run_jobs
+from pipeline.layers import open_source, read_counties, read_patches
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_tiles"
+
+
+def sample_jobs(tmp_path: Path, farmland: Path | None = None):
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    patches, _ = read_patches(PatchesConfig(SAMPLE / "truth" / "truth.gpkg", "planted_patches",
+                                            id_field="truth_id"))
+    patches["origin"], patches["mean_score"] = "received", np.nan
+    patches["before_date"], patches["after_date"] = None, None
+    patches.to_file(work / "patches.gpkg", layer="patches")
+    counties_cfg = CountyLayerConfig(SAMPLE / "vectors" / "counties.gpkg", "counties")
+    sources = Sources(
+        counties=open_source(counties_cfg, "counties"),
+        patches=open_source(LayerConfig(work / "patches.gpkg", "patches"), "patches"),
+        farmland=open_source(LayerConfig(farmland or SAMPLE / "vectors" / "farmland.gpkg"), "farmland",
+                             index_dir=work),
+        basic_farmland=open_source(LayerConfig(SAMPLE / "vectors" / "basic_farmland.shp"),
+                                   "basic_farmland", index_dir=work),
+        approved=open_source(LayerConfig(SAMPLE / "vectors" / "approved.gpkg"), "approved"),
+    )
+    counties, _ = read_counties(counties_cfg, with_fid=True)
+    return plan_jobs(counties, sources, year=2025, official_ids=True)
+
+
+def table(results) -> pd.DataFrame:
+    frames = [pd.DataFrame(r.pieces.drop(columns="geometry")) for r in results]
+    return pd.concat(frames, ignore_index=True).sort_values(["county_code", "patch_id"]) \
+        .reset_index(drop=True)
+
+
+def test_distributed_equals_eager(tmp_path):
+    pytest.importorskip("distributed")
+    jobs = sample_jobs(tmp_path)
+    eager, failed = run_jobs(jobs, progress=False)
+    assert not failed and len(eager) == len(jobs) == 4
+    client = runner.local_cluster_client(2)
+    try:
+        spread, failed = run_jobs(jobs, client=client, progress=False)
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    assert not failed
+    pd.testing.assert_frame_equal(table(eager), table(spread))
+
+
+def test_a_broken_county_fails_alone_and_loudly(tmp_path):
+    farmland = gpd.read_file(SAMPLE / "vectors" / "farmland.gpkg", layer="farmland")
+    counties = gpd.read_file(SAMPLE / "vectors" / "counties.gpkg", layer="counties")
+    target = counties.set_index("XZQDM").loc["220204"].geometry
+    truth = gpd.read_file(SAMPLE / "truth" / "truth.gpkg", layer="planted_patches").to_crs(counties.crs)
+    inside = truth[truth.within(target)].geometry.iloc[0].representative_point()  # in its window
+    broken = pd.concat([farmland, gpd.GeoDataFrame(geometry=[inside], crs=counties.crs)
+                        .to_crs(farmland.crs)], ignore_index=True)
+    path = tmp_path / "farmland_broken.gpkg"
+    broken.to_file(path, layer="farmland")
+    jobs = sample_jobs(tmp_path, farmland=path)
+    results, failures = run_jobs(jobs, progress=False)
+    failed = [f.county_code for f in failures]
+    assert "220204" in failed  # and any neighbour whose window reaches the bad feature
+    assert all(str(path) in f.reason and "must hold polygons" in f.reason for f in failures)
+    assert len(results) >= 2 and sorted([r.county_code for r in results] + failed) == \
+        sorted(j.county_code for j in jobs)
+
+
+def test_checkpoints_resume_only_the_unfinished_counties(tmp_path, monkeypatch):
+    jobs = sample_jobs(tmp_path)
+    first, _ = run_jobs(jobs, checkpoints=Checkpoints(tmp_path / "ck", "key-1"), progress=False)
+    (tmp_path / "ck" / f"{jobs[1].county_code}.pkl").unlink()  # as if killed before it finished
+    calls = []
+    real = runner.run_county
+    monkeypatch.setattr(runner, "run_county", lambda job: calls.append(job.county_code) or real(job))
+    seen = []
+    again, _ = run_jobs(jobs, checkpoints=Checkpoints(tmp_path / "ck", "key-1"), progress=False,
+                        on_result=lambda r: seen.append(r.county_code))
+    assert calls == [jobs[1].county_code]
+    assert sorted(seen) == sorted(j.county_code for j in jobs)
+    pd.testing.assert_frame_equal(table(first), table(again))
+    calls.clear()
+    run_jobs(jobs, checkpoints=Checkpoints(tmp_path / "ck", "key-2"), progress=False)  # inputs changed
+    assert sorted(calls) == sorted(j.county_code for j in jobs)
+
+
+def test_a_torn_checkpoint_is_recomputed(tmp_path):
+    jobs = sample_jobs(tmp_path)[:2]
+    run_jobs(jobs, checkpoints=Checkpoints(tmp_path / "ck", "k"), progress=False)
+    (tmp_path / "ck" / f"{jobs[0].county_code}.pkl").write_bytes(b"\x80\x05truncated")
+    loaded = Checkpoints(tmp_path / "ck", "k").load([j.county_code for j in jobs])
+    assert list(loaded) == [jobs[1].county_code]

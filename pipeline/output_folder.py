@@ -32,6 +32,7 @@ from pipeline.errors import OutputError
 
 __all__ = [
     "MARKER",
+    "WORK_DIR",
     "SIDECAR_SUFFIXES",
     "OutputClaim",
     "staging_path",
@@ -52,6 +53,10 @@ __all__ = [
 
 MARKER = ".landcheck-staging"
 """Marker file written first into every staging folder: cleanup removes only marked folders."""
+
+WORK_DIR = ".work"
+"""Folder inside a staging folder for what a run needs but does not deliver (county checkpoints,
+indexed copies of inputs); kept when a killed run is resumed, removed before publishing."""
 
 SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal", ".aux.xml")
 """Files GDAL/SQLite may leave beside a listed output; tolerated in an earlier output."""
@@ -323,6 +328,7 @@ class OutputClaim:
     path: Path
     lock_file: Path
     messages: list[str] = field(default_factory=list)
+    resumed_from: str | None = None
     _fd: int | None = None
 
     def release(self) -> None:
@@ -371,8 +377,26 @@ def _lock(output: Path, shown: object) -> tuple[Path, int]:
     return lock, fd
 
 
-def recover_leftovers(output: Path) -> list[str]:
+def _adopt_for_resume(output: Path, candidates: list[Path]) -> Path | None:
+    """Rename the newest staging folder holding a work folder to this process's staging name."""
+    usable = sorted((p for p in candidates if (p / WORK_DIR).is_dir()),
+                    key=lambda p: (p / WORK_DIR).stat().st_mtime, reverse=True)
+    if not usable:
+        return None
+    mine = staging_path(output, "partial")
+    if usable[0] != mine:
+        if os.path.lexists(mine):
+            remove_tree(mine)
+        usable[0].rename(mine)
+    return usable[0]
+
+
+def recover_leftovers(output: Path, *, resume: bool = False) -> list[str]:
     """Clean up what killed runs left beside ``output``; call only while holding its lock.
+
+    With ``resume``, the newest staging folder that holds a work folder (:data:`WORK_DIR`,
+    where finished counties are checkpointed) is kept and renamed to this process's staging
+    name (:func:`staging_path`), instead of being removed; the first message says so.
 
     If ``output`` is missing but a complete set-aside ``.<name>.old-PID`` exists (a kill
     between the two renames of a publish), it is renamed back first. Other
@@ -410,6 +434,19 @@ def recover_leftovers(output: Path) -> list[str]:
             except OSError as exc:
                 messages.append(f"could not restore the previous output from {olds[0]}: "
                                 f"{os_reason(exc) or os.strerror(exc.errno or 0)}")
+    if resume:
+        partials = [p for p, kind, _ in leftovers if kind == "partial" and p in ours]
+        try:
+            adopted = _adopt_for_resume(output, partials)
+        except OSError as exc:
+            adopted = None
+            messages.append(f"could not resume from an interrupted run's folder: "
+                            f"{os_reason(exc) or os.strerror(exc.errno or 0)}")
+        if adopted is not None:
+            messages.insert(0, f"resuming from {adopted.name}")
+            ours.discard(adopted)
+            ours.discard(staging_path(output, "partial"))
+            leftovers = [x for x in leftovers if x[0] not in (adopted, staging_path(output, "partial"))]
     for path, kind, _ in leftovers:
         if not os.path.lexists(path):
             continue
@@ -425,8 +462,12 @@ def recover_leftovers(output: Path) -> list[str]:
     return messages
 
 
-def claim_output(output: Path, inputs: Iterable[Path], *, log: Log | None = None) -> OutputClaim:
+def claim_output(output: Path, inputs: Iterable[Path], *, log: Log | None = None,
+                 resume: bool = False) -> OutputClaim:
     """Check, lock and tidy the output folder before any work is done.
+
+    With ``resume`` the work of an interrupted run is kept (see :func:`recover_leftovers`);
+    :func:`make_staging` with ``resume=True`` then keeps its work folder.
 
     Parameters
     ----------
@@ -453,7 +494,9 @@ def claim_output(output: Path, inputs: Iterable[Path], *, log: Log | None = None
     lock, fd = _lock(target, output)
     claim = OutputClaim(path=target, lock_file=lock, _fd=fd)
     try:
-        claim.messages = recover_leftovers(target)
+        claim.messages = recover_leftovers(target, resume=resume)
+        if claim.messages and claim.messages[0].startswith("resuming from "):
+            claim.resumed_from = claim.messages[0][len("resuming from "):]
         for message in claim.messages:
             if log is not None:
                 log(f"    warning: {message}")
@@ -489,14 +532,28 @@ def _mark(folder: Path) -> None:
     (folder / MARKER).write_text(f"landcheck staging folder of pid {os.getpid()}\n", encoding="utf-8")
 
 
-def make_staging(output: Path) -> Path:
-    """Create ``.<name>.partial-PID`` beside ``output`` with the marker written first."""
+def make_staging(output: Path, *, resume: bool = False) -> Path:
+    """Create ``.<name>.partial-PID`` beside ``output`` with the marker written first.
+
+    With ``resume``, an existing staging folder of this name (adopted by
+    :func:`recover_leftovers`) keeps its work folder; everything else in it is removed.
+    """
     staging = staging_path(output, "partial")
     try:
         if os.path.lexists(staging):
             if not (staging.is_dir() and _is_landcheck_made(staging)):
                 raise OutputError(staging, "exists and was not made by landcheck; remove it or "
                                            "choose another output folder")
+            if resume and (staging / WORK_DIR).is_dir():
+                for child in staging.iterdir():
+                    if child.name in (MARKER, WORK_DIR):
+                        continue
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+                _mark(staging)
+                return staging
             remove_tree(staging)
         staging.mkdir()
         _mark(staging)
@@ -549,6 +606,7 @@ def publish(staging: Path, output: Path) -> None:
         output is then still in place.
     """
     try:
+        shutil.rmtree(staging / WORK_DIR, ignore_errors=True)  # checkpoints are not delivered
         (staging / MARKER).unlink(missing_ok=True)  # the published folder carries no marker
         if not os.path.lexists(output):
             staging.rename(output)

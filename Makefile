@@ -30,7 +30,9 @@ eval: $(STAMP)
 	$(BIN)/python bench/eval_detection.py
 
 # Regenerate the committed sample and configs/sample*.yaml with the development tool samplegen/
-# (not installed with landcheck; deterministic; needs ../shared/data/china_admin or the committed county copy).
+# (not installed with landcheck; deterministic; needs ../shared/data/china_admin or the committed county copy),
+# then the sample's returned verdicts for the CURRENT detector (data/sample_tiles/verdicts/, truth/verified_*.csv):
+# rerun after retraining the detector (the world itself is rewritten byte-identical).
 sample: $(STAMP)
 	$(BIN)/python -m samplegen data/sample_tiles --config-dir configs
 

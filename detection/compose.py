@@ -7,8 +7,9 @@ the evaluation) and chunked on dask arrays (:func:`detection.chunked`, orchestra
 Steps
 -----
 1. **scene statistics** from a decimated sample of both dates (:func:`scene_statistics`):
-   per-band robust standardisation of each date (learned) or the relative gain/offset of
-   after on before (spectral), and the dates' reflectance scale;
+   per-band robust standardisation of each date (learned), the relative gain/offset of
+   after on before (spectral), or per-band means and standard deviations (onnx: nodata fill,
+   ``zscore`` inputs), and the dates' reflectance scale;
 2. **co-registration**: the whole-pixel shift of the after date (:mod:`detection.register`);
 3. **score** per block (:func:`score_block`, the registered method's depth as overlap);
 4. **threshold** chosen per image from the score histogram (:func:`choose_threshold`);
@@ -16,6 +17,11 @@ Steps
    (:func:`object_filter`): a patch is kept when it reaches the minimum area and (learned) its
    highest probability reaches the model's upper threshold (hysteresis: pixels down to the
    lower threshold grow a patch around a confident core, so a large lot comes out whole).
+
+The ``onnx`` method (:mod:`detection.onnx_model`) replaces step 3 by the network's change
+probability on overlapping blended tiles (no shift correction: the network sees the dates as
+delivered); its automatic threshold is the model's ``landcheck.threshold`` or
+:data:`ONNX_THRESHOLD`, and the object filter applies the minimum area only.
 """
 from __future__ import annotations
 
@@ -46,7 +52,10 @@ __all__ = [
     "score_block",
     "score_depth",
     "choose_threshold",
+    "needs_histogram",
+    "onnx_model",
     "object_filter",
+    "resolve_min_area",
     "detect_arrays",
 ]
 
@@ -54,6 +63,8 @@ __all__ = [
 BAND_ORDER = ("blue", "green", "red", "nir")
 _RGBN = [2, 1, 0, 3]  # blue, green, red, nir -> red, green, blue, nir
 HIST_BINS = 1000
+#: change-probability threshold of an ONNX network that declares no ``landcheck.threshold``
+ONNX_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,8 @@ class Settings:
     opening_radius_px, closing_radius_px
         Clean-up radii.
     min_area_m2
-        Minimum patch area.
+        Minimum patch area, m², or ``"auto"`` (:func:`resolve_min_area`: 50 m² but at least
+        16 pixels).
     correct_shift
         Measure and correct the misregistration of the after date.
     """
@@ -84,7 +96,7 @@ class Settings:
     min_threshold: float | None = None
     opening_radius_px: int = 1
     closing_radius_px: int = 1
-    min_area_m2: float = 400.0
+    min_area_m2: float | str = 400.0
     correct_shift: bool = True
 
 
@@ -129,6 +141,15 @@ def scene_statistics(settings: Settings, sample_before: np.ndarray, sample_after
     sb = np.asarray(sample_before, dtype=np.float64)
     sa = np.asarray(sample_after, dtype=np.float64)
     nb = 4 if has_nir else 3
+    if method.name == "onnx":
+        from detection.onnx_model import band_stats
+
+        st = band_stats(sb[:nb], sa[:nb])
+        p99 = float(np.percentile(sb[:3], 99)) if sb.size else None
+        return SceneStats("onnx", has_nir, {
+            "bands": list(BAND_ORDER[:nb]), "scale": float(reflectance_scale(dtype, p99)),
+            "before_mean": list(st.before_mean), "before_std": list(st.before_std),
+            "after_mean": list(st.after_mean), "after_std": list(st.after_std)})
     if method.name == "spectral":
         gains, offsets, n_in = fit_gain_offset(sb, sa)
         p99 = float(np.percentile(sb[:3], 99)) if sb.size else None
@@ -154,7 +175,18 @@ def score_depth(settings: Settings, pixel_size_m: float) -> int:
         from detection.learned import learned_depth
 
         return learned_depth(pixel_size_m, _model(settings).spec)
+    if settings.method == "onnx":
+        return onnx_model(settings).depth
     return get_method(settings.method).depth(pixel_size_m)
+
+
+def onnx_model(settings: Settings):
+    """The ONNX network of ``settings`` (opened once per process; ModelError when unusable)."""
+    from detection.onnx_model import _model_for
+
+    if not settings.model:
+        raise ValueError("detection method 'onnx' needs detection.model (an .onnx file)")
+    return _model_for(settings.model, 1, None)
 
 
 def _model(settings: Settings) -> LearnedModel:
@@ -186,6 +218,16 @@ def score_block(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *,
     if v.ndim == 3:
         v = v[0]
     nb = 4 if stats.has_nir else 3
+    if stats.method == "onnx":
+        from detection.onnx_model import BandStats, predict_block
+
+        p = stats.params
+        st = BandStats(tuple(p["before_mean"]), tuple(p["before_std"]), tuple(p["after_mean"]),
+                       tuple(p["after_std"]))
+        prob = predict_block(np.asarray(before, dtype=np.float32)[:nb],
+                             np.asarray(after, dtype=np.float32)[:nb], model_path=settings.model,
+                             bands=tuple(p["bands"]), scale=p["scale"], stats=st)
+        return np.where(v & np.isfinite(prob), prob, np.float32(0.0)).astype(np.float32, copy=False)
     if stats.method == "spectral":
         p = stats.params
         return construction_score(before, after, v, scale=p["scale"], gains=p["gains"],
@@ -200,10 +242,20 @@ def score_block(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *,
                              shift=stats.shift, use_nir=stats.has_nir)
 
 
+def needs_histogram(settings: Settings) -> bool:
+    """True when :func:`choose_threshold` needs the score histogram of the image."""
+    if not isinstance(settings.threshold, str):
+        return False
+    return not (settings.method == "onnx" and settings.threshold == "auto")
+
+
 def choose_threshold(settings: Settings, counts: np.ndarray | None, edges: np.ndarray | None
                      ) -> tuple[float, dict[str, Any]]:
     """The pixel threshold of this image and how it was chosen.
 
+    ``"auto"`` for ``onnx`` is the model's ``landcheck.threshold`` (else
+    :data:`ONNX_THRESHOLD`), never below ``min_threshold`` when given; ``"otsu"`` for it is
+    Otsu's threshold floored by ``min_threshold`` (0 when not given).
     ``"auto"`` for ``spectral`` is Otsu's threshold floored by ``min_threshold`` (0.08). For
     ``learned`` it is calibrated per image between the model's two thresholds: Otsu's split
     of the probability histogram, clipped to ``[threshold_low, threshold_high]`` of the model
@@ -224,6 +276,10 @@ def choose_threshold(settings: Settings, counts: np.ndarray | None, edges: np.nd
         model = _model(settings)
         low_default, high = model.threshold_low, model.threshold_high
         floor = low_default if settings.min_threshold is None else float(settings.min_threshold)
+    elif settings.method == "onnx":
+        floor = 0.0 if settings.min_threshold is None else float(settings.min_threshold)
+        declared = onnx_model(settings).threshold
+        low_default = ONNX_THRESHOLD if declared is None else float(declared)
     else:
         floor = 0.08 if settings.min_threshold is None else float(settings.min_threshold)
         low_default = floor
@@ -231,11 +287,17 @@ def choose_threshold(settings: Settings, counts: np.ndarray | None, edges: np.nd
         t = float(settings.threshold)
         info["threshold_method"] = "fixed"
     else:
-        if counts is None or edges is None:
+        if needs_histogram(settings) and (counts is None or edges is None):
             raise ValueError("an automatic threshold needs the score histogram")
-        otsu = otsu_threshold(counts, edges)
-        info["otsu_threshold"] = float(otsu)
-        if settings.threshold == "otsu" or settings.method != "learned":
+        if counts is not None and edges is not None:
+            otsu = otsu_threshold(counts, edges)
+            info["otsu_threshold"] = float(otsu)
+        if settings.method == "onnx" and settings.threshold == "auto":
+            t = max(low_default, floor)
+            info["threshold_method"] = ("auto: the model's landcheck.threshold"
+                                        if onnx_model(settings).threshold is not None
+                                        else f"auto: {ONNX_THRESHOLD} (the model declares no threshold)")
+        elif settings.threshold == "otsu" or settings.method != "learned":
             t = max(otsu, floor)
             info["threshold_method"] = "otsu"
         else:
@@ -244,6 +306,28 @@ def choose_threshold(settings: Settings, counts: np.ndarray | None, edges: np.nd
     if high is not None:
         info["threshold_high"] = max(float(high), t)
     return float(t), info
+
+
+#: ``min_area_m2: "auto"``: the smallest patch is one small rural house (this many m²) but
+#: never fewer than :data:`AUTO_MIN_AREA_PX` pixels (a patch of a few pixels is not an
+#: object); the same rule as the ``landcheck detect`` default for a pair (``pipeline.pair``)
+AUTO_MIN_AREA_M2 = 50.0
+AUTO_MIN_AREA_PX = 16
+
+
+def resolve_min_area(min_area_m2: float | str | None, pixel_size_m: float) -> float:
+    """The minimum patch area in m² for this pixel size.
+
+    A number is returned as is; ``"auto"`` (or None) gives
+    ``max(AUTO_MIN_AREA_M2, AUTO_MIN_AREA_PX * pixel_size_m²)``: 50 m² up to 1.77 m pixels (a
+    single house is kept at 0.5 m, where the 400 m² config default removes most), 16 pixels
+    beyond (64 m² at 2 m, 400 m² at 5 m).
+    """
+    if min_area_m2 is None or (isinstance(min_area_m2, str) and min_area_m2 == "auto"):
+        return max(AUTO_MIN_AREA_M2, AUTO_MIN_AREA_PX * float(pixel_size_m) ** 2)
+    if isinstance(min_area_m2, str):
+        raise ValueError(f"min_area_m2 must be a number or 'auto', got {min_area_m2!r}")
+    return float(min_area_m2)
 
 
 #: patches at least this large must be rectilinear (:func:`object_filter`)
@@ -269,12 +353,12 @@ def object_filter(comps: Components, *, pixel_area: float, min_area_m2: float,
     pixel_area
         Area of one pixel, m².
     min_area_m2
-        Minimum patch area.
+        Minimum patch area, m², or ``"auto"`` (:func:`resolve_min_area`).
     high
         A component is kept only if its largest score is at least this (None: no test).
     """
     areas = comps.pixels * float(pixel_area)
-    keep = areas >= float(min_area_m2) * (1 - 1e-12)
+    keep = areas >= resolve_min_area(min_area_m2, float(pixel_area) ** 0.5) * (1 - 1e-12)
     if high is not None and len(comps):
         keep &= comps.max_scores >= float(high)
         large = keep & (areas >= LARGE_LOT_M2)

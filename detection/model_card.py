@@ -40,16 +40,7 @@ def card_markdown(card: dict) -> str:
         "",
         "`" + "`, `".join(card["features"]) + "`",
         "",
-        "## Training data",
-        "",
-        "LEVIR-CD (Chen & Shi 2020; research / academic use), RGB 0.5 m, Texas suburbs, labels = new "
-        "buildings only: " + ", ".join(t["data"]) + f". Used at {', '.join(str(v) for v in t['pixel_sizes_m'])} m "
-        "(block means). Augmented copies: before-date segments away from change recoloured in the "
-        "after date (seasonal field change, label no-change), synthetic rectangular roofs of every "
-        "common colour with cast shadows (label change), random gamma, random 1-px shift. "
-        f"{t['rows']:,} sampled pixels ({t['positive_rows']:,} change). Not used: "
-        + ", ".join(t["not_used"]) + ".",
-        "",
+        *(_sources_lines(card) if card.get("sources") is not None else _levir_lines(card)),
         "## Parameters",
         "",
         f"LightGBM {t['lightgbm']}, {st['rounds']} rounds, " + ", ".join(
@@ -69,21 +60,73 @@ def card_markdown(card: dict) -> str:
           if card.get("thresholds_chosen") else []),
         "## How to retrain",
         "",
-        "`python bench/train_default.py` (about 2-3 minutes on 2 cores) rewrites this model, its "
-        "`.json` card and this page. Other labelled pairs: "
-        "`detection.training.read_pair_folder` (LEVIR layout), `training_matrix`, `fit_model`.",
-        "",
+        *([f"`{card['command']}` (`landcheck train`, landcheck {card.get('landcheck_version', '?')}, "
+           f"{card.get('trained_at', '?')}) rewrites this model, its `.json` card and this page.", ""]
+          if card.get("command") else _retrain_default_lines()),
         "## Quality",
         "",
     ]
     q = card.get("quality")
     if not q:
-        lines.append("Not measured yet: run `make eval` (it writes the figures here).")
+        lines.append("Not measured yet: run `make eval` (it writes the figures here)." if not card.get("command")
+                     else "Not measured by landcheck: score it on labelled pairs it was not trained on "
+                          "before relying on it.")
     else:
         lines += [f"Measured by `make eval` on {q['when']} (`bench/out/eval.json`).", ""]
         for row in q["rows"]:
             lines.append(f"- {row}")
     return "\n".join(lines) + "\n"
+
+
+def _levir_lines(card: dict) -> list[str]:
+    """The training data of the shipped default model."""
+    t = card["training"]
+    return [
+        "## Training data",
+        "",
+        "LEVIR-CD (Chen & Shi 2020; research / academic use), RGB 0.5 m, Texas suburbs, labels = new "
+        "buildings only: " + ", ".join(t["data"]) + f". Used at {', '.join(str(v) for v in t['pixel_sizes_m'])} m "
+        "(block means). Augmented copies: before-date segments away from change recoloured in the "
+        "after date (seasonal field change, label no-change), synthetic rectangular roofs of every "
+        "common colour with cast shadows (label change), random gamma, random 1-px shift. "
+        f"{t['rows']:,} sampled pixels ({t['positive_rows']:,} change). Not used: "
+        + ", ".join(t["not_used"]) + ".",
+        "",
+        *([str(t["also"]), ""] if t.get("also") else []),
+    ]
+
+
+def _retrain_default_lines() -> list[str]:
+    return [
+        "`python bench/train_default.py` (about 2-3 minutes on 2 cores) rewrites this model, its "
+        "`.json` card and this page. Other labelled pairs: `landcheck train --pairs DIR`, or "
+        "`detection.training.read_pair_folder` (LEVIR layout), `training_matrix`, `fit_model`.",
+        "",
+    ]
+
+
+def _sources_lines(card: dict) -> list[str]:
+    """The training data of a model written by ``landcheck train``: sources, base, pixels."""
+    lines = ["## Training data", ""]
+    base = card.get("base_model")
+    if base:
+        lines += [f"Continued from the base model `{base['path']}` (sha256 `{base['sha256']}`, "
+                  f"`{base.get('model_id', '')}`): its trees are kept and new ones added.", ""]
+    for src in card["sources"]:
+        if src["kind"] == "pairs":
+            lines.append(f"- labelled pairs `{src['path']}` at {src['pixel_size_m']:g} m: "
+                         f"{len(src['pairs'])} pair(s)")
+        else:
+            verdicts = ", ".join(f"`{v['path']}`" for v in src.get("verdicts", []))
+            lines.append(f"- run `{src['path']}` (manifest sha256 `{src.get('manifest_sha256', '')}`) with "
+                         f"its field verdicts {verdicts}")
+    px = card.get("pixels", {})
+    if px:
+        lines += ["", "Training pixels: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in px.items() if v)
+                  + ". Verdicts: 合法 / 违法 positive, 伪变化 hard negative (weighted), pixels outside every "
+                  "patch sparse background negatives, 设施农用地 / 临时用地 / 其他 / unverified not used."]
+    lines += ["", "Every source is listed with its sha256 in the `.json` card.", ""]
+    return lines
 
 
 def write_card_markdown(path: Path) -> None:

@@ -52,6 +52,9 @@ other keys are ignored.
 ``landcheck.pixel_size_m``
     The ground resolution the network was trained on, in metres. Informative: the imagery is
     not resampled, but :meth:`ChangeModel.pixel_size_warning` says when it differs.
+``landcheck.threshold``
+    The change probability above which a pixel is change, in (0, 1): the default of
+    ``detection.threshold: auto`` for this network (0.5 when not declared).
 
 Tiles and blended edges
 -----------------------
@@ -121,6 +124,7 @@ METADATA_KEYS = (
     "landcheck.tile",
     "landcheck.overlap",
     "landcheck.pixel_size_m",
+    "landcheck.threshold",
 )
 #: Values of ``landcheck.normalize``.
 NORMALIZATIONS = ("unit", "imagenet", "meanstd", "zscore", "none")
@@ -299,6 +303,7 @@ class _Metadata:
     tile: int | None
     overlap: int | None
     pixel_size_m: float | None
+    threshold: float | None = None
 
 
 def _parse_metadata(path: Path, props: dict[str, str]) -> _Metadata:
@@ -368,7 +373,22 @@ def _parse_metadata(path: Path, props: dict[str, str]) -> _Metadata:
         tile=positive("landcheck.tile", int, 1),
         overlap=positive("landcheck.overlap", int, 0),
         pixel_size_m=positive("landcheck.pixel_size_m", float, 1e-9),
+        threshold=_threshold(path, props),
     )
+
+
+def _threshold(path: Path, props: dict[str, str]) -> float | None:
+    """``landcheck.threshold`` as a number in (0, 1), or None when not declared."""
+    key = "landcheck.threshold"
+    if key not in props:
+        return None
+    try:
+        value = float(props[key].strip())
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < 1.0:
+        raise ModelError(path, f"metadata '{key}' must be a number between 0 and 1, got '{props[key]}'")
+    return value
 
 
 def _before_after_order(names: Sequence[str]) -> tuple[int, int]:
@@ -547,6 +567,7 @@ def _describe(path: Path, session: Any, output_kind: str | None) -> ChangeModel:
         fixed_tile=fixed,
         pixel_size_m=meta.pixel_size_m,
         metadata=tuple(sorted(props.items())),
+        threshold=meta.threshold,
         _session=session,
     )
 
@@ -589,6 +610,8 @@ class ChangeModel:
         Training ground resolution from the metadata, or None.
     metadata
         All of the model's ``metadata_props`` as sorted ``(key, value)`` pairs.
+    threshold
+        ``landcheck.threshold``, or None when the model declares none.
     """
 
     path: str
@@ -609,6 +632,7 @@ class ChangeModel:
     pixel_size_m: float | None
     metadata: tuple[tuple[str, str], ...]
     _session: Any = field(repr=False, compare=False)
+    threshold: float | None = None
 
     @property
     def depth(self) -> int:

@@ -12,13 +12,20 @@ config picks one (validated against :data:`METHOD_NAMES`); :mod:`detection.compo
 ``spectral``
     :mod:`detection.score`: the hand-set rule "blue gained x not vegetated x not red-sloped"
     in blue-reflectance units; needs NIR; pixel-wise (depth 0). Kept as an alternative.
+``onnx``
+    :mod:`detection.onnx_model`: your own change-detection network (``detection.model:
+    x.onnx``, chosen automatically for a ``.onnx`` model) run through onnxruntime on
+    overlapping tiles with blended edges. Its depth is the model's tile overlap
+    (``landcheck.overlap``, default 32 px; :func:`detection.compose.score_depth` opens the
+    model to read it); values are probabilities in [0, 1].
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["ScoreMethod", "METHODS", "METHOD_NAMES", "DEFAULT_METHOD", "get_method"]
+__all__ = ["ScoreMethod", "METHODS", "METHOD_NAMES", "DEFAULT_METHOD", "MODEL_SUFFIXES", "get_method",
+           "method_for_model"]
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,29 @@ METHODS: dict[str, ScoreMethod] = {
         "hand-set spectral rule: blue gained x not vegetated x not red-sloped (detection/score.py)",
         lambda pixel_size_m: 0, (0.0, 1.0), True),
 }
+
+def _onnx_depth(pixel_size_m: float) -> int:
+    from detection.onnx_model import DEFAULT_OVERLAP
+
+    return DEFAULT_OVERLAP  # nominal: the model's own overlap is used (compose.score_depth)
+
+
+METHODS["onnx"] = ScoreMethod(
+    "onnx",
+    "your change-detection network (detection.model: x.onnx) run through onnxruntime on "
+    "overlapping tiles with blended edges (detection/onnx_model.py)",
+    _onnx_depth, (0.0, 1.0), False)
 METHOD_NAMES = tuple(METHODS)
 DEFAULT_METHOD = "learned"
+#: model file suffix -> the method that runs it
+MODEL_SUFFIXES = {".txt": "learned", ".onnx": "onnx"}
+
+
+def method_for_model(path: str) -> str | None:
+    """The method a model file is run by, from its suffix (``.txt`` learned, ``.onnx`` onnx)."""
+    from pathlib import Path
+
+    return MODEL_SUFFIXES.get(Path(path).suffix.lower())
 
 
 def get_method(name: str) -> ScoreMethod:

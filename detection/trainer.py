@@ -12,7 +12,39 @@ from typing import Any, Sequence
 from detection.features import feature_names
 from detection.training import LabelledPair, TrainingSettings, fit_model, training_matrix
 
-__all__ = ["train_to_files"]
+__all__ = ["train_to_files", "fit_samples", "check_base_features"]
+
+
+def check_base_features(base: Any, settings: TrainingSettings) -> None:
+    """ValueError when the base booster's features are not those of ``settings.spec``."""
+    names = feature_names(settings.spec)
+    if list(base.feature_name()) != names:
+        raise ValueError("the base model's features differ from the features being trained")
+
+
+def fit_samples(samples: Sequence[tuple[Any, Any, Any]], settings: TrainingSettings, *,
+                init_model: Any = None) -> Any:
+    """A LightGBM booster fitted on ``(X, y, w)`` samples, continuing ``init_model`` when given.
+
+    Without ``init_model`` this is :func:`detection.training.fit_model`. With it (a
+    ``lightgbm.Booster`` over the same features), ``settings.rounds`` more trees are added to
+    the base model's, fitted to what the base model gets wrong on these samples (LightGBM's
+    ``init_model``): a province's own labels refine the shipped model instead of replacing it.
+    """
+    if init_model is None:
+        return fit_model(samples, settings)
+    import lightgbm as lgb
+    import numpy as np
+
+    check_base_features(init_model, settings)
+    parts = list(samples)
+    X = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    w = np.concatenate([p[2] for p in parts])
+    data = lgb.Dataset(X, y.astype(np.float32), weight=w, feature_name=feature_names(settings.spec),
+                       free_raw_data=False)
+    return lgb.train(dict(settings.params), data, num_boost_round=settings.rounds, init_model=init_model,
+                     keep_training_booster=False)
 
 
 def train_to_files(pairs: Sequence[LabelledPair], out: Path, *,

@@ -40,7 +40,11 @@ __all__ = [
     "RECTIFICATION_BY_CODE", "rectification_of",
     # returned verdicts
     "VERDICT_FILE_FIELDS", "VERDICT_FILE_REQUIRED", "VERDICT_COLUMNS", "VERIFIED_COLUMNS",
-    "PROGRESS_COLUMNS", "default_effects",
+    "PROGRESS_COLUMNS", "default_effects", "EFFECT_LABELS_ZH",
+    # decisive (verified) county figures
+    "COUNTY_VERIFIED_COLUMNS", "RUN_COUNTY_COLUMNS", "LEVEL_REASON_RATIO", "LEVEL_REASON_SEVERE_IMPACT",
+    "LEVEL_REASONS", "LEVEL_REASON_LABELS_ZH", "UNRECTIFIED_COLUMNS", "KEY_PROJECT_MIN_SHARE",
+    "COLUMN_LABELS_ZH",
     "ShapefileField", "SHAPEFILE_FIELDS", "FIELD_BY_NAME", "FIELD_NAME_MAX",
     # monitoring number
     "JCBH_CELL_M", "JCBH_MAX_CHARS", "location_code", "collision_suffix", "make_jcbh",
@@ -394,6 +398,107 @@ PROGRESS_COLUMNS: Final[tuple[str, ...]] = (
 """Per-county verification progress (``overlay.verdicts.verification_progress``): pieces, those
 with a verdict whose effect is not ``unverified``, the rest, the verified share (NaN without
 pieces) and whether every piece is verified."""
+
+EFFECT_LABELS_ZH: Final[dict[str, str]] = {
+    EFFECT_ILLEGAL: "计入违法占用耕地",
+    EFFECT_LEGAL: "计入合法占用耕地",
+    EFFECT_NOT_CONSTRUCTION: "非新增建设，不计入比例",
+    EFFECT_UNVERIFIED: "未核查，按套合结果",
+}
+"""Chinese label of each verdict effect (reports, GeoPackage value list)."""
+
+# --------------------------------------------------------------------------------------------------
+# The decisive county figures (``overlay.verified.decisive_ratios``; ``county_ratios.csv``)
+# --------------------------------------------------------------------------------------------------
+
+LEVEL_REASON_RATIO: Final = "ratio"
+"""The county's level follows from its (decisive) ratio and the thresholds."""
+LEVEL_REASON_SEVERE_IMPACT: Final = "severe_impact"
+"""The county is at accountability by hand (``severe_impact:`` in the config), whatever its ratio
+(Order No. 15 art. 3: below 15 % but with severe impact or other serious consequences)."""
+LEVEL_REASONS: Final[tuple[str, ...]] = (LEVEL_REASON_RATIO, LEVEL_REASON_SEVERE_IMPACT)
+"""Values of the county ``level_reason``."""
+LEVEL_REASON_LABELS_ZH: Final[dict[str, str]] = {
+    LEVEL_REASON_RATIO: "按违法占用耕地比例",
+    LEVEL_REASON_SEVERE_IMPACT: "造成恶劣影响或者其他严重后果",
+}
+"""Chinese label of each ``level_reason``."""
+
+KEY_PROJECT_MIN_SHARE: Final = 0.5
+"""A piece belongs to a key project of the ``key_projects`` layer when more than this share of its
+area lies inside the layer's polygons."""
+
+COUNTY_VERIFIED_COLUMNS: Final[tuple[str, ...]] = (
+    "suspected_occupied_farmland_m2",
+    "suspected_illegal_farmland_m2",
+    "suspected_ratio",
+    "suspected_level",
+    "n_verified",
+    "verified_share",
+    "complete",
+    "key_project_illegal_m2",
+    "after_deduction_ratio",
+    "rectified_illegal_m2",
+    "level_reason",
+    "severe_impact_reason",
+    "previous_ratio",
+    "previous_level",
+    "ratio_change",
+    "previous_unrectified_n",
+    "previous_unrectified_m2",
+)
+"""Columns a run adds to :data:`COUNTY_COLUMNS` (``overlay.verified.decisive_ratios``), in this
+order. ``ratio``, ``level`` and the areas of :data:`COUNTY_COLUMNS` are the DECISIVE figures
+(verdicts applied where they exist, the overlay's figure for every unverified piece); the
+``suspected_*`` columns are the overlay alone. ``n_verified`` pieces with a verdict that counts,
+``verified_share`` of all pieces (NaN without pieces), ``complete`` every piece verified;
+``key_project_illegal_m2`` decisive illegal farmland of key-project pieces, deducted from the
+numerator for ``after_deduction_ratio``; ``rectified_illegal_m2`` decisive illegal farmland whose
+ZGZT is 已整改; ``level_reason`` one of :data:`LEVEL_REASONS` with ``severe_impact_reason`` (text,
+empty otherwise); ``previous_ratio`` / ``previous_level`` of last year's run and ``ratio_change``
+(this ratio - last year's; NaN without ``previous_run``); ``previous_unrectified_n`` / ``_m2`` last
+year's illegal pieces of the county not rectified (0 without ``previous_run``)."""
+
+RUN_COUNTY_COLUMNS: Final[tuple[str, ...]] = (*COUNTY_COLUMNS, *COUNTY_VERIFIED_COLUMNS)
+"""The county table of a run (``county_ratios.csv``, in this order, then ``level_zh``)."""
+
+UNRECTIFIED_COLUMNS: Final[tuple[str, ...]] = (
+    "patch_id", "county_code", "county_name", "year", "illegal_farmland_m2", "verdict", "rectification",
+)
+"""Last year's illegal pieces not rectified (``previous_unrectified.csv``): JCBH, county, last
+year's check year, its decisive illegal farmland (m²), its verdict code (None: unverified, the
+overlay's figure) and its rectification code (None: not stated)."""
+
+COLUMN_LABELS_ZH: Final[dict[str, str]] = {
+    "suspected_occupied_farmland_m2": "疑似新增建设占用耕地面积",
+    "suspected_illegal_farmland_m2": "疑似违法占用耕地面积",
+    "suspected_ratio": "疑似违法占用耕地比例（套合）",
+    "suspected_level": "疑似处理等级（套合）",
+    "n_verified": "已核查图斑数",
+    "verified_share": "核查进度",
+    "complete": "核查完成",
+    "key_project_illegal_m2": "重点项目违法占用耕地面积（扣减）",
+    "after_deduction_ratio": "扣减后比例",
+    "rectified_illegal_m2": "已整改违法占用耕地面积",
+    "level_reason": "定级依据",
+    "severe_impact_reason": "恶劣影响情形",
+    "previous_ratio": "上年度违法占用耕地比例",
+    "previous_level": "上年度处理等级",
+    "ratio_change": "比例同比变化",
+    "previous_unrectified_n": "上年度未整改违法图斑数",
+    "previous_unrectified_m2": "上年度未整改违法占用耕地面积",
+    # piece columns added by the verdicts (VERIFIED_COLUMNS) and the key projects
+    "verdict": "判定类型",
+    "effect": "核查结论",
+    "wfmj_m2": "违法面积（外业认定）",
+    "verified_illegal_farmland_m2": "核查后违法占用耕地面积",
+    "verified_legal_farmland_m2": "核查后合法占用耕地面积",
+    "verified_farmland_m2": "核查后计入占用耕地面积",
+    "rectification": "整改状态",
+    "verdict_source": "核查结果来源",
+    "key_project": "重点项目",
+}
+"""Chinese headers of the run's added county and piece columns (Excel, HTML)."""
 
 # --------------------------------------------------------------------------------------------------
 # Shapefile fields of the field-verification packages

@@ -91,18 +91,16 @@ def main(debug: bool) -> None:
 @_handle_errors
 def run(config: Path, out: Path | None, scheduler: str | None, quiet: bool) -> None:
     """Run the whole pipeline for CONFIG: detect, overlay, ratios, reports."""
-    from overlay.contracts import LEVELS
     from pipeline.config import load_config
-    from pipeline.run import run_pipeline
+    from pipeline.run import level_summary, run_pipeline
 
     cfg = load_config(config, output=out)
     def warn(msg: str) -> None:
         click.echo(msg, err=True)
     log = (lambda _msg: None) if quiet else warn
     result = run_pipeline(cfg, scheduler=scheduler, progress=not quiet, log=log, warn=warn)
-    levels = result.ratios["level"].value_counts()
-    counts = ", ".join(f"{level.replace('_', ' ')} {levels.get(level, 0)}" for level in LEVELS)
-    click.echo(f"landcheck: {len(result.pieces)} patch pieces in {len(result.ratios)} counties ({counts})")
+    click.echo(f"landcheck: {len(result.pieces)} patch pieces in {len(result.ratios)} counties; "
+               f"{level_summary(result.ratios)}")
     click.echo(f"landcheck: outputs in {result.output.resolve()}")
     for name in ("county_ratios", "patches", "report_xlsx", "report_html", "chart", "manifest"):
         if name in result.outputs:
@@ -127,6 +125,10 @@ def validate(config: Path) -> None:
         frame, _ = layers.read_polygons(getattr(cfg, role), role)
         frames[role] = (frame, getattr(cfg, role).path)
     imagery = open_run_imagery(cfg)
+    if imagery is not None:
+        from pipeline.detect import check_model
+
+        check_model(cfg.detection, tuple(imagery.band_names))
     if cfg.patches is not None:
         patches, _ = layers.read_patches(cfg.patches)
         frames["patches"] = (patches, cfg.patches.path)
@@ -161,13 +163,17 @@ def validate(config: Path) -> None:
 @click.option("--min-area-px", type=click.FloatRange(min=0), default=None, metavar="PX",
               help="Minimum patch area in pixels (the unit for images without georeference; "
                    "default 16 there).")
+@click.option("--model", "model", type=click.Path(path_type=Path), default=None, metavar="PATH",
+              help="Detector model, overriding detection.model: a LightGBM model (.txt with its "
+                   ".json card, e.g. from 'landcheck train') or your own change network (.onnx, "
+                   "run through onnxruntime on overlapping tiles).")
 @click.option("--overwrite", is_flag=True,
               help="Replace an earlier landcheck output in --out (never an input, never foreign files).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @_handle_errors
 def detect(config: Path | None, before: Path | None, after: Path | None, settings: Path | None,
            out: Path, bands: str | None, resample: str | None, min_area_m2: float | None,
-           min_area_px: float | None, overwrite: bool, quiet: bool) -> None:
+           min_area_px: float | None, model: Path | None, overwrite: bool, quiet: bool) -> None:
     """Detect change patches only: from CONFIG's imagery tiles, or from any --before/--after pair.
 
     \b
@@ -183,8 +189,10 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
     """
     import dataclasses
 
-    from pipeline.config import (RESAMPLING_METHODS, DetectionConfig, band_mapping,
+    from pipeline.config import (RESAMPLING_METHODS, DetectionConfig, band_mapping, check_model,
                                  load_detect_config)
+    from pipeline.detect import check_model as check_model_bands
+    from pipeline.manifest import model_files
     from pipeline.errors import OutputError
     from pipeline.layers import layer_files
     from pipeline.output_folder import check_output_folder
@@ -229,10 +237,13 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
         if resample is not None:
             imagery = dataclasses.replace(imagery, resample=resample)
         detection = dcfg.detection
+        if model is not None:
+            detection = dataclasses.replace(detection, model=model, method=check_model(model, None, "--model"))
         inputs.append(("config", config))
         for role in ("before", "after", "before_cloud_masks", "after_cloud_masks"):
             inputs += [(f"imagery.{role}", p) for p in getattr(imagery, role)]
         protect = [f for p in dcfg.referenced for f in layer_files(p)]
+        inputs += model_files(detection)
         check_out(inputs, protect)
         img = open_imagery(imagery, detection.chunk_px, max_grid_pixels=detection.max_grid_pixels)
         source = "detection.min_area_m2" + ("" if dcfg.min_area_given else " (default)")
@@ -249,6 +260,8 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
     else:
         dcfg = load_detect_config(settings, imagery_required=False) if settings is not None else None
         detection = dcfg.detection if dcfg is not None else DetectionConfig()
+        if model is not None:
+            detection = dataclasses.replace(detection, model=model, method=check_model(model, None, "--model"))
         spec, spec_from = bands, "--bands"
         if spec is None and dcfg is not None and dcfg.bands is not None:
             spec, spec_from = dcfg.bands, f"imagery.bands of {settings}"
@@ -259,6 +272,7 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
         if dcfg is not None:
             inputs.append(("config", settings))
             protect = [f for p in dcfg.referenced for f in layer_files(p)]
+        inputs += model_files(detection)
         check_out(inputs, protect)
         img, info = pair.open_pair(before, after, bands=spec, resample=method,
                                    chunk_px=detection.chunk_px,
@@ -271,6 +285,7 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
                 "georeferenced": info.georeferenced,
                 "bands": {**info.bands, "source": info.band_source},
                 "resample": info.resample, "notes": list(info.notes)}
+    check_model_bands(detection, tuple(img.band_names))  # before any pixel is read
     result = pair.run_detect(img, detection, out, inputs, min_area=min_area, meta=meta,
                              protect=protect, overwrite=overwrite, progress=not quiet, log=log,
                              warn=warn)
@@ -286,6 +301,83 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
     thr = f"{threshold:.3g}" if isinstance(threshold, (int, float)) else str(threshold)
     click.echo(f"landcheck: {len(result.patches)} patches, {area} (threshold {thr}, min area "
                f"{limit}) -> {out}/ (change_mask.tif, patches.gpkg, detection.json)")
+
+
+@main.command()
+@click.option("--pairs", "pairs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="Labelled pair folder (A/ before, B/ after, label/ 255 = change; PNGs of the same "
+                   "names, the LEVIR-CD layout). Repeatable.")
+@click.option("--pixel-size", "pixel_size", type=float, default=None, metavar="METRES",
+              help="Ground pixel size of the --pairs images (PNGs carry none; LEVIR-CD: 0.5).")
+@click.option("--from-run", "runs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="Output folder of an earlier 'landcheck run' whose patches came back verified: "
+                   "合法/违法 = change, 伪变化 = no change (weighted), outside every patch = no change "
+                   "(sparse), other verdicts unused. Repeatable.")
+@click.option("--verdicts", "verdicts", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
+              help="Returned verdict file for --from-run (package .zip, .gpkg, .shp, .xlsx with JCBH and "
+                   "PDLX). Repeatable; with several runs each row goes to the run holding its JCBH. "
+                   "Default: the 'verdicts' section of each run's config.")
+@click.option("--base", "base", type=click.Path(path_type=Path), default=None, metavar="MODEL",
+              help="Continue from this LightGBM model (.txt with its .json card), e.g. the shipped "
+                   "default detection/models/construction_lgbm.txt.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, metavar="MODEL.txt",
+              help="The model to write; MODEL.json (card) and MODEL.md are written beside it.")
+@click.option("--rounds", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Boosting rounds (trees added to --base when given).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the sampling.")
+@click.option("--threshold-low", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Card threshold a patch grows over (default: the base model's, else 0.4).")
+@click.option("--threshold-high", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Card threshold a patch must reach (default: the base model's, else 0.8).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier landcheck model at --out (never an input).")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@_handle_errors
+def train(pairs: tuple[Path, ...], pixel_size: float | None, runs: tuple[Path, ...],
+          verdicts: tuple[Path, ...], base: Path | None, out: Path, rounds: int, seed: int,
+          threshold_low: float | None, threshold_high: float | None, overwrite: bool, quiet: bool) -> None:
+    """Fit the learned detector from labelled pairs and/or verified runs; write MODEL.txt + cards.
+
+    \b
+      landcheck train --pairs levir/ --pixel-size 0.5 --out my_model.txt
+      landcheck train --from-run out/2025 --verdicts returned/220202.zip \\
+                      --verdicts returned/220203.zip \\
+                      --base detection/models/construction_lgbm.txt --out province.txt
+
+    Use the result with 'detection.model: province.txt' in a config, or 'landcheck detect --model'.
+    """
+    from dataclasses import replace as _replace
+
+    from detection.training import TrainingSettings
+    from pipeline.train import train as run_train
+
+    def log(msg: str) -> None:
+        if not quiet:
+            click.echo(msg, err=True)
+
+    base_settings = TrainingSettings()
+    settings = _replace(base_settings, rounds=rounds, seed=seed,
+                        params={**base_settings.params, "seed": seed})
+    from detection.verdict_labels import VerdictSampling
+
+    import shlex
+
+    words = ["landcheck", "train"]
+    words += [w for d in pairs for w in ("--pairs", str(d))]
+    words += ["--pixel-size", f"{pixel_size:g}"] if pixel_size is not None else []
+    words += [w for d in runs for w in ("--from-run", str(d))]
+    words += [w for f in verdicts for w in ("--verdicts", str(f))]
+    words += ["--base", str(base)] if base is not None else []
+    words += ["--out", str(out), "--rounds", str(rounds), "--seed", str(seed)]
+    words += ["--threshold-low", f"{threshold_low:g}"] if threshold_low is not None else []
+    words += ["--threshold-high", f"{threshold_high:g}"] if threshold_high is not None else []
+    command = shlex.join(words)
+    result = run_train(out, pairs=pairs, pixel_size_m=pixel_size, runs=runs, verdicts=verdicts, base=base,
+                       settings=settings, sampling=VerdictSampling(seed=seed),
+                       threshold_low=threshold_low, threshold_high=threshold_high, overwrite=overwrite,
+                       command=command, log=log)
+    t = result.card["training"]
+    click.echo(f"landcheck: model {result.out} trained on {t['rows']:,} pixels ({t['positive_rows']:,} change); "
+               f"use it with 'detection.model: {result.out}'")
 
 
 # The sample world is generated by the development tool `python -m samplegen` (make sample),

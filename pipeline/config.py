@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import yaml
 
 from overlay.accounting import RULES, Thresholds as ThresholdConfig
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputFileError
 
 __all__ = [
     "BANDS",
@@ -32,12 +32,16 @@ __all__ = [
     "ThresholdConfig",
     "RunConfig",
     "FieldPackagesConfig",
+    "KeyProjectsConfig",
+    "SevereImpactConfig",
+    "VERDICT_PROBLEM_ACTIONS",
     "load_config",
     "parse_config",
     "band_mapping",
     "DetectConfig",
     "load_detect_config",
     "parse_detect_config",
+    "check_model",
     "REQUIRED_BANDS",
     "BAND_SHORTHANDS",
     "RESAMPLING_METHODS",
@@ -111,9 +115,10 @@ class ImageryConfig:
 class DetectionConfig:
     """Change-detection settings.
 
-    ``method`` is a name of :data:`detection.registry.METHOD_NAMES` (default ``learned``);
-    ``model`` a LightGBM model file with its ``.json`` card for ``learned`` (None = the
-    shipped default); ``threshold`` ``auto`` (the method's per-image rule), ``otsu`` or a
+    ``method`` is a name of :data:`detection.registry.METHOD_NAMES` (default ``learned``, or
+    the one the model's suffix names); ``model`` a LightGBM model file with its ``.json`` card
+    for ``learned`` (None = the shipped default) or an ONNX change network (``.onnx``) for
+    ``onnx`` (:func:`check_model`); ``threshold`` ``auto`` (the method's per-image rule), ``otsu`` or a
     number; ``min_threshold`` the floor of an automatic threshold (None = the method's
     default: 0.08 for ``spectral``, the model's lower threshold for ``learned``);
     ``correct_shift`` measures and corrects a misregistration of the after date.
@@ -162,6 +167,9 @@ class RunConfig:
     raw: Mapping[str, Any] = field(default_factory=dict)
     verdicts: VerdictsConfig | None = None
     field_packages: FieldPackagesConfig = field(default_factory=FieldPackagesConfig)
+    key_projects: KeyProjectsConfig | None = None
+    severe_impact: tuple[SevereImpactConfig, ...] = ()
+    previous_run: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view (paths as strings) for the manifest."""
@@ -510,20 +518,15 @@ def _detection(section: _Section | None) -> DetectionConfig:
     from detection.registry import METHOD_NAMES
 
     d = DetectionConfig()
-    method = section.get("method", d.method, str)
-    if method not in METHOD_NAMES:
+    given = section.get("method", None, str)
+    if given is not None and given not in METHOD_NAMES:
         section.fail(f"'{section.key('method')}' must be one of {', '.join(METHOD_NAMES)}, "
-                     f"got {method!r}")
+                     f"got {given!r}")
     model = section.path("model", None)
-    if model is not None:
-        if method != "learned":
-            section.fail(f"'{section.key('model')}' is only used with method 'learned', "
-                         f"not {method!r}")
-        if not model.is_file():
-            section.fail(f"'{section.key('model')}' file not found: {model}")
-        if not model.with_suffix(".json").is_file():
-            section.fail(f"'{section.key('model')}' has no model card beside it: "
-                         f"{model.with_suffix('.json')}")
+    try:
+        method = check_model(model, given, f"'{section.key('model')}'")
+    except ConfigError as exc:
+        section.fail(str(exc))
     correct_shift = section.get("correct_shift", d.correct_shift, bool)
     threshold = section.get("threshold", d.threshold, (str, int, float))
     if isinstance(threshold, str) and threshold not in THRESHOLD_METHODS:
@@ -556,6 +559,53 @@ def _detection(section: _Section | None) -> DetectionConfig:
     )
 
 
+def check_model(model: Path | None, method: str | None, what: str = "'detection.model'") -> str:
+    """The detection method for ``model`` and ``method`` (None = not given), the model checked.
+
+    A ``.txt`` model is a LightGBM model run by ``learned`` and needs its ``.json`` card beside
+    it; an ``.onnx`` model is a change network run by ``onnx`` and is opened here (onnxruntime
+    installed, inputs, output and metadata usable) so that a bad network stops a run before any
+    pixel is read. ``method: onnx`` needs a model.
+
+    Raises
+    ------
+    ConfigError
+        The model and the method do not go together, or the model file is missing (exit 2).
+    InputFileError
+        The ONNX network cannot be used (one line naming the file, exit 3).
+    """
+    from detection.registry import DEFAULT_METHOD, MODEL_SUFFIXES, method_for_model
+
+    if model is None:
+        if method == "onnx":
+            raise ConfigError(f"{what} is missing: method 'onnx' runs your own network, give its "
+                              ".onnx file")
+        return method or DEFAULT_METHOD
+    by_suffix = method_for_model(str(model))
+    if by_suffix is None:
+        raise ConfigError(f"{what} must be a LightGBM model (.txt with its .json card) or an ONNX "
+                          f"network (.onnx), got {model}")
+    if method is not None and method != by_suffix:
+        kinds = {v: k for k, v in MODEL_SUFFIXES.items()}
+        if method not in kinds:
+            raise ConfigError(f"{what} is only used with method 'learned' (.txt) or 'onnx' (.onnx), "
+                              f"not {method!r}")
+        raise ConfigError(f"{what} {model.name} is run by method '{by_suffix}', not {method!r}: "
+                          f"method {method!r} takes a {kinds[method]} model")
+    if model.is_dir() or not model.is_file():
+        raise ConfigError(f"{what} file not found: {model}")
+    if by_suffix == "learned" and not model.with_suffix(".json").is_file():
+        raise ConfigError(f"{what} has no model card beside it: {model.with_suffix('.json')}")
+    if by_suffix == "onnx":
+        from detection.onnx_model import ModelError, load_change_model
+
+        try:
+            load_change_model(model, threads=1)
+        except ModelError as exc:
+            raise InputFileError(exc.path, exc.problem) from None
+    return by_suffix
+
+
 def _thresholds(section: _Section | None) -> ThresholdConfig:
     if section is None:
         return ThresholdConfig()
@@ -577,6 +627,8 @@ def _thresholds(section: _Section | None) -> ThresholdConfig:
 
 # --------------------------------------------------------------------------- returned verdicts
 VERDICT_FILE_SUFFIXES = (".zip", ".gpkg", ".shp", ".xlsx")
+VERDICT_PROBLEM_ACTIONS = ("report", "refuse")
+"""``verdicts.on_problem``: ignore and report the rows with problems, or refuse the run."""
 """Returned verdict files: field packages as sent back (zipped Shapefile), GeoPackages,
 Shapefiles, Excel sheets."""
 
@@ -591,12 +643,15 @@ class VerdictsConfig:
     (:data:`overlay.contracts.EFFECTS`) for every verdict, the contract's defaults where the
     config says nothing. ``max_reshape`` (share of the piece's area) and ``max_shift_m``
     (centroid distance, m): how far a returned geometry may differ from its piece.
+    ``on_problem``: ``report`` (default: a run ignores the rows with problems, warns about each
+    and records them; their patches stay unverified) or ``refuse`` (a run stops at the first, exit 3).
     """
 
     files: tuple[LayerConfig, ...]
     effects: Mapping[str, str]
     max_reshape: float
     max_shift_m: float
+    on_problem: str = "report"
 
 
 def _verdicts(section: _Section | None) -> VerdictsConfig | None:
@@ -607,7 +662,7 @@ def _verdicts(section: _Section | None) -> VerdictsConfig | None:
     from overlay.contracts import EFFECTS, VERDICT_BY_CODE, VERDICT_BY_LABEL, VERDICTS_ZH
     from overlay.verdicts import DEFAULT_MAX_RESHAPE, DEFAULT_MAX_SHIFT_M, resolve_effects
 
-    section.check_keys(("files", "effects", "max_reshape", "max_shift_m"))
+    section.check_keys(("files", "effects", "max_reshape", "max_shift_m", "on_problem"))
     listed = section.get("files", ..., (list, str))
     listed = [listed] if isinstance(listed, str) else listed
     if not listed:
@@ -631,7 +686,8 @@ def _verdicts(section: _Section | None) -> VerdictsConfig | None:
             if not matches:
                 sub.fail(f"'{sub.key('path')}' matches no file: {full}")
         for match in matches:
-            one = _layer(_Section({**entry, "path": str(match)}, name, section.source))
+            one = _layer(_Section({**entry, "path": os.path.relpath(match, section.source.parent)}, name,
+                                  section.source))
             suffix = match.suffix.lower()
             if suffix not in VERDICT_FILE_SUFFIXES:
                 sub.fail(f"'{sub.key('path')}' {match} is not a verdict file: give a returned field "
@@ -662,7 +718,100 @@ def _verdicts(section: _Section | None) -> VerdictsConfig | None:
         effects=resolve_effects(effects),
         max_reshape=section.number("max_reshape", DEFAULT_MAX_RESHAPE, low=0.0, high=1.0),
         max_shift_m=section.number("max_shift_m", DEFAULT_MAX_SHIFT_M, low=0.0),
+        on_problem=section.choice("on_problem", "report", VERDICT_PROBLEM_ACTIONS),
     )
+
+
+# --------------------------------------------------------------------------- decisive figures
+@dataclass(frozen=True)
+class KeyProjectsConfig:
+    """Key projects whose illegal area is deducted for ``after_deduction_ratio`` (``key_projects:``).
+
+    ``jcbh``: monitoring numbers of key-project patches; ``layer``: a polygon layer of key projects
+    (a piece more than half inside it is a key-project piece). Either or both.
+    """
+
+    jcbh: tuple[str, ...] = ()
+    layer: LayerConfig | None = None
+
+
+@dataclass(frozen=True)
+class SevereImpactConfig:
+    """One county put at accountability whatever its ratio (``severe_impact:``), with the reason."""
+
+    county_code: str
+    reason: str
+
+
+_COUNTY_CODE = re.compile(r"^\d{6}$")
+
+
+def _code_value(section: _Section, key: str, value: Any, what: str) -> str:
+    """A JCBH or county code written as text or as a whole number (YAML reads 220202 as a number)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        section.fail(f"'{key}' must be {what} (text), got {_describe(value)}")
+    text = str(value).strip()
+    if not text:
+        section.fail(f"'{key}' is empty")
+    return text
+
+
+def _key_projects(section: _Section | None) -> KeyProjectsConfig | None:
+    """``key_projects:``: ``jcbh`` (a list of monitoring numbers) and / or ``layer`` (a polygon
+    layer: a path or ``{path, layer, encoding}``)."""
+    if section is None:
+        return None
+    section.check_keys(("jcbh", "layer"))
+    listed = section.get("jcbh", [], list)
+    jcbh: list[str] = []
+    for i, value in enumerate(listed):
+        code = _code_value(section, f"{section.key('jcbh')}[{i}]", value, "a monitoring number (JCBH)")
+        if code in jcbh:
+            section.fail(f"'{section.key('jcbh')}' lists {code} twice")
+        jcbh.append(code)
+    layer = None
+    given = section.get("layer", None, (str, dict))
+    if given is not None:
+        data = {"path": given} if isinstance(given, str) else given
+        layer = _layer(_Section(data, section.key("layer"), section.source))
+    if not jcbh and layer is None:
+        section.fail(f"'{section.name}' needs 'jcbh' (a list of monitoring numbers) or 'layer' "
+                     "(a polygon layer of key projects)")
+    return KeyProjectsConfig(jcbh=tuple(jcbh), layer=layer)
+
+
+def _severe_impact(top: _Section) -> tuple[SevereImpactConfig, ...]:
+    """``severe_impact:``: a list of ``{county_code, reason}``."""
+    listed = top.get("severe_impact", [], list)
+    out: list[SevereImpactConfig] = []
+    for i, item in enumerate(listed):
+        name = f"severe_impact[{i}]"
+        if not isinstance(item, Mapping):
+            top.fail(f"'{name}' must be a mapping with 'county_code' and 'reason', got {_describe(item)}")
+        sub = _Section(item, name, top.source)
+        sub.check_keys(("county_code", "reason"))
+        code = _code_value(sub, sub.key("county_code"), sub.get("county_code"), "a 6-digit county code")
+        if not _COUNTY_CODE.match(code):
+            sub.fail(f"'{sub.key('county_code')}' must be a 6-digit county code, got {_describe(code)}")
+        reason = sub.get("reason", ..., str).strip()
+        if not reason:
+            sub.fail(f"'{sub.key('reason')}' is empty: say what the severe impact is")
+        if any(e.county_code == code for e in out):
+            sub.fail(f"'{sub.key('county_code')}' {code} is listed twice")
+        out.append(SevereImpactConfig(county_code=code, reason=reason))
+    return tuple(out)
+
+
+def _previous_run(top: _Section) -> Path | None:
+    """``previous_run:``: last year's output folder (checked to be a landcheck output when read)."""
+    folder = top.path("previous_run", None)
+    if folder is None:
+        return None
+    if not folder.exists():
+        top.fail(f"'previous_run' folder not found: {folder}")
+    if not folder.is_dir():
+        top.fail(f"'previous_run' {folder} is not a folder: give last year's output folder")
+    return folder
 
 
 def _field_packages(section: _Section | None) -> FieldPackagesConfig:
@@ -683,7 +832,7 @@ def _field_packages(section: _Section | None) -> FieldPackagesConfig:
 
 
 TOP_KEYS = ("year", "imagery", "layers", "patches", "detection", "thresholds", "output", "verdicts",
-            "field_packages")
+            "field_packages", "key_projects", "severe_impact", "previous_run")
 LAYER_KEYS = ("counties", "farmland", "basic_farmland", "approved")
 
 
@@ -728,6 +877,9 @@ def parse_config(data: Any, source: str | Path, output: str | Path | None = None
         thresholds=_thresholds(top.sub("thresholds", required=False)),
         verdicts=_verdicts(top.sub("verdicts", required=False)),
         field_packages=_field_packages(top.sub("field_packages", required=False)),
+        key_projects=_key_projects(top.sub("key_projects", required=False)),
+        severe_impact=_severe_impact(top),
+        previous_run=_previous_run(top),
         raw=dict(data),
     )
 

@@ -24,6 +24,7 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import dask
@@ -44,6 +45,7 @@ from detection.compose import (
     Settings,
     _windows,
     choose_threshold,
+    needs_histogram,
     object_filter,
     scene_statistics,
     score_depth,
@@ -53,11 +55,11 @@ from detection.registry import get_method
 from detection.threshold import histogram_edges
 from detection.vectorize import merge_components, source_ids, to_map_coordinates
 from pipeline.config import BANDS, DetectionConfig, ImageryConfig
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputFileError
 from pipeline.imagery import Imagery, open_imagery
 
 __all__ = ["COLUMNS", "DetectionSetupError", "detect_patches", "detect_on_imagery",
-           "settings_from_config"]
+           "settings_from_config", "check_model", "model_record"]
 
 
 class DetectionSetupError(ConfigError):
@@ -93,6 +95,54 @@ def settings_from_config(detection: DetectionConfig) -> Settings:
         min_area_m2=detection.min_area_m2,
         correct_shift=detection.correct_shift,
     )
+
+
+def check_model(detection: DetectionConfig, band_names: tuple[str, ...]) -> None:
+    """Open the configured ONNX network and check it takes ``band_names`` (metadata only).
+
+    Raises
+    ------
+    InputFileError
+        The model is unusable or needs bands the imagery lacks (one line naming the model).
+    """
+    if detection.method != "onnx" or detection.model is None:
+        return
+    from detection.onnx_model import ModelError, load_change_model
+
+    try:
+        load_change_model(detection.model, threads=1, available_bands=band_names)
+    except ModelError as exc:
+        raise InputFileError(exc.path, exc.problem) from None
+
+
+def model_record(detection: DetectionConfig) -> dict[str, Any] | None:
+    """What detection.json and the manifest say of the model: path, sha256, bytes, metadata."""
+    from pipeline.manifest import sha256_file
+
+    if detection.method == "learned":
+        from detection.learned import DEFAULT_MODEL, load_model
+
+        path = Path(detection.model) if detection.model is not None else DEFAULT_MODEL
+        model = load_model(detection.model)
+        card = model.card
+        return {"kind": "lightgbm", "path": str(path), "bytes": path.stat().st_size,
+                "sha256": sha256_file(path), "model_id": model.model_id,
+                "card": str(path.with_suffix(".json")),
+                "card_sha256": sha256_file(path.with_suffix(".json")),
+                "threshold_low": card.get("threshold_low"), "threshold_high": card.get("threshold_high")}
+    if detection.method == "onnx" and detection.model is not None:
+        from detection.onnx_model import load_change_model
+
+        path = Path(detection.model)
+        m = load_change_model(path, threads=1)
+        return {"kind": "onnx", "path": str(path), "bytes": path.stat().st_size,
+                "sha256": sha256_file(path), "convention": m.convention,
+                "inputs": list(m.input_names), "output": m.output_name,
+                "bands": list(m.bands) if m.bands is not None else None,
+                "normalize": m.normalize, "output_kind": m.output, "tile": list(m.tile),
+                "overlap": m.overlap, "threshold": m.threshold, "pixel_size_m": m.pixel_size_m,
+                "metadata": dict(m.metadata)}
+    return None
 
 
 def detect_patches(
@@ -138,6 +188,17 @@ def detect_on_imagery(
     progress: bool = True,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """:func:`detect_patches` on already opened imagery."""
+    from detection.onnx_model import ModelError
+
+    check_model(detection, tuple(getattr(img, "band_names", BANDS)))
+    try:
+        return _detect_on_imagery(img, detection, progress=progress)
+    except ModelError as exc:  # the network failed on the data (e.g. logits declared as probabilities)
+        raise InputFileError(exc.path, exc.problem) from None
+
+
+def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bool
+                       ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     from detection.register import estimate_shift
 
     settings = settings_from_config(detection)
@@ -180,7 +241,7 @@ def detect_on_imagery(
     # -- pass 2: threshold for this image
     t = time.perf_counter()
     counts = edges = None
-    if isinstance(settings.threshold, str):
+    if needs_histogram(settings):
         edges = histogram_edges(HIST_BINS, method.value_range)
         with _step("score histogram for the threshold", progress):
             (counts,) = dask.compute(histogram_array(score, valid, edges, method.value_range))
@@ -215,16 +276,21 @@ def detect_on_imagery(
 
     total = grid.height * grid.width
     n_data, n_cloud = int(n_data), int(n_cloud)
-    model_id = None
-    if settings.method == "learned":
-        from detection.learned import load_model
+    model = model_record(detection)
+    model_id = model.get("model_id") if model else None
+    if settings.method == "onnx" and model is not None:
+        model_id = f"{Path(model['path']).stem}@{model['sha256'][:12]}"
+        from detection.compose import onnx_model
 
-        model_id = load_model(settings.model).model_id
+        warning = onnx_model(settings).pixel_size_warning(pixel_size) if grid.crs is not None else None
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
     stats: dict[str, Any] = {
         "method": settings.method,
         "bands": list(band_names),
         "method_description": method.description,
         "model_id": model_id,
+        "model": model,
         "threshold": float(threshold),
         "threshold_method": tinfo["threshold_method"],
         "otsu_threshold": tinfo["otsu_threshold"],
@@ -252,7 +318,7 @@ def detect_on_imagery(
         "grid_height": int(grid.height),
         "grid_width": int(grid.width),
         "grid_res": [float(r) for r in grid.res],
-        "grid_crs": grid.crs.to_string(),
+        "grid_crs": grid.crs.to_string() if grid.crs is not None else None,
         "grid_transform": [float(v) for v in tuple(grid.transform)[:6]],
         "chunk_px": int(detection.chunk_px),
         "n_chunks": int(len(tasks)),

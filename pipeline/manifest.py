@@ -21,11 +21,12 @@ import pandas as pd
 from pipeline.config import RunConfig
 from pipeline.layers import LayerReport, layer_files
 
-__all__ = ["sha256_file", "input_files", "library_versions", "jsonable", "hashed", "landcheck_version",
+__all__ = ["sha256_file", "input_files", "model_files", "library_versions", "jsonable", "hashed", "landcheck_version",
            "build_manifest", "write_json"]
 
 _LIBRARIES = ("numpy", "pandas", "rasterio", "geopandas", "shapely", "pyogrio", "pyproj", "dask",
-              "distributed", "scikit-image", "scipy", "openpyxl", "matplotlib")
+              "distributed", "scikit-image", "scipy", "openpyxl", "matplotlib", "lightgbm",
+              "onnxruntime")
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:
@@ -51,6 +52,7 @@ def input_files(config: RunConfig) -> list[tuple[str, Path]]:
                             ("imagery.before_cloud_masks", im.before_cloud_masks),
                             ("imagery.after_cloud_masks", im.after_cloud_masks)):
             files += [(role, p) for p in paths]
+        files += model_files(config.detection)
     if config.verdicts is not None:  # returned field verdicts: inputs of the run, hashed, protected
         listed = {p for _, p in files}
         for verdict_file in config.verdicts.files:  # a file listed once per layer is hashed once
@@ -58,6 +60,28 @@ def input_files(config: RunConfig) -> list[tuple[str, Path]]:
                 if p not in listed:
                     files.append(("verdicts", p))
                     listed.add(p)
+    key_projects = getattr(config, "key_projects", None)
+    if key_projects is not None and key_projects.layer is not None:
+        files += [("key_projects", p) for p in layer_files(key_projects.layer.path)]
+    previous = getattr(config, "previous_run", None)
+    if previous is not None:  # last year's output: what this run reads of it
+        files += [("previous_run", previous / name) for name in PREVIOUS_RUN_FILES
+                  if (previous / name).is_file()]
+    return files
+
+
+PREVIOUS_RUN_FILES: tuple[str, ...] = ("manifest.json", "county_ratios.csv", "patches.gpkg")
+"""What a run reads of ``previous_run`` (last year's output folder)."""
+
+
+def model_files(detection: Any) -> list[tuple[str, Path]]:
+    """``(role, path)`` of a configured detector model (and its ``.json`` card): inputs of a run."""
+    if detection.model is None:
+        return []
+    files = [("detection.model", Path(detection.model))]
+    card = Path(detection.model).with_suffix(".json")
+    if detection.method == "learned" and card.is_file():
+        files.append(("detection.model_card", card))
     return files
 
 
@@ -129,9 +153,9 @@ def build_manifest(
     *, config: RunConfig, started: datetime, timings: dict[str, float],
     layer_reports: list[LayerReport], patch_stats: dict, pieces: pd.DataFrame, ratios: pd.DataFrame,
     unassigned: pd.DataFrame, overlaps: pd.DataFrame, outputs: dict[str, Path], staging: Path, scheduler: str | None,
-    quality: dict | None = None,
+    quality: dict | None = None, extra: Mapping[str, Any] | None = None,
 ) -> dict:
-    """The manifest dict (JSON-ready)."""
+    """The manifest dict (JSON-ready); ``extra`` adds top-level sections (e.g. ``verification``)."""
     levels = ratios["level"].value_counts().to_dict()
     manifest = {
         "landcheck_manifest": 1,
@@ -165,6 +189,7 @@ def build_manifest(
         "data_quality": quality or {},
         "timings_s": timings,
         "outputs": hashed(sorted(outputs.items()), relative_to=staging),
+        **dict(extra or {}),
     }
     return jsonable(manifest)
 

@@ -13,12 +13,16 @@ __all__ = ["data_quality", "warning_lines"]
 
 ROLE_WORDS = {"counties": "county layer", "farmland": "farmland layer",
               "basic_farmland": "basic-farmland layer", "approved": "approved-land layer",
-              "patches": "received patches layer"}
+              "patches": "received patches layer", "key_projects": "key-projects layer"}
 
 
 def data_quality(layer_reports: Iterable[LayerReport], county_overlaps: pd.DataFrame,
-                 patch_overlaps: pd.DataFrame, unassigned: pd.DataFrame) -> dict[str, Any]:
-    """A JSON-ready summary of repairs, drops and overlaps (only what is non-zero matters)."""
+                 patch_overlaps: pd.DataFrame, unassigned: pd.DataFrame, *,
+                 verdict_problems: Iterable[str] = (), verdicts_ignored: Iterable[str] = (),
+                 key_projects_unknown: Iterable[str] = ()) -> dict[str, Any]:
+    """A JSON-ready summary of repairs, drops and overlaps (only what is non-zero matters), the
+    returned-verdict problems a run ignored (one line each, and the JCBHs left unverified because
+    of them) and the key-project JCBHs that are no patch of the run."""
     layers = [{"role": r.role, "path": r.path, "features": int(r.features),
                "repaired_invalid": int(r.repaired_invalid), "dropped_empty": int(r.dropped_empty)}
               for r in layer_reports]
@@ -37,6 +41,9 @@ def data_quality(layer_reports: Iterable[LayerReport], county_overlaps: pd.DataF
             "parts": int(len(unassigned)),
             "area_m2": float(unassigned["area_m2"].sum()) if len(unassigned) else 0.0,
         },
+        "verdict_problems": list(verdict_problems),
+        "verdicts_ignored_jcbh": list(verdicts_ignored),
+        "key_projects_unknown_jcbh": list(key_projects_unknown),
     }
 
 
@@ -72,4 +79,8 @@ def warning_lines(quality: dict[str, Any]) -> list[str]:
     if parts["parts"]:
         lines.append(f"{parts['parts']} patch part(s), {parts['area_m2']:.2f} m², lie in no county "
                      "of the county layer and are not counted (listed in the manifest)")
+    for problem in quality.get("verdict_problems", []):
+        lines.append(f"returned verdicts: {problem} (row ignored: the patch stays unverified)")
+    for jcbh in quality.get("key_projects_unknown_jcbh", []):
+        lines.append(f"key_projects: JCBH {jcbh} is no patch of this run: nothing is deducted for it")
     return lines

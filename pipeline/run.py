@@ -19,20 +19,22 @@ import pandas as pd
 from pyproj import CRS
 from tqdm.auto import tqdm
 
-from overlay.accounting import county_ratios
 from overlay.contracts import PATCH_COLUMNS
 from overlay.crs import zone_epsg_for_geometries
 from overlay.qa import overlapping_counties, overlapping_patches
 from overlay.split import combine_pieces, county_tasks, split_county, unassigned_parts
+from overlay.verified import decisive_ratios, key_project_mask, level_counts, previous_unrectified
 from pipeline import layers, output_folder
 from pipeline.config import RunConfig
 from pipeline.diskio import writing
 from pipeline.imagery import Imagery, open_imagery
-from pipeline.errors import SchedulerError
-from pipeline.manifest import build_manifest, input_files, landcheck_version, write_json
+from pipeline.errors import ConfigError, SchedulerError
+from pipeline.manifest import build_manifest, input_files, jsonable, landcheck_version, write_json
+from pipeline.previous import PreviousRun, read_previous_run
 from pipeline.quality import data_quality, warning_lines
+from pipeline.verdicts import RunVerdicts, run_verdicts
 
-__all__ = ["RunResult", "run_pipeline", "load_patches", "compute_pieces"]
+__all__ = ["RunResult", "run_pipeline", "load_patches", "compute_pieces", "level_summary"]
 
 Log = Callable[[str], None]
 
@@ -129,6 +131,188 @@ def _connect(scheduler: str | None):
         raise SchedulerError(f"cannot reach dask scheduler at {scheduler}: {exc}") from None
 
 
+@dataclass
+class _Overlaid:
+    """What reading the inputs and overlaying the patches gave (shared by the run and
+    :func:`compute_pieces`)."""
+
+    imagery: Imagery | None
+    counties: gpd.GeoDataFrame
+    pieces: gpd.GeoDataFrame
+    patch_stats: dict
+    layer_reports: list
+    unassigned: gpd.GeoDataFrame
+    overlaps: pd.DataFrame
+    county_overlaps: pd.DataFrame
+
+
+def _read_and_overlay(config: RunConfig, *, client, progress: bool, log: Log, timings: _Timings,
+                      imagery: Imagery | None = None) -> _Overlaid:
+    """Read and check every layer, detect or read the patches, overlay them county by county."""
+    with timings.stage("read layers", log):
+        if imagery is None:
+            imagery = open_run_imagery(config)  # checks every tile and mask before any pixel is read
+        counties, county_report = layers.read_counties(config.counties)
+        _check_severe_impact(config, counties)  # a config mistake: before any detection
+        farmland, farm_report = layers.read_polygons(config.farmland, "farmland")
+        basic, basic_report = layers.read_polygons(config.basic_farmland, "basic_farmland")
+        approved, approved_report = layers.read_polygons(config.approved, "approved")
+        layers.check_layer_extents(
+            (counties, config.counties.path),
+            {"farmland": (farmland, config.farmland.path),
+             "basic_farmland": (basic, config.basic_farmland.path),
+             "approved": (approved, config.approved.path)},
+            imagery_bounds=imagery_bounds(imagery),
+        )
+    stage_name = "read received patches" if config.patches else "detect patches"
+    with timings.stage(stage_name, log):
+        patches, patch_stats = load_patches(config, imagery=imagery, progress=progress)
+        if config.patches is not None:
+            layers.check_layer_extents((counties, config.counties.path),
+                                       {"patches": (patches, config.patches.path)})
+    log(f"    {len(patches)} patches ({patch_stats['source']})")
+    with timings.stage("overlay by county", log):
+        tasks = county_tasks(patches, counties, farmland, basic, approved)
+        parts = _overlay(tasks, client, progress)
+        official_ids = config.patches is not None and config.patches.id_field is not None
+        pieces = combine_pieces(parts, year=config.year, template=patches, official_ids=official_ids)
+        pieces.insert(pieces.columns.get_loc("county_name") + 1, "year", config.year)
+        unassigned = unassigned_parts(patches, counties)
+        overlaps = overlapping_patches(patches)
+        county_overlaps = overlapping_counties(counties)
+    return _Overlaid(imagery=imagery, counties=counties, pieces=pieces, patch_stats=patch_stats,
+                     layer_reports=[county_report, farm_report, basic_report, approved_report],
+                     unassigned=unassigned, overlaps=overlaps, county_overlaps=county_overlaps)
+
+
+def _check_severe_impact(config: RunConfig, counties: gpd.GeoDataFrame) -> None:
+    """Every ``severe_impact`` county must be a county of the county layer (ConfigError, exit 2)."""
+    codes = set(counties["county_code"].astype(str))
+    for i, entry in enumerate(config.severe_impact):
+        if entry.county_code not in codes:
+            raise ConfigError(f"{config.source}: 'severe_impact[{i}].county_code' {entry.county_code} is not "
+                              f"a county of the county layer {config.counties.path}")
+
+
+@dataclass
+class _Decided:
+    """The decisive picture: verified pieces (with ``key_project``), the county table, the
+    verdicts as read, last year's unrectified illegal pieces, and what to report about them."""
+
+    pieces: gpd.GeoDataFrame
+    ratios: pd.DataFrame
+    verdicts: RunVerdicts
+    unrectified: pd.DataFrame | None
+    previous: PreviousRun | None
+    layer_reports: list
+    key_projects_unknown: tuple[str, ...]
+
+    def run_info(self, config: RunConfig, counties: gpd.GeoDataFrame) -> dict:
+        """What the reports say about verdicts, key projects, severe impact and last year."""
+        names = dict(zip(counties["county_code"].astype(str), counties["county_name"].astype(str)))
+        key = self.pieces["key_project"].astype(bool)
+        info: dict = {
+            "verified": config.verdicts is not None,
+            "verdict_files": len(config.verdicts.files) if config.verdicts is not None else 0,
+            "verdict_problems": [p.line() for p in self.verdicts.problems],
+            "severe_impact": [{"county_code": e.county_code, "county_name": names.get(e.county_code, ""),
+                               "reason": e.reason} for e in config.severe_impact],
+            "key_projects": None if config.key_projects is None else {
+                "jcbh": list(config.key_projects.jcbh),
+                "layer": str(config.key_projects.layer.path) if config.key_projects.layer else None,
+                "pieces": sorted(self.pieces.loc[key, "patch_id"].astype(str)),
+                "illegal_m2": float(self.ratios["key_project_illegal_m2"].sum()),
+                "unknown_jcbh": list(self.key_projects_unknown),
+            },
+            "previous_run": None,
+        }
+        if self.previous is not None:
+            table = self.unrectified if self.unrectified is not None else pd.DataFrame()
+            info["previous_run"] = {
+                "folder": str(self.previous.folder), "year": self.previous.year,
+                "n_unrectified": int(len(table)),
+                "unrectified_m2": float(table["illegal_farmland_m2"].sum()) if len(table) else 0.0,
+                "unrectified": jsonable(table.to_dict("records")),
+            }
+        return info
+
+    def manifest_section(self) -> dict:
+        """The manifest's ``verification``: counts of both pictures and the verdict problems."""
+        return {
+            "counties_by_level": level_counts(self.ratios, "level"),
+            "counties_by_suspected_level": level_counts(self.ratios, "suspected_level"),
+            "pieces_verified": int(self.ratios["n_verified"].sum()),
+            "pieces": int(len(self.pieces)),
+            "counties_complete": sorted(self.ratios.loc[self.ratios["complete"].astype(bool),
+                                                        "county_code"].astype(str)),
+            "verdict_problems": [p.line() for p in self.verdicts.problems],
+            "verdicts_ignored_jcbh": list(self.verdicts.ignored_jcbh),
+            "key_project_pieces": sorted(self.pieces.loc[self.pieces["key_project"].astype(bool),
+                                                         "patch_id"].astype(str)),
+            "previous_run_unrectified": int(len(self.unrectified)) if self.unrectified is not None else None,
+        }
+
+
+@dataclass
+class _Extras:
+    """What a run reads besides the layers and patches: the key-project layer (and its report)
+    and last year's run; read before any detection, so that a bad one fails early."""
+
+    key_polygons: gpd.GeoDataFrame | None = None
+    layer_reports: list = field(default_factory=list)
+    previous: PreviousRun | None = None
+
+
+def _read_extras(config: RunConfig) -> _Extras:
+    """Read ``key_projects.layer`` and ``previous_run`` (one-line errors, exit 3)."""
+    extras = _Extras()
+    if config.key_projects is not None and config.key_projects.layer is not None:
+        extras.key_polygons, report = layers.read_polygons(config.key_projects.layer, "key_projects")
+        extras.layer_reports.append(report)
+    if config.previous_run is not None:
+        extras.previous = read_previous_run(config.previous_run, config.year)
+    return extras
+
+
+def _decide(config: RunConfig, pieces: gpd.GeoDataFrame, counties: gpd.GeoDataFrame,
+            extras: _Extras) -> _Decided:
+    """Verdicts applied, key projects marked, last year compared: the run's county table."""
+    verdicts = run_verdicts(config, pieces, counties)
+    verified = verdicts.verified
+    unknown: tuple[str, ...] = ()
+    jcbh: tuple[str, ...] = ()
+    if config.key_projects is not None:
+        jcbh = config.key_projects.jcbh
+        unknown = tuple(j for j in jcbh if j not in set(pieces["patch_id"].astype(str)))
+    verified["key_project"] = key_project_mask(verified, jcbh, extras.key_polygons)
+    previous, unrectified = extras.previous, None
+    if previous is not None:
+        unrectified = previous_unrectified(previous.pieces)
+    ratios = decisive_ratios(
+        verified, counties, config.thresholds,
+        severe_impact={e.county_code: e.reason for e in config.severe_impact},
+        previous_ratios=previous.ratios if previous is not None else None,
+        unrectified=unrectified)
+    return _Decided(pieces=verified, ratios=ratios, verdicts=verdicts, unrectified=unrectified,
+                    previous=previous, layer_reports=extras.layer_reports, key_projects_unknown=unknown)
+
+
+def level_summary(ratios: pd.DataFrame) -> str:
+    """``levels: accountability 2, ... (suspected: ...); 15 of 22 pieces verified, 2 of 4 counties
+    complete``: the decisive levels beside the overlay's, for the console."""
+    def counts(column: str) -> str:
+        return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in level_counts(ratios, column).items())
+
+    text = f"levels: {counts('level')}"
+    if "suspected_level" not in ratios.columns:
+        return text
+    pieces = int(ratios["n_patches"].sum())
+    complete = int(ratios["complete"].astype(bool).sum())
+    return (f"{text} (suspected, overlay alone: {counts('suspected_level')}); "
+            f"{int(ratios['n_verified'].sum())} of {pieces} pieces verified, {complete} of "
+            f"{len(ratios)} counties complete")
+
+
 def _staging_dir(output: Path) -> Path:
     """A fresh marked ``.<name>.partial-PID`` folder beside the (claimed, resolved) output."""
     return output_folder.make_staging(output)
@@ -151,7 +335,7 @@ def run_pipeline(
     warn = warn or log
     from pipeline.chips_io import write_run_field_packages
     from reports import (render_ratio_chart, write_county_csv, write_excel_report,
-                         write_html_report, write_patches_gpkg)
+                         write_html_report, write_patches_gpkg, write_unrectified_csv)
 
     started = datetime.now(timezone.utc)
     timings = _Timings()
@@ -162,45 +346,24 @@ def run_pipeline(
     try:
         client = _connect(scheduler)
         staging = _staging_dir(claim.path)
-        with timings.stage("read layers", log):
-            imagery = open_run_imagery(config)  # checks every tile and mask before any pixel is read
-            counties, county_report = layers.read_counties(config.counties)
-            farmland, farm_report = layers.read_polygons(config.farmland, "farmland")
-            basic, basic_report = layers.read_polygons(config.basic_farmland, "basic_farmland")
-            approved, approved_report = layers.read_polygons(config.approved, "approved")
-            layers.check_layer_extents(
-                (counties, config.counties.path),
-                {"farmland": (farmland, config.farmland.path),
-                 "basic_farmland": (basic, config.basic_farmland.path),
-                 "approved": (approved, config.approved.path)},
-                imagery_bounds=imagery_bounds(imagery),
-            )
-        layer_reports = [county_report, farm_report, basic_report, approved_report]
+        extras = _read_extras(config)
+        overlaid = _read_and_overlay(config, client=client, progress=progress, log=log, timings=timings)
+        imagery, counties, pieces = overlaid.imagery, overlaid.counties, overlaid.pieces
 
-        stage_name = "read received patches" if config.patches else "detect patches"
-        with timings.stage(stage_name, log):
-            patches, patch_stats = load_patches(config, imagery=imagery, progress=progress)
-            if config.patches is not None:
-                layers.check_layer_extents((counties, config.counties.path),
-                                           {"patches": (patches, config.patches.path)})
-        log(f"    {len(patches)} patches ({patch_stats['source']})")
-
-        with timings.stage("overlay by county", log):
-            tasks = county_tasks(patches, counties, farmland, basic, approved)
-            parts = _overlay(tasks, client, progress)
-            official_ids = config.patches is not None and config.patches.id_field is not None
-            pieces = combine_pieces(parts, year=config.year, template=patches, official_ids=official_ids)
-            pieces.insert(pieces.columns.get_loc("county_name") + 1, "year", config.year)
-            unassigned = unassigned_parts(patches, counties)
-            overlaps = overlapping_patches(patches)
-            county_overlaps = overlapping_counties(counties)
-        quality = data_quality(layer_reports + _patch_layer_report(patch_stats), county_overlaps,
-                               overlaps, unassigned)
+        with timings.stage("verdicts and county ratios", log):
+            decided = _decide(config, pieces, counties, extras)
+        quality = data_quality(overlaid.layer_reports + decided.layer_reports
+                               + _patch_layer_report(overlaid.patch_stats),
+                               overlaid.county_overlaps, overlaid.overlaps, overlaid.unassigned,
+                               verdict_problems=[p.line() for p in decided.verdicts.problems],
+                               verdicts_ignored=decided.verdicts.ignored_jcbh,
+                               key_projects_unknown=decided.key_projects_unknown)
         for line in warning_lines(quality):
             warn(f"    warning: {line}")
-
-        with timings.stage("county ratios", log):
-            ratios = county_ratios(pieces, counties, config.thresholds)
+        ratios = decided.ratios
+        layer_reports = overlaid.layer_reports + decided.layer_reports
+        patch_stats = overlaid.patch_stats
+        log(f"    {level_summary(ratios)}")
 
         run_info = {
             "year": config.year,
@@ -213,6 +376,7 @@ def run_pipeline(
             "source": patch_stats["source"],
             "landcheck_version": landcheck_version(),
             "data_quality": quality,
+            **decided.run_info(config, counties),
         }
         outputs: dict[str, Path] = {}
 
@@ -226,7 +390,11 @@ def run_pipeline(
                 write_county_csv(ratios, outputs["county_ratios"])
             outputs["patches"] = staging / "patches.gpkg"
             with writing(outputs["patches"], _final(outputs["patches"])):
-                write_patches_gpkg(pieces, ratios, counties, outputs["patches"])
+                write_patches_gpkg(decided.pieces, ratios, counties, outputs["patches"])
+            if decided.unrectified is not None:
+                outputs["previous_unrectified"] = staging / "previous_unrectified.csv"
+                with writing(outputs["previous_unrectified"], _final(outputs["previous_unrectified"])):
+                    write_unrectified_csv(decided.unrectified, outputs["previous_unrectified"])
             with writing(staging / "field_verification", _final(staging / "field_verification")):
                 packages = write_run_field_packages(config, pieces, staging, county_crs, imagery)
             outputs["chart"] = staging / "ratio_chart.png"
@@ -237,14 +405,15 @@ def run_pipeline(
                 write_html_report(ratios, run_info, outputs["chart"], outputs["report_html"])
             outputs["report_xlsx"] = staging / "report.xlsx"
             with writing(outputs["report_xlsx"], _final(outputs["report_xlsx"])):
-                write_excel_report(ratios, pieces, run_info, outputs["report_xlsx"])
+                write_excel_report(ratios, decided.pieces, run_info, outputs["report_xlsx"])
             for code, path in sorted(packages.items()):
                 outputs[f"field_verification/{code}"] = path
 
         manifest = build_manifest(
             config=config, started=started, timings=dict(timings), layer_reports=layer_reports,
-            patch_stats=patch_stats, pieces=pieces, ratios=ratios, unassigned=unassigned, overlaps=overlaps,
-            outputs=outputs, staging=staging, scheduler=scheduler, quality=quality,
+            patch_stats=patch_stats, pieces=pieces, ratios=ratios, unassigned=overlaid.unassigned,
+            overlaps=overlaid.overlaps, outputs=outputs, staging=staging, scheduler=scheduler, quality=quality,
+            extra={"verification": decided.manifest_section()},
         )
         with writing(staging / "manifest.json", _final(staging / "manifest.json")):
             write_json(manifest, staging / "manifest.json")
@@ -259,7 +428,8 @@ def run_pipeline(
             client.close()
     final = {name: config.output / path.relative_to(staging) for name, path in outputs.items()}
     final["manifest"] = config.output / "manifest.json"
-    return RunResult(output=config.output, pieces=pieces, ratios=ratios, manifest=manifest, outputs=final)
+    return RunResult(output=config.output, pieces=decided.pieces, ratios=ratios, manifest=manifest,
+                     outputs=final)
 
 
 def _patch_layer_report(patch_stats: dict) -> list[layers.LayerReport]:
@@ -280,25 +450,6 @@ def compute_pieces(config: RunConfig, *, progress: bool = False,
     (:data:`overlay.contracts.RUN_PIECE_COLUMNS`, ``year`` included) and the county layer
     (``county_code``, ``county_name``, geometry).
     """
-    imagery = imagery if imagery is not None else open_run_imagery(config)
-    counties, _ = layers.read_counties(config.counties)
-    farmland, _ = layers.read_polygons(config.farmland, "farmland")
-    basic, _ = layers.read_polygons(config.basic_farmland, "basic_farmland")
-    approved, _ = layers.read_polygons(config.approved, "approved")
-    layers.check_layer_extents(
-        (counties, config.counties.path),
-        {"farmland": (farmland, config.farmland.path),
-         "basic_farmland": (basic, config.basic_farmland.path),
-         "approved": (approved, config.approved.path)},
-        imagery_bounds=imagery_bounds(imagery),
-    )
-    patches, _ = load_patches(config, imagery=imagery, progress=progress)
-    if config.patches is not None:
-        layers.check_layer_extents((counties, config.counties.path),
-                                   {"patches": (patches, config.patches.path)})
-    tasks = county_tasks(patches, counties, farmland, basic, approved)
-    parts = _overlay(tasks, None, progress)
-    official_ids = config.patches is not None and config.patches.id_field is not None
-    pieces = combine_pieces(parts, year=config.year, template=patches, official_ids=official_ids)
-    pieces.insert(pieces.columns.get_loc("county_name") + 1, "year", config.year)
-    return pieces, counties
+    overlaid = _read_and_overlay(config, imagery=imagery, client=None, progress=progress,
+                                 log=lambda _msg: None, timings=_Timings())
+    return overlaid.pieces, overlaid.counties

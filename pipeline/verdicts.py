@@ -62,6 +62,7 @@ __all__ = [
     "MAX_ZIP_MEMBERS", "MAX_ZIP_UNPACKED_BYTES", "MAX_SHAPEFILE_BYTES", "MAX_ZIP_RATIO", "ZIP_RATIO_FLOOR_BYTES",
     "HEADER_SEARCH_ROWS", "VerdictError", "VerdictCheck", "check_archive", "read_verdict_file",
     "read_verdict_files", "check_verdict_files", "check_config_verdicts", "verdicts_for_run",
+    "RunVerdicts", "run_verdicts",
     "package_county", "shown_name",
 ]
 
@@ -439,22 +440,58 @@ def check_config_verdicts(config: RunConfig, *, compute: Callable | None = None)
     return check_verdict_files(config.verdicts, pieces, counties)
 
 
-def verdicts_for_run(config: RunConfig, pieces: gpd.GeoDataFrame,
-                     counties: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """For ``landcheck run``: the pieces with their verified figures and the per-county progress.
+@dataclass
+class RunVerdicts:
+    """The verdicts as a run uses them: the pieces with their verified figures
+    (:data:`~overlay.contracts.VERIFIED_COLUMNS`), the per-county progress, every problem found
+    (``verdicts.on_problem: report``: ignored rows) and the JCBHs left unverified because a
+    problem row named them."""
 
-    Without ``verdicts`` in the config every piece is unverified. Bad verdicts raise
-    :class:`VerdictError` (exit 3) with the first problem and a hint to list them all.
+    verified: gpd.GeoDataFrame
+    progress: pd.DataFrame
+    problems: list[Problem]
+    ignored_jcbh: tuple[str, ...] = ()
+
+
+def _refuse(config: RunConfig, problems: list[Problem]) -> VerdictError:
+    first, n = problems[0], len(problems)
+    detail = first.line()[len(first.file) + 2:]
+    more = f"{n} problems" if n > 1 else "1 problem"
+    return VerdictError(first.file, f"{detail} ({more} in the returned verdicts; run "
+                                    f"'landcheck verdicts check {config.source}' to list them all)")
+
+
+def run_verdicts(config: RunConfig, pieces: gpd.GeoDataFrame, counties: gpd.GeoDataFrame, *,
+                 on_problem: str | None = None) -> RunVerdicts:
+    """For ``landcheck run``: read, check and apply the returned verdicts.
+
+    Without ``verdicts`` in the config every piece is unverified. With problems and
+    ``on_problem`` (default ``verdicts.on_problem``) ``refuse``: :class:`VerdictError` (exit 3)
+    with the first problem and a hint to list them all. With ``report``: every row naming a JCBH
+    that a problem row names is left out, so all pieces of that JCBH stay unverified (the
+    overlay's figure stands, the county is incomplete: nothing is guessed, not even which of two
+    conflicting rows is right); a file that cannot be read gives no verdicts at all.
     """
     if config.verdicts is None:
         verified = apply_verdicts(pieces, pd.DataFrame({c: [] for c in VERDICT_COLUMNS}))
-        return verified, verification_progress(verified, counties)
+        return RunVerdicts(verified, verification_progress(verified, counties), [])
+    action = on_problem or config.verdicts.on_problem
     result = check_verdict_files(config.verdicts, pieces, counties)
+    table, ignored = result.table, ()
     if result.problems:
-        first, n = result.problems[0], len(result.problems)
-        detail = first.line()[len(first.file) + 2:]
-        more = f"{n} problems" if n > 1 else "1 problem"
-        raise VerdictError(first.file, f"{detail} ({more} in the returned verdicts; run "
-                                       f"'landcheck verdicts check {config.source}' to list them all)")
-    verified = apply_verdicts(pieces, result.table, config.verdicts.effects)
-    return verified, verification_progress(verified, counties)
+        if action == "refuse":
+            raise _refuse(config, result.problems)
+        named = {p.jcbh for p in result.problems if p.jcbh}
+        known = set(pieces["patch_id"].astype(str))
+        ignored = tuple(sorted(named & known))
+        table = table[~table["patch_id"].astype(str).isin(named)].reset_index(drop=True)
+    verified = apply_verdicts(pieces, table, config.verdicts.effects)
+    return RunVerdicts(verified, verification_progress(verified, counties), list(result.problems), ignored)
+
+
+def verdicts_for_run(config: RunConfig, pieces: gpd.GeoDataFrame,
+                     counties: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The strict form of :func:`run_verdicts`: the verified pieces and the per-county progress,
+    :class:`VerdictError` (exit 3) at any problem whatever ``verdicts.on_problem`` says."""
+    result = run_verdicts(config, pieces, counties, on_problem="refuse")
+    return result.verified, result.progress

@@ -13,7 +13,7 @@ from reports.excel import write_excel_report
 from reports.field_package import write_field_packages
 from reports.geopackage import write_patches_gpkg
 from reports.html_report import write_html_report
-from reports.tables import sort_ratios, write_county_csv
+from reports.tables import sort_ratios, write_county_csv, write_unrectified_csv
 from reports.units import M2_PER_MU, m2_to_ha, m2_to_mu
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "m2_to_ha",
     "sort_ratios",
     "write_county_csv",
+    "write_unrectified_csv",
     "write_patches_gpkg",
     "write_field_packages",
     "render_ratio_chart",

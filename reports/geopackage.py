@@ -8,8 +8,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from overlay.contracts import (COUNTY_COLUMNS, FIELD_BY_NAME, LEVEL_LABELS_ZH, LEVELS, ORIGIN_LABELS_ZH, ORIGINS,
-                               RECTIFICATIONS, RUN_PIECE_COLUMNS, STATUS_LABELS_ZH, STATUSES, VERDICTS)
+from overlay.contracts import (COLUMN_LABELS_ZH, COUNTY_COLUMNS, EFFECT_LABELS_ZH, EFFECTS, FIELD_BY_NAME,
+                               LEVEL_LABELS_ZH, LEVEL_REASON_LABELS_ZH, LEVEL_REASONS, LEVELS, ORIGIN_LABELS_ZH,
+                               ORIGINS, RECTIFICATIONS, RUN_PIECE_COLUMNS, STATUS_LABELS_ZH, STATUSES, VERDICTS)
 from reports._common import atomic_output, require_columns
 from reports.gpkg_schema import EnumDomain, add_enum_domains
 from reports.units import m2_to_ha, m2_to_mu
@@ -33,11 +34,18 @@ PIECE_DOMAINS: dict[str, EnumDomain] = {
     "verdict": EnumDomain("landcheck_pdlx", [(v.code, v.label_zh) for v in VERDICTS], FIELD_BY_NAME["PDLX"].alias_zh),
     "rectification": EnumDomain("landcheck_zgzt", [(r.code, r.label_zh) for r in RECTIFICATIONS],
                                 FIELD_BY_NAME["ZGZT"].alias_zh),
+    "effect": EnumDomain("landcheck_effect", [(e, EFFECT_LABELS_ZH[e]) for e in EFFECTS], COLUMN_LABELS_ZH["effect"]),
 }
 """Value lists of the ``patches`` layer (GeoPackage enum constraints: QGIS shows the Chinese labels)."""
 
+_LEVEL_VALUES = [(lv, LEVEL_LABELS_ZH[lv]) for lv in LEVELS]
 COUNTY_DOMAINS: dict[str, EnumDomain] = {
-    "level": EnumDomain("landcheck_level", [(lv, LEVEL_LABELS_ZH[lv]) for lv in LEVELS]),
+    "level": EnumDomain("landcheck_level", _LEVEL_VALUES),
+    # the run's decisive columns (overlay.contracts.COUNTY_VERIFIED_COLUMNS), when present
+    "suspected_level": EnumDomain("landcheck_level", _LEVEL_VALUES, COLUMN_LABELS_ZH["suspected_level"]),
+    "previous_level": EnumDomain("landcheck_level", _LEVEL_VALUES, COLUMN_LABELS_ZH["previous_level"]),
+    "level_reason": EnumDomain("landcheck_level_reason", [(r, LEVEL_REASON_LABELS_ZH[r]) for r in LEVEL_REASONS],
+                               COLUMN_LABELS_ZH["level_reason"]),
 }
 """Value lists of the ``county_ratios`` layer."""
 

@@ -14,10 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from overlay.contracts import COUNTY_COLUMNS, LEVEL_COLOURS, LEVEL_FILLS, LEVEL_LABELS_ZH, LEVELS
+from overlay.contracts import (COLUMN_LABELS_ZH, COUNTY_COLUMNS, LEVEL_COLOURS, LEVEL_FILLS, LEVEL_LABELS_ZH,
+                               LEVEL_REASON_LABELS_ZH, LEVEL_REASON_SEVERE_IMPACT, LEVELS, RECTIFICATION_BY_CODE,
+                               VERDICT_BY_CODE)
 from reports._common import atomic_output, is_missing, require_columns, require_run_info
 from reports.tables import county_totals, sort_ratios
-from reports.texts import data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh
+from reports.texts import (data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh,
+                           verification_lines_zh)
 from reports.units import format_percent, m2_to_ha, m2_to_mu
 
 __all__ = ["write_html_report", "render_html"]
@@ -82,6 +85,85 @@ def _row_cells(rec: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _badge(level: Any) -> str:
+    lev = str(level)
+    css = lev if lev in LEVEL_LABELS_ZH else "unknown"
+    return f'<span class="level level-{_e(css)}">{_e(LEVEL_LABELS_ZH.get(lev, lev))}</span>'
+
+
+def _pct(value: Any) -> str:
+    return _e(format_percent(value) or "—")
+
+
+def _verified_cells(rec: Mapping[str, Any]) -> list[str]:
+    """The decisive-picture cells of one county row (suspected figures, progress, deduction)."""
+    reason = LEVEL_REASON_LABELS_ZH.get(str(rec["level_reason"]), str(rec["level_reason"]))
+    if rec["level_reason"] == LEVEL_REASON_SEVERE_IMPACT and not is_missing(rec["severe_impact_reason"]):
+        reason = f"{reason}：{rec['severe_impact_reason']}"
+    share = "" if is_missing(rec["verified_share"]) else f"{int(rec['n_verified'])}/{int(rec['n_patches'])}"
+    done = "完成" if bool(rec["complete"]) else "未完成"
+    return [
+        f'<td class="num">{_pct(rec["suspected_ratio"])}</td>',
+        f"<td>{_badge(rec['suspected_level'])}</td>",
+        f'<td class="num">{_e(share)}（{done}）</td>',
+        f'<td class="num">{_pct(rec["after_deduction_ratio"])}</td>',
+        f"<td>{_e(reason)}</td>",
+    ]
+
+
+def _progress_table(table: pd.DataFrame) -> list[str]:
+    """核查进度: pieces, verified, unverified, share and completeness per county."""
+    parts = ["<section>", "<h2>核查进度</h2>", "<table>",
+             "<thead><tr><th>行政区代码</th><th>行政区名称</th><th>图斑数</th>"
+             f"<th>{_e(COLUMN_LABELS_ZH['n_verified'])}</th><th>未核查图斑数</th>"
+             f"<th>{_e(COLUMN_LABELS_ZH['verified_share'])}</th><th>{_e(COLUMN_LABELS_ZH['complete'])}</th>"
+             f"<th>{_e(COLUMN_LABELS_ZH['rectified_illegal_m2'])}(亩)</th></tr></thead>", "<tbody>"]
+    for rec in table.sort_values("county_code", kind="stable").to_dict("records"):
+        n, v = int(rec["n_patches"]), int(rec["n_verified"])
+        parts.append(
+            f'<tr><td class="code">{_e(rec["county_code"])}</td><td>{_e(rec["county_name"])}</td>'
+            f'<td class="num">{n}</td><td class="num">{v}</td><td class="num">{n - v}</td>'
+            f'<td class="num">{_pct(rec["verified_share"])}</td><td>{"是" if bool(rec["complete"]) else "否"}</td>'
+            f'<td class="num">{_area(m2_to_mu(float(rec["rectified_illegal_m2"])))}</td></tr>')
+    parts += ["</tbody>", "</table>",
+              '<p class="note">未完成核查的县，其未核查图斑仍按套合结果（疑似）计入决定性比例。</p>', "</section>"]
+    return parts
+
+
+def _previous_tables(table: pd.DataFrame, previous: Mapping[str, Any]) -> list[str]:
+    """上年度对比: last year's ratio per county and last year's unrectified illegal patches."""
+    parts = ["<section>", "<h2>上年度对比</h2>", "<table>",
+             "<thead><tr><th>行政区代码</th><th>行政区名称</th>"
+             f"<th>{_e(COLUMN_LABELS_ZH['previous_ratio'])}</th><th>{_e(COLUMN_LABELS_ZH['previous_level'])}</th>"
+             f"<th>本年度违法占用耕地比例</th><th>{_e(COLUMN_LABELS_ZH['ratio_change'])}</th>"
+             f"<th>{_e(COLUMN_LABELS_ZH['previous_unrectified_n'])}</th></tr></thead>", "<tbody>"]
+    for rec in table.to_dict("records"):
+        prev = "" if is_missing(rec["previous_level"]) else _badge(rec["previous_level"])
+        change = "—" if is_missing(rec["ratio_change"]) else f"{float(rec['ratio_change']) * 100:+.2f} 个百分点"
+        parts.append(
+            f'<tr><td class="code">{_e(rec["county_code"])}</td><td>{_e(rec["county_name"])}</td>'
+            f'<td class="num">{_pct(rec["previous_ratio"])}</td><td>{prev}</td>'
+            f'<td class="num">{_pct(rec["ratio"])}</td><td class="num">{_e(change)}</td>'
+            f'<td class="num">{_int(rec["previous_unrectified_n"])}</td></tr>')
+    parts += ["</tbody>", "</table>", "<h2>上年度未整改违法图斑</h2>"]
+    rows = previous.get("unrectified") or []
+    if not rows:
+        parts += ['<p class="note">上年度违法图斑均已整改。</p>', "</section>"]
+        return parts
+    parts += ["<table>", "<thead><tr><th>图斑编号</th><th>行政区代码</th><th>行政区名称</th>"
+              "<th>违法占用耕地面积(亩)</th><th>判定类型</th><th>整改状态</th></tr></thead>", "<tbody>"]
+    for rec in rows:
+        verdict = VERDICT_BY_CODE[rec["verdict"]].label_zh if rec.get("verdict") in VERDICT_BY_CODE else "未核查"
+        rect = RECTIFICATION_BY_CODE[rec["rectification"]].label_zh \
+            if rec.get("rectification") in RECTIFICATION_BY_CODE else "未填写"
+        parts.append(f'<tr><td class="code">{_e(rec["patch_id"])}</td><td class="code">{_e(rec["county_code"])}</td>'
+                     f'<td>{_e(rec.get("county_name"))}</td>'
+                     f'<td class="num">{_area(m2_to_mu(float(rec["illegal_farmland_m2"])))}</td>'
+                     f"<td>{_e(verdict)}</td><td>{_e(rect)}</td></tr>")
+    parts += ["</tbody>", "</table>", "</section>"]
+    return parts
+
+
 def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: bytes | None) -> str:
     """Build the report page as a string.
 
@@ -137,10 +219,20 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
         for lev in LEVELS
     )
     overall = format_percent(totals["ratio"]) or "无（全部县均无新增占用耕地）"
+    verified = "suspected_level" in table.columns
     parts += [
         "<section>",
         f'<p class="summary">共 {int(totals["n_counties"])} 个县（市、区）：{summary}。'
         f"全部县合计违法占用耕地比例 {_e(overall)}。</p>",
+    ]
+    if verified:
+        scounts = table["suspected_level"].astype(str).value_counts()
+        ssummary = "，".join(f"{_e(LEVEL_LABELS_ZH[lev])} {int(scounts.get(lev, 0))} 个" for lev in LEVELS)
+        n_ver, n_all = int(table["n_verified"].sum()), int(table["n_patches"].sum())
+        parts.append(f'<p class="summary">按外业核查结果（决定性）定级如上；仅按套合结果（疑似）：{ssummary}。'
+                     f"已核查图斑 {n_ver} / {n_all} 个，核查完成的县 {int(table['complete'].astype(bool).sum())} / "
+                     f"{len(table)} 个。</p>")
+    parts += [
         "</section>",
         "<section>",
         "<h2>判定规则</h2>",
@@ -150,6 +242,11 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
         parts.append(f"<dt>{_e(key)}</dt><dd>{_e(text)}</dd>")
     parts += ["<dt>面积单位</dt><dd>1亩 = 10000/15 平方米 ≈ 666.67 平方米；1公顷 = 10000 平方米 = 15亩</dd>", "</dl>",
               "</section>"]
+    extra = verification_lines_zh(run_info)
+    if extra:
+        parts += ["<section>", "<h2>核查、扣减与恶劣影响</h2>", '<dl class="rules">']
+        parts += [f"<dt>{_e(key)}</dt><dd>{_e(text)}</dd>" for key, text in extra]
+        parts += ["</dl>", "</section>"]
     quality = data_quality_lines_zh(run_info.get("data_quality"))
     if quality:
         parts += ["<section>", "<h2>数据检查</h2>", '<dl class="rules">']
@@ -178,7 +275,10 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
         '<th colspan="2">新增建设占用耕地面积</th><th colspan="2">其中违法占用耕地面积</th>'
         '<th rowspan="2">违法占用耕地比例</th><th rowspan="2">处理等级</th>'
         '<th rowspan="2">图斑个数</th><th rowspan="2">违法图斑个数</th>'
-        "</tr>",
+        + ("".join(f'<th rowspan="2">{_e(h)}</th>' for h in (
+            COLUMN_LABELS_ZH["suspected_ratio"], COLUMN_LABELS_ZH["suspected_level"], "核查进度（已核查/图斑数）",
+            COLUMN_LABELS_ZH["after_deduction_ratio"], COLUMN_LABELS_ZH["level_reason"])) if verified else "")
+        + "</tr>",
         "<tr><th>亩</th><th>公顷</th><th>亩</th><th>公顷</th></tr>",
         "</thead>",
         "<tbody>",
@@ -191,7 +291,7 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
             f'<td><span class="level level-{_e(css)}">{_e(label)}</span></td>',
             f'<td class="num">{_int(rec["n_patches"])}</td>',
             f'<td class="num">{_int(rec["n_illegal_patches"])}</td>',
-        ]
+        ] + (_verified_cells(rec) if verified else [])
         parts.append(f'<tr class="row-{_e(css)}">' + "".join(cells) + "</tr>")
     total_rec = {"rank": None, "county_code": None, "county_name": "合计", **totals}
     parts += [
@@ -199,10 +299,16 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
         "<tfoot>",
         "<tr>" + "".join(_row_cells(total_rec)) + "<td></td>"
         f'<td class="num">{_int(totals["n_patches"])}</td><td class="num">{_int(totals["n_illegal_patches"])}</td>'
-        "</tr>",
+        + ("<td></td>" * 5 if verified else "") + "</tr>",
         "</tfoot>",
         "</table>",
         "</section>",
+    ]
+    if verified:
+        parts += _progress_table(table)
+    if run_info.get("previous_run") and "previous_ratio" in table.columns:
+        parts += _previous_tables(table, run_info["previous_run"])
+    parts += [
         "</body>",
         "</html>",
         "",

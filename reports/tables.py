@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from overlay.contracts import COUNTY_COLUMNS, COUNTY_LEADING_COLUMNS, LEVEL_LABELS_ZH
+from overlay.contracts import (COUNTY_COLUMNS, COUNTY_LEADING_COLUMNS, LEVEL_LABELS_ZH, RECTIFICATION_BY_CODE,
+                               UNRECTIFIED_COLUMNS, VERDICT_BY_CODE)
 from reports._common import atomic_output, is_missing, require_columns
 
-__all__ = ["CSV_LEADING_COLUMNS", "sort_ratios", "county_totals", "write_county_csv"]
+__all__ = ["CSV_LEADING_COLUMNS", "sort_ratios", "county_totals", "write_county_csv", "write_unrectified_csv"]
 
 CSV_LEADING_COLUMNS: tuple[str, ...] = COUNTY_LEADING_COLUMNS
 """The first columns of ``county_ratios.csv``, in this order (:data:`overlay.contracts.COUNTY_LEADING_COLUMNS`)."""
@@ -82,7 +83,7 @@ def county_totals(ratios: pd.DataFrame) -> dict[str, float]:
 def _csv_cell(column: str, value: Any) -> str:
     if is_missing(value):
         return ""
-    if column == "ratio":
+    if column == "ratio" or column.endswith("_ratio"):
         return repr(float(value))
     if column.endswith("_m2"):
         return f"{float(value):.2f}"
@@ -123,6 +124,9 @@ def write_county_csv(ratios: pd.DataFrame, path: str | os.PathLike[str]) -> Path
     require_columns(ratios, CSV_LEADING_COLUMNS, "ratios")
     table = sort_ratios(ratios)
     table["level_zh"] = table["level"].map(LEVEL_LABELS_ZH).fillna(table["level"].astype(str))
+    if "suspected_level" in table.columns:
+        table["suspected_level_zh"] = table["suspected_level"].map(LEVEL_LABELS_ZH) \
+            .fillna(table["suspected_level"].astype(str))
     columns = list(CSV_LEADING_COLUMNS) + [c for c in table.columns if c not in CSV_LEADING_COLUMNS]
     final = Path(path)
     with atomic_output(final) as tmp:
@@ -130,5 +134,27 @@ def write_county_csv(ratios: pd.DataFrame, path: str | os.PathLike[str]) -> Path
             writer = csv.writer(fh, lineterminator="\r\n")
             writer.writerow(columns)
             for row in table[columns].itertuples(index=False, name=None):
+                writer.writerow([_csv_cell(c, v) for c, v in zip(columns, row, strict=True)])
+    return final
+
+
+def write_unrectified_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``previous_unrectified.csv``: last year's illegal pieces not rectified.
+
+    Columns :data:`overlay.contracts.UNRECTIFIED_COLUMNS`, then ``verdict_zh`` and
+    ``rectification_zh`` (PDLX / ZGZT as written); UTF-8 with BOM, areas to 0.01 m².
+    """
+    require_columns(table, UNRECTIFIED_COLUMNS, "unrectified")
+    out = table[list(UNRECTIFIED_COLUMNS)].copy()
+    out["verdict_zh"] = [VERDICT_BY_CODE[v].label_zh if v in VERDICT_BY_CODE else "" for v in out["verdict"]]
+    out["rectification_zh"] = [RECTIFICATION_BY_CODE[v].label_zh if v in RECTIFICATION_BY_CODE else ""
+                               for v in out["rectification"]]
+    columns = list(out.columns)
+    final = Path(path)
+    with atomic_output(final) as tmp:
+        with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\r\n")
+            writer.writerow(columns)
+            for row in out.itertuples(index=False, name=None):
                 writer.writerow([_csv_cell(c, v) for c, v in zip(columns, row, strict=True)])
     return final

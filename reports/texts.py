@@ -4,10 +4,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from overlay.contracts import LEVEL_LABELS_ZH, rule_words_zh
+from overlay.contracts import (EFFECT_LABELS_ZH, LEVEL_LABELS_ZH, LEVEL_REASON_LABELS_ZH,
+                               LEVEL_REASON_SEVERE_IMPACT, VERDICTS, rule_words_zh)
 
 __all__ = ["title_zh", "rules_lines_zh", "source_label_zh", "threshold_text_zh", "data_quality_lines_zh",
-           "SUSPECTED_NOTE_ZH"]
+           "verification_lines_zh", "SUSPECTED_NOTE_ZH", "VERIFIED_NOTE_ZH"]
+
+VERIFIED_NOTE_ZH = (
+    "处理等级和违法占用耕地比例按外业核查结果计算（决定性数据）：已核查图斑按判定类型计入，"
+    "未核查图斑仍按套合结果（疑似）计入，所在县标为核查未完成；“疑似”各列为套合结果，仅供对照。"
+)
+"""Note printed in every report of a run with returned verdicts."""
 
 SUSPECTED_NOTE_ZH = (
     "本报告的违法占用耕地面积和比例由监测图斑与耕地、批准用地套合得出，尚未经外业核查，"
@@ -77,8 +84,43 @@ def rules_lines_zh(run_info: Mapping[str, Any]) -> list[tuple[str, str]]:
         (LEVEL_LABELS_ZH["none"], "比例未达约谈标准"),
         (LEVEL_LABELS_ZH["no_ratio"], "当年没有新增建设占用耕地的县不计算比例（不是0%），不参加排名"),
         ("排名", "按违法占用耕地比例从高到低排名，第1名比例最高"),
-        ("数据说明", SUSPECTED_NOTE_ZH),
+        ("数据说明", VERIFIED_NOTE_ZH if run_info.get("verified") else SUSPECTED_NOTE_ZH),
     ]
+
+
+def verification_lines_zh(run_info: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The verdicts, severe-impact counties, key-project deductions and last year's run, as
+    (topic, sentence) pairs in Chinese; empty when the run has none of them."""
+    lines: list[tuple[str, str]] = []
+    if run_info.get("verified"):
+        effects = "；".join(f"{v.label_zh}：{EFFECT_LABELS_ZH[v.default_effect]}" for v in VERDICTS)
+        lines.append(("外业核查", f"读入 {run_info.get('verdict_files', 0)} 个核查结果文件。判定类型的计入方式（默认）："
+                                 f"{effects}；违法图斑填写违法面积（WFMJ）的，按其计入违法占用耕地"))
+        problems = run_info.get("verdict_problems") or []
+        if problems:
+            lines.append(("核查结果问题", f"{len(problems)} 行核查结果有问题，已忽略，相关图斑按未核查处理"
+                                       "（逐行列在本说明的数据检查部分和 manifest.json）"))
+    for entry in run_info.get("severe_impact") or []:
+        lines.append((LEVEL_REASON_LABELS_ZH[LEVEL_REASON_SEVERE_IMPACT],
+                      f"{entry.get('county_name', '')}（{entry['county_code']}）：{entry['reason']}；"
+                      f"不论比例，定为{LEVEL_LABELS_ZH['accountability']}"))
+    key = run_info.get("key_projects")
+    if key:
+        where = []
+        if key.get("jcbh"):
+            where.append(f"配置列出的 {len(key['jcbh'])} 个图斑编号")
+        if key.get("layer"):
+            where.append(f"重点项目范围图层 {key['layer']}（图斑面积一半以上在其内）")
+        lines.append(("重点项目扣减", f"扣减后比例 =（违法占用耕地面积 − 重点项目违法占用耕地面积）÷ 新增建设占用耕地面积；"
+                                   f"重点项目图斑：{'、'.join(where)}，共 {len(key.get('pieces', []))} 个，"
+                                   f"违法占用耕地 {float(key.get('illegal_m2', 0.0)):.2f} 平方米"))
+    previous = run_info.get("previous_run")
+    if previous:
+        year = previous.get("year")
+        lines.append(("上年度对比", f"上年度（{year if year else '年份不详'}）成果：{previous['folder']}；"
+                                 f"上年度违法图斑中未整改（整改状态不是“已整改”）的 {previous['n_unrectified']} 个，"
+                                 f"违法占用耕地 {float(previous['unrectified_m2']):.2f} 平方米"))
+    return lines
 
 
 def source_label_zh(source: Any) -> str:
@@ -100,7 +142,7 @@ def source_label_zh(source: Any) -> str:
 
 
 _ROLE_ZH = {"counties": "行政区图层", "farmland": "耕地图层", "basic_farmland": "永久基本农田图层",
-            "approved": "批准用地图层", "patches": "下发监测图斑"}
+            "approved": "批准用地图层", "patches": "下发监测图斑", "key_projects": "重点项目范围图层"}
 
 
 def data_quality_lines_zh(quality: Mapping[str, Any] | None) -> list[tuple[str, str]]:
@@ -140,4 +182,8 @@ def data_quality_lines_zh(quality: Mapping[str, Any] | None) -> list[tuple[str, 
     if parts.get("parts"):
         lines.append(("图斑在辖区外", f"{parts['parts']} 个图斑部分（{parts['area_m2']:.2f} 平方米）不在任何县的"
                                    "行政区内，未计入任何县（清单见 manifest.json）"))
+    for problem in quality.get("verdict_problems", []):
+        lines.append(("核查结果问题", f"{problem}（该行已忽略，图斑按未核查处理）"))
+    for jcbh in quality.get("key_projects_unknown_jcbh", []):
+        lines.append(("重点项目", f"配置的重点项目图斑编号 {jcbh} 不是本次成果的图斑，未扣减"))
     return lines or [("数据检查", "输入图层无需修复，未发现行政区或图斑重叠")]

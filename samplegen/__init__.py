@@ -21,7 +21,10 @@ writes everything a run reads:
   (Shapefile, EPSG:4551) and approved land (EPSG:4551);
 * the ground truth: the planted construction (kind ``construction``) and the false changes
   (kind ``false_change``), and per patch / per county areas and ratios of the construction
-  only, computed with plain shapely from the design geometries.
+  only, computed with plain shapely from the design geometries;
+* with ``--config-dir`` (``make sample``), :mod:`samplegen.verdicts` also writes the returned
+  field verdicts of the current detector's patches, a key project and their expected decisive
+  ratios (``verdicts/``, ``vectors/key_projects.gpkg``, ``truth/verified_*.csv``).
 
 The sample tests plumbing, not quality: it makes every path of a run and every kind of change
 visible, it is not a benchmark.

@@ -11,12 +11,16 @@ from samplegen.frame import DATES, YEAR
 from samplegen.layout import (APPROVED_FILE, BASIC_FILE, COUNTIES_FILE, FARMLAND_FILE,
                               IMAGERY_DIRS, TRUTH_FILE)
 from samplegen.spectra import BAND_NAMES
+from samplegen.verdicts import KEY_PROJECTS_FILE, SEVERE_IMPACT, VERDICTS_DIR
 
 __all__ = ["write_sample_configs"]
 
 
 def write_sample_configs(sample_dir: Path, config_dir: Path) -> None:
     """Write ``sample.yaml`` (detect from imagery) and ``sample_truth.yaml`` (truth patches).
+
+    When the sample has returned verdicts (``verdicts/``, :mod:`samplegen.verdicts`),
+    ``sample.yaml`` also gets ``verdicts``, ``key_projects`` and ``severe_impact``.
 
     Parameters
     ----------
@@ -54,6 +58,12 @@ def write_sample_configs(sample_dir: Path, config_dir: Path) -> None:
     out = config_dir.parent / "out"
     detect = {"year": YEAR, "imagery": imagery, "layers": layers, **common,
               "output": rel(out / "sample")}
+    if (sample_dir / VERDICTS_DIR).is_dir():  # written by samplegen.verdicts (make sample)
+        detect["verdicts"] = {"files": rel(sample_dir / VERDICTS_DIR) + "/*.zip", "on_problem": "report"}
+        if (sample_dir / KEY_PROJECTS_FILE).is_file():
+            detect["key_projects"] = {"layer": {"path": rel(sample_dir / KEY_PROJECTS_FILE),
+                                                "layer": "key_projects"}}
+        detect["severe_impact"] = [dict(SEVERE_IMPACT)]
     truth = {"year": YEAR, "layers": layers,
              "patches": {"path": rel(sample_dir / TRUTH_FILE), "layer": "planted_patches",
                          "id_field": "truth_id"},

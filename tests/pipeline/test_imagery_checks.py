@@ -278,7 +278,7 @@ def test_really_different_crss_read_differently(tmp_path):
 
 
 # --------------------------------------------------------------------------- end to end
-PATH_KEYS = {"path", "before", "after", "before_cloud_masks", "after_cloud_masks", "output"}
+PATH_KEYS = {"path", "before", "after", "before_cloud_masks", "after_cloud_masks", "output", "files"}
 
 
 def absolute_paths(node, base: Path):

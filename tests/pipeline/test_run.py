@@ -67,8 +67,8 @@ def test_sample_covers_every_level(truth):
                    "misses asphalt / earthworks on the synthetic sample: 220202 reads accountability, "
                    "truth interview (tests/samplegen/test_sample_detection.py reports the details)")
 def test_detected_patches_give_the_true_levels(detect_run, truth):
-    got = read_ratios(detect_run)
-    assert dict(got["level"]) == dict(truth["level"])
+    got = read_ratios(detect_run)  # the overlay's picture (the sample's verdicts decide the other)
+    assert dict(got["suspected_level"]) == dict(truth["level"])
 
 
 def test_straddling_patch_split_into_two_counties(truth_run):
@@ -90,12 +90,21 @@ def test_invariants_and_traceability(run_name, request):
     assert np.allclose(p.area_m2, p.farmland_m2 + p.other_m2, rtol=0, atol=1e-6)
     assert np.allclose(p.farmland_m2, p.legal_farmland_m2 + p.illegal_farmland_m2, rtol=0, atol=1e-6)
     assert (p.basic_farmland_m2 <= p.farmland_m2 + 1e-9).all()
-    # every county figure is the sum of its patches' figures
+    # the decisive picture too: verified farmland = verified legal + verified illegal
+    assert np.allclose(p.verified_farmland_m2, p.verified_legal_farmland_m2 + p.verified_illegal_farmland_m2,
+                       rtol=0, atol=1e-6)
+    # every county figure is the sum of its patches' figures: the suspected ones of the overlay's,
+    # the decisive ones of the verified figures (the same without verdicts)
     ratios = result.ratios.set_index("county_code")
-    sums = p.groupby("county_code")[["farmland_m2", "illegal_farmland_m2"]].sum()
+    sums = p.groupby("county_code")[["farmland_m2", "illegal_farmland_m2", "verified_farmland_m2",
+                                     "verified_illegal_farmland_m2"]].sum()
     for code, row in sums.iterrows():
-        assert ratios.loc[code, "occupied_farmland_m2"] == pytest.approx(row.farmland_m2)
-        assert ratios.loc[code, "illegal_farmland_m2"] == pytest.approx(row.illegal_farmland_m2)
+        assert ratios.loc[code, "suspected_occupied_farmland_m2"] == pytest.approx(row.farmland_m2)
+        assert ratios.loc[code, "suspected_illegal_farmland_m2"] == pytest.approx(row.illegal_farmland_m2)
+        assert ratios.loc[code, "occupied_farmland_m2"] == pytest.approx(row.verified_farmland_m2)
+        assert ratios.loc[code, "illegal_farmland_m2"] == pytest.approx(row.verified_illegal_farmland_m2)
+        assert ratios.loc[code, "occupied_farmland_m2"] == pytest.approx(
+            ratios.loc[code, "legal_farmland_m2"] + ratios.loc[code, "illegal_farmland_m2"])
 
 
 def test_all_outputs_written_and_manifest_hashes_match(truth_run):

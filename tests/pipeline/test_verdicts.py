@@ -211,7 +211,7 @@ def test_verdict_files_are_protected_inputs(tmp_path, make_config, sent):
      "'verdicts.effects' gives the effect of 违法 twice"),
     ({"files": ["s.xlsx"], "max_reshape": 2}, "'verdicts.max_reshape' must be in [0.0, 1.0], got 2"),
     ({"files": ["s.xlsx"], "colour": "red"},
-     "unknown key 'verdicts.colour' (allowed: files, effects, max_reshape, max_shift_m)"),
+     "unknown key 'verdicts.colour' (allowed: files, effects, max_reshape, max_shift_m, on_problem)"),
 ])
 def test_config_errors(tmp_path, make_config, verdicts, message):
     write_xlsx(tmp_path / "s.xlsx", [])

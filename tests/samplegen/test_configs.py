@@ -35,7 +35,7 @@ def _resolved(config: Path) -> dict:
     def walk(node, key=None):
         if isinstance(node, dict):
             return {k: walk(v, k) for k, v in node.items()}
-        if key in ("path", "before", "after", "after_cloud_masks") and isinstance(node, str):
+        if key in ("path", "before", "after", "after_cloud_masks", "files") and isinstance(node, str):
             return os.path.normpath(config.parent / node)
         return node
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main as landcheck_main
 from samplegen.__main__ import main
-from samplegen.layout import REPO
+from samplegen.layout import COMMITTED_SAMPLE, REPO
 
 
 def test_module_writes_sample_and_configs(tmp_path, capsys, world):
@@ -21,6 +21,16 @@ def test_module_writes_sample_and_configs(tmp_path, capsys, world):
     assert (tmp_path / "configs" / "sample.yaml").is_file()
     assert sorted(p.name for p in (out / "imagery" / "before").glob("*.tif")) == sorted(
         p.name for p in (world[0] / "imagery" / "before").glob("*.tif"))
+    # the returned verdicts of the current detector, and the config that reads them
+    assert "samplegen: returned verdicts written to" in said
+    assert sorted(p.name for p in (out / "verdicts").glob("*.zip")) == \
+        ["220202.zip", "220203.zip", "220204.zip", "220211.zip"]
+    assert (out / "truth" / "verified_ratios.csv").is_file()
+    text = (tmp_path / "configs" / "sample.yaml").read_text(encoding="utf-8")
+    assert "verdicts:" in text and "key_projects:" in text and "severe_impact:" in text
+    assert "## Returned field verdicts" in (out / "README.md").read_text(encoding="utf-8")
+    for name in ("verdicts/220202.zip", "verdicts/220211.zip", "truth/verified_ratios.csv"):
+        assert (out / name).read_bytes() == (COMMITTED_SAMPLE / name).read_bytes(), name
 
 
 def test_module_reports_a_missing_county_source_in_one_line(tmp_path, monkeypatch, capsys):

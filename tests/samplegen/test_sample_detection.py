@@ -108,7 +108,12 @@ def test_plumbing_every_county_gets_a_level_that_fits_its_ratio(run):
     assert sorted(ratios.index) == ["220202", "220203", "220204", "220211"]
     for code, row in ratios.iterrows():
         ratio = None if pd.isna(row["ratio"]) else float(row["ratio"])
-        assert row["level"] == level(ratio), code
+        # the decisive level (verdicts applied), unless the config puts the county at
+        # accountability by hand (severe_impact); the suspected level is the overlay's alone
+        expected = "accountability" if row["level_reason"] == "severe_impact" else level(ratio)
+        assert row["level"] == expected, code
+        suspected = None if pd.isna(row["suspected_ratio"]) else float(row["suspected_ratio"])
+        assert row["suspected_level"] == level(suspected), code
     assert run.manifest["counts"]["pieces"] == len(run.pieces)
 
 
@@ -136,7 +141,7 @@ def evaluation(detected, run, request) -> dict:
     stray = detected[~detected.geometry.intersects(anywhere)]
     truth_levels = pd.read_csv(COMMITTED_SAMPLE / "truth" / "truth_ratios.csv",
                                dtype={"county_code": str}).set_index("county_code")["level"]
-    got_levels = run.ratios.set_index("county_code")["level"]
+    got_levels = run.ratios.set_index("county_code")["suspected_level"]  # detection: the overlay's
     materials = planted.groupby("material").agg(sites=("found", "size"), found=("found", "sum"),
                                                 covered=("covered", "mean"))
     cases = false.groupby("case").agg(polygons=("flagged", "size"), flagged=("flagged", "sum"),

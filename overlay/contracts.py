@@ -25,7 +25,7 @@ __all__ = [
     "PATCH_COLUMNS", "MEASURE_COLUMNS", "PIECE_COLUMNS", "RUN_PIECE_COLUMNS", "PIECE_KEY",
     "COUNTY_COLUMNS", "COUNTY_LEADING_COLUMNS",
     # levels and rules
-    "Level", "LEVEL_TABLE", "LEVELS", "LEVEL_LABELS_ZH", "LEVEL_LABELS_EN", "LEVEL_COLOURS", "LEVEL_FILLS",
+    "Level", "LEVEL_TABLE", "LEVELS", "LEVEL_FAILED", "LEVEL_LABELS_ZH", "LEVEL_LABELS_EN", "LEVEL_COLOURS", "LEVEL_FILLS",
     "RULES", "RULE_SYMBOLS", "RULE_WORDS_ZH", "rule_symbol", "rule_words_zh", "rule_words_en",
     # pieces
     "STATUSES", "STATUS_LABELS_ZH", "ORIGINS", "ORIGIN_LABELS_ZH",
@@ -42,7 +42,7 @@ __all__ = [
     "VERDICT_FILE_FIELDS", "VERDICT_FILE_REQUIRED", "VERDICT_COLUMNS", "VERIFIED_COLUMNS",
     "PROGRESS_COLUMNS", "default_effects", "EFFECT_LABELS_ZH",
     # decisive (verified) county figures
-    "COUNTY_VERIFIED_COLUMNS", "RUN_COUNTY_COLUMNS", "LEVEL_REASON_RATIO", "LEVEL_REASON_SEVERE_IMPACT",
+    "COUNTY_VERIFIED_COLUMNS", "RUN_COUNTY_COLUMNS", "LEVEL_REASON_RATIO", "LEVEL_REASON_SEVERE_IMPACT", "LEVEL_REASON_FAILED",
     "LEVEL_REASONS", "LEVEL_REASON_LABELS_ZH", "UNRECTIFIED_COLUMNS", "KEY_PROJECT_MIN_SHARE",
     "COLUMN_LABELS_ZH",
     "ShapefileField", "SHAPEFILE_FIELDS", "FIELD_BY_NAME", "FIELD_NAME_MAX",
@@ -135,11 +135,16 @@ LEVEL_TABLE: Final[tuple[Level, ...]] = (
     Level("interview", "约谈", "interview", "#e8a33d", "FFEB9C"),
     Level("none", "未达约谈比例", "below interview", "#4e9a57", "C6EFCE"),
     Level("no_ratio", "无新增占用耕地", "no ratio", "#9a9a9a", "E7E6E6"),
+    Level("failed", "计算失败", "failed", "#5a5a5a", "D9D9D9"),
 )
-"""Every county level, most serious first (``no_ratio``: nothing occupied, no ratio, no rank)."""
+"""Every county level, most serious first (``no_ratio``: nothing occupied, no ratio, no rank;
+``failed``: the county's job failed, no figures, its reason in ``failure_reason``)."""
 
 LEVELS: Final[tuple[str, ...]] = tuple(level.code for level in LEVEL_TABLE)
 """Every value of the county ``level`` column, most serious first."""
+
+LEVEL_FAILED: Final = "failed"
+"""The ``level`` of a county whose job failed (see :data:`LEVEL_TABLE`)."""
 
 LEVEL_LABELS_ZH: Final[dict[str, str]] = {level.code: level.label_zh for level in LEVEL_TABLE}
 """Chinese label of each level, as shown in every report."""
@@ -416,11 +421,16 @@ LEVEL_REASON_RATIO: Final = "ratio"
 LEVEL_REASON_SEVERE_IMPACT: Final = "severe_impact"
 """The county is at accountability by hand (``severe_impact:`` in the config), whatever its ratio
 (Order No. 15 art. 3: below 15 % but with severe impact or other serious consequences)."""
-LEVEL_REASONS: Final[tuple[str, ...]] = (LEVEL_REASON_RATIO, LEVEL_REASON_SEVERE_IMPACT)
+LEVEL_REASON_FAILED: Final = "failed"
+"""``level_reason`` of a county whose job failed (no figures; see ``failure_reason``)."""
+
+LEVEL_REASONS: Final[tuple[str, ...]] = (LEVEL_REASON_RATIO, LEVEL_REASON_SEVERE_IMPACT,
+                                         LEVEL_REASON_FAILED)
 """Values of the county ``level_reason``."""
 LEVEL_REASON_LABELS_ZH: Final[dict[str, str]] = {
     LEVEL_REASON_RATIO: "按违法占用耕地比例",
     LEVEL_REASON_SEVERE_IMPACT: "造成恶劣影响或者其他严重后果",
+    LEVEL_REASON_FAILED: "本县计算失败，未得出比例",
 }
 """Chinese label of each ``level_reason``."""
 
@@ -446,6 +456,7 @@ COUNTY_VERIFIED_COLUMNS: Final[tuple[str, ...]] = (
     "ratio_change",
     "previous_unrectified_n",
     "previous_unrectified_m2",
+    "failure_reason",
 )
 """Columns a run adds to :data:`COUNTY_COLUMNS` (``overlay.verified.decisive_ratios``), in this
 order. ``ratio``, ``level`` and the areas of :data:`COUNTY_COLUMNS` are the DECISIVE figures
@@ -457,7 +468,8 @@ numerator for ``after_deduction_ratio``; ``rectified_illegal_m2`` decisive illeg
 ZGZT is 已整改; ``level_reason`` one of :data:`LEVEL_REASONS` with ``severe_impact_reason`` (text,
 empty otherwise); ``previous_ratio`` / ``previous_level`` of last year's run and ``ratio_change``
 (this ratio - last year's; NaN without ``previous_run``); ``previous_unrectified_n`` / ``_m2`` last
-year's illegal pieces of the county not rectified (0 without ``previous_run``)."""
+year's illegal pieces of the county not rectified (0 without ``previous_run``); ``failure_reason``
+why the county's job failed (level ``failed``, no figures; empty otherwise)."""
 
 RUN_COUNTY_COLUMNS: Final[tuple[str, ...]] = (*COUNTY_COLUMNS, *COUNTY_VERIFIED_COLUMNS)
 """The county table of a run (``county_ratios.csv``, in this order, then ``level_zh``)."""
@@ -487,6 +499,7 @@ COLUMN_LABELS_ZH: Final[dict[str, str]] = {
     "ratio_change": "比例同比变化",
     "previous_unrectified_n": "上年度未整改违法图斑数",
     "previous_unrectified_m2": "上年度未整改违法占用耕地面积",
+    "failure_reason": "计算失败原因",
     # piece columns added by the verdicts (VERIFIED_COLUMNS) and the key projects
     "verdict": "判定类型",
     "effect": "核查结论",

@@ -35,8 +35,8 @@ from geopandas import GeoDataFrame, GeoSeries
 from pyproj import CRS
 
 from overlay.accounting import Thresholds, county_ratios
-from overlay.contracts import (EFFECT_ILLEGAL, EFFECT_LEGAL, KEY_PROJECT_MIN_SHARE, LEVEL_REASON_RATIO,
-                               LEVEL_REASON_SEVERE_IMPACT, LEVELS, RUN_COUNTY_COLUMNS, UNRECTIFIED_COLUMNS,
+from overlay.contracts import (EFFECT_ILLEGAL, EFFECT_LEGAL, KEY_PROJECT_MIN_SHARE, LEVEL_FAILED,
+                               LEVEL_REASON_FAILED, LEVEL_REASON_RATIO, LEVEL_REASON_SEVERE_IMPACT, LEVELS, RUN_COUNTY_COLUMNS, UNRECTIFIED_COLUMNS,
                                VERIFIED_COLUMNS)
 from overlay.crs import zone_epsg_for_geometries
 from overlay.verdicts import verification_progress
@@ -134,6 +134,7 @@ def decisive_ratios(
     severe_impact: Mapping[str, str] | None = None,
     previous_ratios: pd.DataFrame | None = None,
     unrectified: pd.DataFrame | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The run's county table (:data:`~overlay.contracts.RUN_COUNTY_COLUMNS`), rules in the module
     docstring.
@@ -154,6 +155,9 @@ def decisive_ratios(
         Last year's ``county_code``, ``ratio``, ``level``.
     unrectified : DataFrame, optional
         Last year's unrectified illegal pieces (:func:`previous_unrectified`).
+    failed : mapping, optional
+        County code -> reason its job failed: the county is listed with level ``failed``, no
+        figures and no rank (never left out, never shown as "no ratio").
 
     Returns
     -------
@@ -217,10 +221,29 @@ def decisive_ratios(
     else:
         table["previous_unrectified_n"] = np.int64(0)
         table["previous_unrectified_m2"] = 0.0
+    failures = {str(k): str(v) for k, v in (failed or {}).items()}
+    lost = by_code.isin(failures).to_numpy()
+    table["failure_reason"] = [failures.get(c) for c in by_code]
+    if lost.any():
+        for column in ("ratio", "suspected_ratio", "after_deduction_ratio", "ratio_change", "rank"):
+            table.loc[lost, column] = np.nan
+        for column in ("occupied_farmland_m2", "illegal_farmland_m2", "legal_farmland_m2",
+                       "basic_farmland_m2", "illegal_basic_farmland_m2",
+                       "suspected_occupied_farmland_m2", "suspected_illegal_farmland_m2",
+                       "key_project_illegal_m2", "rectified_illegal_m2", "verified_share"):
+            table.loc[lost, column] = np.nan
+        table.loc[lost, ["level", "suspected_level"]] = LEVEL_FAILED
+        table.loc[lost, "level_reason"] = LEVEL_REASON_FAILED
+        table.loc[lost, "complete"] = False
+        table = pd.concat([table[~lost], table[lost]], ignore_index=True)  # after every ranked county
+        reasons = table["failure_reason"].astype(object)
+        table["failure_reason"] = reasons.where(reasons.notna(), None)
     return table[list(RUN_COUNTY_COLUMNS)].reset_index(drop=True)
 
 
 def level_counts(ratios: pd.DataFrame, column: str = "level") -> dict[str, int]:
-    """Counties per level (every level of the contract, most serious first, zeros included)."""
+    """Counties per level (every level of the contract, most serious first, zeros included;
+    ``failed`` only when a county failed)."""
     counts = ratios[column].astype(str).value_counts()
-    return {level: int(counts.get(level, 0)) for level in LEVELS}
+    return {level: int(counts.get(level, 0)) for level in LEVELS
+            if level != LEVEL_FAILED or counts.get(level, 0)}

@@ -87,9 +87,11 @@ def main(debug: bool) -> None:
               help="Output folder (overrides the config's 'output').")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run on an existing dask.distributed cluster, e.g. tcp://10.0.0.5:8786.")
+@click.option("--resume", is_flag=True,
+              help="Continue a run of the same inputs that was killed: only unfinished counties are computed.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @_handle_errors
-def run(config: Path, out: Path | None, scheduler: str | None, quiet: bool) -> None:
+def run(config: Path, out: Path | None, scheduler: str | None, resume: bool, quiet: bool) -> None:
     """Run the whole pipeline for CONFIG: detect, overlay, ratios, reports."""
     from pipeline.config import load_config
     from pipeline.run import level_summary, run_pipeline
@@ -98,7 +100,7 @@ def run(config: Path, out: Path | None, scheduler: str | None, quiet: bool) -> N
     def warn(msg: str) -> None:
         click.echo(msg, err=True)
     log = (lambda _msg: None) if quiet else warn
-    result = run_pipeline(cfg, scheduler=scheduler, progress=not quiet, log=log, warn=warn)
+    result = run_pipeline(cfg, scheduler=scheduler, progress=not quiet, log=log, warn=warn, resume=resume)
     click.echo(f"landcheck: {len(result.pieces)} patch pieces in {len(result.ratios)} counties; "
                f"{level_summary(result.ratios)}")
     click.echo(f"landcheck: outputs in {result.output.resolve()}")
@@ -107,6 +109,12 @@ def run(config: Path, out: Path | None, scheduler: str | None, quiet: bool) -> N
             click.echo(f"  {result.outputs[name]}")
     click.echo(f"  {result.output / 'field_verification'}/ "
                f"({sum(k.startswith('field_verification/') for k in result.outputs)} county packages)")
+    if result.failures:
+        from pipeline.errors import CountyFailedError
+
+        names = ", ".join(f"{f.county_code} {f.county_name}" for f in result.failures)
+        raise CountyFailedError(f"{len(result.failures)} of {len(result.ratios)} counties failed and "
+                                f"have no figures ({names}); the reasons are in every report")
 
 
 @main.command()

@@ -15,6 +15,7 @@ __all__ = [
     "CRSError",
     "OutputError",
     "SchedulerError",
+    "CountyFailedError",
 ]
 
 
@@ -66,5 +67,12 @@ class OutputError(InputFileError):
 
 class SchedulerError(LandcheckError, ConnectionError):
     """The dask.distributed scheduler given with ``--scheduler`` cannot be reached."""
+
+    exit_code = 4
+
+
+class CountyFailedError(LandcheckError, RuntimeError):
+    """One or more counties' jobs failed; the others finished and every report names the failed
+    ones and why (a run exits 4 after writing its outputs)."""
 
     exit_code = 4

@@ -30,7 +30,7 @@ from pipeline.county_run import CountyJob, CountyResult, Sources, plan_jobs
 from pipeline.county_runner import Checkpoints, CountyFailure, run_jobs
 from pipeline.manifest import input_files, landcheck_version
 
-__all__ = ["CountyOverlay", "overlay_by_county", "run_key", "combine_results", "SMALL_RUN_COUNTIES"]
+__all__ = ["CountyOverlay", "open_layer_sources", "overlay_by_county", "run_key", "combine_results", "SMALL_RUN_COUNTIES"]
 
 Log = Callable[[str], None]
 
@@ -113,30 +113,40 @@ def combine_results(results: list[CountyResult], year: int, template_crs) -> gpd
     return pieces
 
 
+def open_layer_sources(config: RunConfig, work: Path, counties: gpd.GeoDataFrame,
+                       imagery_bounds: tuple | None = None) -> dict[str, layers.LayerSource]:
+    """Open farmland, basic farmland and approvals as sources (checked from their descriptions,
+    indexed copies in ``work/index`` where needed) and check their extents against the counties'
+    (and the counties' against the imagery's)."""
+    work.mkdir(parents=True, exist_ok=True)
+    sources = {role: layers.open_source(cfg, role, index_dir=work / "index")
+               for role, cfg in (("farmland", config.farmland), ("basic_farmland", config.basic_farmland),
+                                 ("approved", config.approved))}
+    layers.check_layer_extents(
+        (counties, config.counties.path),
+        {role: (_extent_frame(src), src.path) for role, src in sources.items()},
+        imagery_bounds=imagery_bounds,
+    )
+    return sources
+
+
 def overlay_by_county(
     config: RunConfig, patches: gpd.GeoDataFrame, work: Path, *, client=None, progress: bool = True,
     log: Log = print,
     counties: tuple[gpd.GeoDataFrame, layers.LayerReport] | None = None,
-    imagery_bounds: tuple | None = None,
+    sources: dict[str, layers.LayerSource] | None = None,
     on_result: Callable[[CountyResult], None] | None = None,
 ) -> CountyOverlay:
-    """Read the sources, plan one job per county and run them; see the module docstring.
+    """Plan one job per county and run them; see the module docstring.
 
     ``patches``: the run's patches (received or detected; :data:`PATCH_COLUMNS`). ``work``: the
     run's work folder (checkpoints, indexed copies). ``counties``: the county layer already read
-    with ``with_fid=True`` (read here otherwise).
+    with ``with_fid=True``, ``sources``: :func:`open_layer_sources` (both done here otherwise).
     """
     work.mkdir(parents=True, exist_ok=True)
     county_frame, county_report = counties or layers.read_counties(config.counties, with_fid=True)
-    index_dir = work / "index"
-    sources = {role: layers.open_source(cfg, role, index_dir=index_dir)
-               for role, cfg in (("farmland", config.farmland), ("basic_farmland", config.basic_farmland),
-                                 ("approved", config.approved))}
-    layers.check_layer_extents(
-        (county_frame, config.counties.path),
-        {role: (_extent_frame(src), src.path) for role, src in sources.items()},
-        imagery_bounds=imagery_bounds,
-    )
+    if sources is None:
+        sources = open_layer_sources(config, work, county_frame)
     patches_path = work / "patches.gpkg"
     _write_patches(patches, patches_path)
     all_sources = Sources(

@@ -19,10 +19,12 @@ ROLE_WORDS = {"counties": "county layer", "farmland": "farmland layer",
 def data_quality(layer_reports: Iterable[LayerReport], county_overlaps: pd.DataFrame,
                  patch_overlaps: pd.DataFrame, unassigned: pd.DataFrame, *,
                  verdict_problems: Iterable[str] = (), verdicts_ignored: Iterable[str] = (),
-                 key_projects_unknown: Iterable[str] = ()) -> dict[str, Any]:
+                 key_projects_unknown: Iterable[str] = (),
+                 failed_counties: Iterable[dict] = ()) -> dict[str, Any]:
     """A JSON-ready summary of repairs, drops and overlaps (only what is non-zero matters), the
     returned-verdict problems a run ignored (one line each, and the JCBHs left unverified because
-    of them) and the key-project JCBHs that are no patch of the run."""
+    of them), the key-project JCBHs that are no patch of the run, and the counties whose job
+    failed (``county_code``, ``county_name``, ``reason``)."""
     layers = [{"role": r.role, "path": r.path, "features": int(r.features),
                "repaired_invalid": int(r.repaired_invalid), "dropped_empty": int(r.dropped_empty)}
               for r in layer_reports]
@@ -44,6 +46,7 @@ def data_quality(layer_reports: Iterable[LayerReport], county_overlaps: pd.DataF
         "verdict_problems": list(verdict_problems),
         "verdicts_ignored_jcbh": list(verdicts_ignored),
         "key_projects_unknown_jcbh": list(key_projects_unknown),
+        "failed_counties": [dict(f) for f in failed_counties],
     }
 
 
@@ -83,4 +86,6 @@ def warning_lines(quality: dict[str, Any]) -> list[str]:
         lines.append(f"returned verdicts: {problem} (row ignored: the patch stays unverified)")
     for jcbh in quality.get("key_projects_unknown_jcbh", []):
         lines.append(f"key_projects: JCBH {jcbh} is no patch of this run: nothing is deducted for it")
+    for f in quality.get("failed_counties", []):
+        lines.append(f"county {f['county_code']} {f['county_name']} failed and has no figures: {f['reason']}")
     return lines

@@ -7,6 +7,8 @@ half-written. Per-county overlay tasks run on the active dask scheduler: a
 """
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,19 +19,18 @@ from typing import Callable, Iterator
 import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
-from tqdm.auto import tqdm
 
 from overlay.contracts import PATCH_COLUMNS
 from overlay.crs import zone_epsg_for_geometries
-from overlay.qa import overlapping_counties, overlapping_patches
-from overlay.split import combine_pieces, county_tasks, split_county, unassigned_parts
 from overlay.verified import decisive_ratios, key_project_mask, level_counts, previous_unrectified
 from pipeline import layers, output_folder
 from pipeline.config import RunConfig
+from pipeline.county_runner import local_cluster_client
 from pipeline.diskio import writing
 from pipeline.imagery import Imagery, open_imagery
-from pipeline.errors import ConfigError, SchedulerError
+from pipeline.errors import ConfigError, CountyFailedError, SchedulerError
 from pipeline.manifest import build_manifest, input_files, jsonable, landcheck_version, write_json
+from pipeline.overlay_stage import SMALL_RUN_COUNTIES, open_layer_sources, overlay_by_county
 from pipeline.previous import PreviousRun, read_previous_run
 from pipeline.quality import data_quality, warning_lines
 from pipeline.verdicts import RunVerdicts, run_verdicts
@@ -48,6 +49,7 @@ class RunResult:
     ratios: pd.DataFrame
     manifest: dict
     outputs: dict[str, Path] = field(default_factory=dict)
+    failures: list = field(default_factory=list)
 
 
 class _Timings(dict):
@@ -100,26 +102,6 @@ def load_patches(config: RunConfig, *, imagery: Imagery | None = None,
     return patches[[*PATCH_COLUMNS, patches.geometry.name]], stats
 
 
-def _overlay(tasks: list, client, progress: bool) -> list[gpd.GeoDataFrame]:
-    """Run the per-county tasks, on a dask.distributed client when one is given."""
-    bar = tqdm(total=len(tasks), desc="overlay", unit="county", disable=not progress, leave=False)
-    try:
-        if client is None:
-            results = []
-            for task in tasks:
-                results.append(split_county(task))
-                bar.update()
-            return results
-        from distributed import as_completed
-
-        futures = client.map(split_county, tasks, pure=False)
-        for _ in as_completed(futures):
-            bar.update()
-        return client.gather(futures)
-    finally:
-        bar.close()
-
-
 def _connect(scheduler: str | None):
     if scheduler is None:
         return None
@@ -144,26 +126,33 @@ class _Overlaid:
     unassigned: gpd.GeoDataFrame
     overlaps: pd.DataFrame
     county_overlaps: pd.DataFrame
+    failures: list = field(default_factory=list)
+    county_seconds: dict = field(default_factory=dict)
+    resumed_counties: int = 0
+
+
+def _county_client(client, n_counties: int):
+    """The client county jobs run on: the given one; else a LocalCluster sized to the machine for
+    runs of many counties; else None (in this process). Returns ``(client, owned)``."""
+    if client is not None:
+        return client, False
+    cores = os.cpu_count() or 1
+    if cores < 2 or n_counties < SMALL_RUN_COUNTIES * cores:
+        return None, False
+    return local_cluster_client(cores), True
 
 
 def _read_and_overlay(config: RunConfig, *, client, progress: bool, log: Log, timings: _Timings,
-                      imagery: Imagery | None = None) -> _Overlaid:
-    """Read and check every layer, detect or read the patches, overlay them county by county."""
+                      work: Path, imagery: Imagery | None = None) -> _Overlaid:
+    """Read and check every layer, detect or read the patches, overlay them county by county
+    (:mod:`pipeline.overlay_stage`: each county job reads its own windows, on dask.distributed
+    when there is a client or the run is large; finished counties are checkpointed in ``work``)."""
     with timings.stage("read layers", log):
         if imagery is None:
             imagery = open_run_imagery(config)  # checks every tile and mask before any pixel is read
-        counties, county_report = layers.read_counties(config.counties)
+        counties, county_report = layers.read_counties(config.counties, with_fid=True)
         _check_severe_impact(config, counties)  # a config mistake: before any detection
-        farmland, farm_report = layers.read_polygons(config.farmland, "farmland")
-        basic, basic_report = layers.read_polygons(config.basic_farmland, "basic_farmland")
-        approved, approved_report = layers.read_polygons(config.approved, "approved")
-        layers.check_layer_extents(
-            (counties, config.counties.path),
-            {"farmland": (farmland, config.farmland.path),
-             "basic_farmland": (basic, config.basic_farmland.path),
-             "approved": (approved, config.approved.path)},
-            imagery_bounds=imagery_bounds(imagery),
-        )
+        sources = open_layer_sources(config, work, counties, imagery_bounds(imagery))
     stage_name = "read received patches" if config.patches else "detect patches"
     with timings.stage(stage_name, log):
         patches, patch_stats = load_patches(config, imagery=imagery, progress=progress)
@@ -172,17 +161,20 @@ def _read_and_overlay(config: RunConfig, *, client, progress: bool, log: Log, ti
                                        {"patches": (patches, config.patches.path)})
     log(f"    {len(patches)} patches ({patch_stats['source']})")
     with timings.stage("overlay by county", log):
-        tasks = county_tasks(patches, counties, farmland, basic, approved)
-        parts = _overlay(tasks, client, progress)
-        official_ids = config.patches is not None and config.patches.id_field is not None
-        pieces = combine_pieces(parts, year=config.year, template=patches, official_ids=official_ids)
-        pieces.insert(pieces.columns.get_loc("county_name") + 1, "year", config.year)
-        unassigned = unassigned_parts(patches, counties)
-        overlaps = overlapping_patches(patches)
-        county_overlaps = overlapping_counties(counties)
-    return _Overlaid(imagery=imagery, counties=counties, pieces=pieces, patch_stats=patch_stats,
-                     layer_reports=[county_report, farm_report, basic_report, approved_report],
-                     unassigned=unassigned, overlaps=overlaps, county_overlaps=county_overlaps)
+        jobs_client, owned = _county_client(client, len(counties))
+        try:
+            stage = overlay_by_county(config, patches, work, client=jobs_client, progress=progress,
+                                      log=log, counties=(counties, county_report), sources=sources)
+        finally:
+            if owned:
+                cluster = jobs_client.cluster
+                jobs_client.close()
+                cluster.close()
+    return _Overlaid(imagery=imagery, counties=stage.counties, pieces=stage.pieces,
+                     patch_stats=patch_stats, layer_reports=stage.layer_reports,
+                     unassigned=stage.unassigned, overlaps=stage.overlaps,
+                     county_overlaps=stage.county_overlaps, failures=stage.failures,
+                     county_seconds=stage.county_seconds, resumed_counties=stage.resumed_counties)
 
 
 def _check_severe_impact(config: RunConfig, counties: gpd.GeoDataFrame) -> None:
@@ -275,7 +267,7 @@ def _read_extras(config: RunConfig) -> _Extras:
 
 
 def _decide(config: RunConfig, pieces: gpd.GeoDataFrame, counties: gpd.GeoDataFrame,
-            extras: _Extras) -> _Decided:
+            extras: _Extras, failed: dict[str, str] | None = None) -> _Decided:
     """Verdicts applied, key projects marked, last year compared: the run's county table."""
     verdicts = run_verdicts(config, pieces, counties)
     verified = verdicts.verified
@@ -292,7 +284,7 @@ def _decide(config: RunConfig, pieces: gpd.GeoDataFrame, counties: gpd.GeoDataFr
         verified, counties, config.thresholds,
         severe_impact={e.county_code: e.reason for e in config.severe_impact},
         previous_ratios=previous.ratios if previous is not None else None,
-        unrectified=unrectified)
+        unrectified=unrectified, failed=failed)
     return _Decided(pieces=verified, ratios=ratios, verdicts=verdicts, unrectified=unrectified,
                     previous=previous, layer_reports=extras.layer_reports, key_projects_unknown=unknown)
 
@@ -313,11 +305,6 @@ def level_summary(ratios: pd.DataFrame) -> str:
             f"{len(ratios)} counties complete")
 
 
-def _staging_dir(output: Path) -> Path:
-    """A fresh marked ``.<name>.partial-PID`` folder beside the (claimed, resolved) output."""
-    return output_folder.make_staging(output)
-
-
 def _publish(staging: Path, output: Path) -> None:
     """Swap the finished staging folder into place atomically (the old output is removed only after)."""
     output_folder.publish(staging, output)
@@ -325,12 +312,14 @@ def _publish(staging: Path, output: Path) -> None:
 
 def run_pipeline(
     config: RunConfig, *, scheduler: str | None = None, progress: bool = True, log: Log = print,
-    warn: Log | None = None,
+    warn: Log | None = None, resume: bool = False,
 ) -> RunResult:
     """Run every stage for one config and write all deliverables to ``config.output``.
 
     ``log`` receives progress lines, ``warn`` the warnings (default: ``log``); the CLI keeps
-    warnings on stderr even with ``--quiet``.
+    warnings on stderr even with ``--quiet``. ``resume``: continue a killed run of the same
+    inputs (only the counties it had not finished are computed). Counties whose job failed are
+    in :attr:`RunResult.failures` (and in every report); the CLI exits 4 then.
     """
     warn = warn or log
     from pipeline.chips_io import write_run_field_packages
@@ -340,24 +329,29 @@ def run_pipeline(
     started = datetime.now(timezone.utc)
     timings = _Timings()
     # Refuse a bad output folder and take its lock before any work (see pipeline.output_folder).
-    claim = output_folder.claim_output(config.output, [p for _, p in input_files(config)], log=warn)
+    claim = output_folder.claim_output(config.output, [p for _, p in input_files(config)], log=warn,
+                                       resume=resume)
     client = None
     staging: Path | None = None
     try:
         client = _connect(scheduler)
-        staging = _staging_dir(claim.path)
+        staging = output_folder.make_staging(claim.path, resume=resume)
         extras = _read_extras(config)
-        overlaid = _read_and_overlay(config, client=client, progress=progress, log=log, timings=timings)
+        overlaid = _read_and_overlay(config, client=client, progress=progress, log=log, timings=timings,
+                                     work=staging / output_folder.WORK_DIR)
         imagery, counties, pieces = overlaid.imagery, overlaid.counties, overlaid.pieces
+        failed = {f.county_code: f.reason for f in overlaid.failures}
 
         with timings.stage("verdicts and county ratios", log):
-            decided = _decide(config, pieces, counties, extras)
+            decided = _decide(config, pieces, counties, extras, failed)
         quality = data_quality(overlaid.layer_reports + decided.layer_reports
                                + _patch_layer_report(overlaid.patch_stats),
                                overlaid.county_overlaps, overlaid.overlaps, overlaid.unassigned,
                                verdict_problems=[p.line() for p in decided.verdicts.problems],
                                verdicts_ignored=decided.verdicts.ignored_jcbh,
-                               key_projects_unknown=decided.key_projects_unknown)
+                               key_projects_unknown=decided.key_projects_unknown,
+                               failed_counties=[{"county_code": f.county_code, "county_name": f.county_name,
+                                                 "reason": f.reason} for f in overlaid.failures])
         for line in warning_lines(quality):
             warn(f"    warning: {line}")
         ratios = decided.ratios
@@ -413,13 +407,20 @@ def run_pipeline(
             config=config, started=started, timings=dict(timings), layer_reports=layer_reports,
             patch_stats=patch_stats, pieces=pieces, ratios=ratios, unassigned=overlaid.unassigned,
             overlaps=overlaid.overlaps, outputs=outputs, staging=staging, scheduler=scheduler, quality=quality,
-            extra={"verification": decided.manifest_section()},
+            extra={"verification": decided.manifest_section(),
+                   "counties": _county_section(overlaid)},
         )
         with writing(staging / "manifest.json", _final(staging / "manifest.json")):
             write_json(manifest, staging / "manifest.json")
         _publish(staging, claim.path)
-    except BaseException:
-        if staging is not None:
+    except BaseException as exc:
+        # an interruption (Ctrl-C, SIGTERM) keeps the finished counties for --resume; an error
+        # does not (a kill leaves them anyway, and the next run tidies or resumes them)
+        interrupted = not isinstance(exc, Exception)
+        if staging is not None and interrupted and _has_checkpoints(staging):
+            warn(f"    kept the finished counties for 'landcheck run {config.source} --resume' "
+                 f"({staging.name})")
+        elif staging is not None:
             output_folder.remove_tree(staging)
         raise
     finally:
@@ -429,7 +430,28 @@ def run_pipeline(
     final = {name: config.output / path.relative_to(staging) for name, path in outputs.items()}
     final["manifest"] = config.output / "manifest.json"
     return RunResult(output=config.output, pieces=decided.pieces, ratios=ratios, manifest=manifest,
-                     outputs=final)
+                     outputs=final, failures=list(overlaid.failures))
+
+
+def _has_checkpoints(staging: Path) -> bool:
+    """True when a stopped run finished some counties (kept for ``--resume``)."""
+    folder = staging / output_folder.WORK_DIR / "counties"
+    return folder.is_dir() and any(folder.glob("*.pkl"))
+
+
+def _county_section(overlaid: _Overlaid) -> dict:
+    """The manifest's ``counties``: each county's job time, the failed ones and why, resumed count."""
+    seconds = sorted(overlaid.county_seconds.values())
+
+    def pct(q: float) -> float | None:
+        return round(seconds[min(len(seconds) - 1, int(q * len(seconds)))], 3) if seconds else None
+    return {
+        "seconds": {k: round(v, 3) for k, v in sorted(overlaid.county_seconds.items())},
+        "p50_s": pct(0.5), "p95_s": pct(0.95),
+        "failed": [{"county_code": f.county_code, "county_name": f.county_name, "reason": f.reason}
+                   for f in overlaid.failures],
+        "resumed": overlaid.resumed_counties,
+    }
 
 
 def _patch_layer_report(patch_stats: dict) -> list[layers.LayerReport]:
@@ -450,6 +472,12 @@ def compute_pieces(config: RunConfig, *, progress: bool = False,
     (:data:`overlay.contracts.RUN_PIECE_COLUMNS`, ``year`` included) and the county layer
     (``county_code``, ``county_name``, geometry).
     """
-    overlaid = _read_and_overlay(config, imagery=imagery, client=None, progress=progress,
-                                 log=lambda _msg: None, timings=_Timings())
+    with tempfile.TemporaryDirectory(prefix="landcheck-") as work:
+        overlaid = _read_and_overlay(config, imagery=imagery, client=None, progress=progress,
+                                     log=lambda _msg: None, timings=_Timings(), work=Path(work))
+    if overlaid.failures:
+        first = overlaid.failures[0]
+        raise CountyFailedError(f"county {first.county_code} {first.county_name}: {first.reason}"
+                                + (f" (and {len(overlaid.failures) - 1} more)" if len(overlaid.failures) > 1
+                                   else ""))
     return overlaid.pieces, overlaid.counties

@@ -186,4 +186,7 @@ def data_quality_lines_zh(quality: Mapping[str, Any] | None) -> list[tuple[str, 
         lines.append(("核查结果问题", f"{problem}（该行已忽略，图斑按未核查处理）"))
     for jcbh in quality.get("key_projects_unknown_jcbh", []):
         lines.append(("重点项目", f"配置的重点项目图斑编号 {jcbh} 不是本次成果的图斑，未扣减"))
+    for f in quality.get("failed_counties", []):
+        lines.append(("计算失败", f"{f['county_code']} {f['county_name']} 计算失败，本次成果没有该县的数据，"
+                                 f"排名中标为“计算失败”：{f['reason']}"))
     return lines or [("数据检查", "输入图层无需修复，未发现行政区或图斑重叠")]

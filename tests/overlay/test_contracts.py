@@ -63,14 +63,15 @@ def test_measured_columns_and_statuses():
 
 
 def test_every_level_has_labels_and_colours():
-    assert set(c.LEVELS) == {"none", "interview", "accountability", "no_ratio"}
+    assert set(c.LEVELS) == {"none", "interview", "accountability", "no_ratio", "failed"}
     assert c.LEVELS[0] == "accountability"  # most serious first
     for table in (c.LEVEL_LABELS_ZH, c.LEVEL_LABELS_EN, c.LEVEL_COLOURS, c.LEVEL_FILLS):
         assert set(table) == set(c.LEVELS)
     assert c.LEVEL_LABELS_ZH["interview"] == "约谈"
     assert c.LEVEL_LABELS_ZH["accountability"] == "问责"
     t = Thresholds()
-    assert {classify_ratio(r, t) for r in (math.nan, 0.0, 0.1, 0.15)} == set(c.LEVELS)
+    # every level but "failed" (a county whose job failed) comes from a ratio
+    assert {classify_ratio(r, t) for r in (math.nan, 0.0, 0.1, 0.15)} == set(c.LEVELS) - {c.LEVEL_FAILED}
 
 
 def test_rules():

@@ -202,3 +202,15 @@ def test_no_verdicts_means_the_same_figures_twice():
 def test_unverified_pieces_are_refused():
     with pytest.raises(ValueError, match="apply the verdicts first"):
         decisive_pieces(pieces())
+
+
+def test_a_failed_county_is_listed_without_figures_after_every_ranked_county(verified):
+    r = decisive_ratios(verified, COUNTIES, T, failed={"220204": "BadVectorError: farmland.gpkg: bad"})
+    assert list(r["county_code"]) == ["220202", "220211", "220204"]  # never left out
+    lost = r.set_index("county_code").loc["220204"]
+    assert lost.level == lost.suspected_level == "failed" and lost.level_reason == "failed"
+    assert lost.failure_reason == "BadVectorError: farmland.gpkg: bad"
+    assert math.isnan(lost.ratio) and pd.isna(lost["rank"]) and math.isnan(lost.illegal_farmland_m2)
+    assert level_counts(r)["failed"] == 1 and level_counts(r)["no_ratio"] == 1
+    ok = r.set_index("county_code").loc["220202"]
+    assert ok.failure_reason is None and ok.ratio == pytest.approx(0.41)

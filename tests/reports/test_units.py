@@ -31,7 +31,7 @@ def test_mu_and_hectare_conversions() -> None:
 
 
 def test_every_level_has_labels_and_colours() -> None:
-    assert set(LEVELS) == {"none", "interview", "accountability", "no_ratio"}
+    assert set(LEVELS) == {"none", "interview", "accountability", "no_ratio", "failed"}
     for table in (LEVEL_LABELS_ZH, LEVEL_LABELS_EN, LEVEL_COLOURS, LEVEL_FILLS):
         assert set(table) == set(LEVELS)
     assert LEVEL_LABELS_ZH["interview"] == "约谈"

@@ -1,0 +1,71 @@
+"""A run killed mid-way resumes with --resume to the outputs of an uninterrupted run."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from click.testing import CliRunner
+
+from pipeline.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "configs" / "sample_truth.yaml"
+
+# Test-side hook: SIGKILL this process right after the second county's checkpoint is written.
+KILLER = """
+import os, signal, sys
+import pipeline.county_runner as runner
+saved = []
+real = runner.Checkpoints.save
+def save(self, result):
+    real(self, result)
+    saved.append(result.county_code)
+    if len(saved) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+runner.Checkpoints.save = save
+from pipeline.cli import main
+sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--quiet"]))
+"""
+
+
+def pieces_table(out: Path) -> pd.DataFrame:
+    frame = gpd.read_file(out / "patches.gpkg", layer="patches")
+    frame["wkb"] = frame.geometry.to_wkb()
+    return pd.DataFrame(frame.drop(columns="geometry")).sort_values(["county_code", "patch_id"]) \
+        .reset_index(drop=True)
+
+
+def test_a_killed_run_resumes_to_identical_outputs(tmp_path):
+    whole = tmp_path / "whole"
+    assert CliRunner().invoke(main, ["run", str(CONFIG), "--out", str(whole), "--quiet"]).exit_code == 0
+
+    out = tmp_path / "resumed"
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(CONFIG), str(out)], cwd=REPO,
+                            capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    assert not out.exists()  # nothing published by the killed run
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".resumed.partial-")]
+    assert len(leftovers) == 1 and len(list((leftovers[0] / ".work" / "counties").glob("*.pkl"))) == 2
+
+    result = CliRunner().invoke(main, ["run", str(CONFIG), "--out", str(out), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "resuming" in result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counties"]["resumed"] == 2
+    assert (out / "county_ratios.csv").read_bytes() == (whole / "county_ratios.csv").read_bytes()
+    pd.testing.assert_frame_equal(pieces_table(out), pieces_table(whole))
+    assert not (out / ".work").exists() and not any(p.name.startswith(".resumed.partial-")
+                                                    for p in tmp_path.iterdir())
+
+
+def test_without_resume_a_killed_runs_work_is_not_reused(tmp_path):
+    out = tmp_path / "o"
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(CONFIG), str(out)], cwd=REPO,
+                            capture_output=True, text=True)
+    assert killed.returncode == -9
+    result = CliRunner().invoke(main, ["run", str(CONFIG), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counties"]["resumed"] == 0

@@ -1,16 +1,22 @@
 """A tiny PDF reader for the tests (no dependency): page count, text, images.
 
-Enough for matplotlib's PDFs: plain objects, Flate-compressed streams, Type 3
-fonts whose one-byte codes a ``/ToUnicode`` CMap maps back to characters (what a
-PDF reader's search uses). Text is read operator by operator (``/Fn size Tf``,
-``[...] TJ``, ``(...) Tj``), each code decoded with the current font's map.
+Enough for the PDFs of reportlab and matplotlib: plain objects, Flate-compressed
+streams, and three kinds of font, decoded the way a PDF reader's search does:
+
+- a font with a ``/ToUnicode`` CMap (matplotlib's Type 3 fonts): one-byte codes mapped by it;
+- a composite (Type 0) font with a predefined ``...-UCS2-H`` encoding (reportlab's
+  ``STSong-Light``): two-byte codes that are the UTF-16 code units;
+- a simple font with ``/WinAnsiEncoding`` (reportlab's Helvetica): cp1252.
+
+Text is read operator by operator (``/Fn size Tf``, ``[...] TJ``, ``(...) Tj``),
+each string decoded with the current font.
 """
 from __future__ import annotations
 
 import re
 import zlib
 
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+_STREAM = re.compile(rb"stream\r?\n(.*?)(?:\r?\n)?endstream", re.S)  # reportlab: no EOL before endstream
 _STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)", re.S)
 
 
@@ -26,8 +32,17 @@ def streams(pdf: bytes) -> list[bytes]:
     return out
 
 
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
 def _unescape(s: bytes) -> bytes:
-    return re.sub(rb"\\(.)", lambda m: {b"n": b"\n", b"r": b"\r", b"t": b"\t"}.get(m.group(1), m.group(1)), s)
+    """A PDF literal string's bytes: backslash escapes, octal ones (``\\ddd``) included."""
+    def one(m: re.Match) -> bytes:
+        if m.group(1):
+            return bytes([int(m.group(1), 8) & 0xFF])
+        return _ESCAPES.get(m.group(2), m.group(2))
+
+    return re.sub(rb"\\(?:([0-7]{1,3})|(.))", one, s, flags=re.S)
 
 
 _OBJ = re.compile(rb"(\d+) 0 obj\s*(.*?)endobj", re.S)
@@ -70,32 +85,47 @@ def _cmap(text: bytes) -> dict[int, str]:
     return out
 
 
+def _decoder(body: bytes, objs: dict[int, bytes]):
+    """How a font's string bytes become text, or None when the test reader cannot tell."""
+    m = re.search(rb"/ToUnicode\s+(\d+) 0 R", body)
+    if m:
+        cmap = _cmap(_inflate(objs[int(m.group(1))]))
+        return lambda raw: "".join(cmap.get(b, chr(b)) for b in raw)
+    if re.search(rb"/Encoding\s*/Uni\w*-UCS2-H\b", body):
+        return lambda raw: raw.decode("utf-16-be", errors="replace")
+    if re.search(rb"/Encoding\s*/WinAnsiEncoding\b", body):
+        return lambda raw: raw.decode("cp1252", errors="replace")
+    return None
+
+
 def text_runs(pdf: bytes) -> list[str]:
-    """The text drawn by each text operator, decoded with the fonts' ToUnicode maps."""
+    """The text drawn by each text operator, decoded as a PDF reader's search does (module docstring)."""
     objs = _objects(pdf)
-    font_maps: dict[int, dict[int, str]] = {}
+    decoders = {}
     for num, body in objs.items():
-        m = re.search(rb"/ToUnicode\s+(\d+) 0 R", body)
-        if b"/Type /Font" in body and m:
-            font_maps[num] = _cmap(_inflate(objs[int(m.group(1))]))
-    by_name: dict[bytes, dict[int, str]] = {}
+        if b"/Type /Font" in body:
+            decoder = _decoder(body, objs)
+            if decoder is not None:
+                decoders[num] = decoder
+    by_name = {}
     for body in objs.values():
         for name, num in re.findall(rb"/(F\d+)\s+(\d+) 0 R", body):
-            if int(num) in font_maps:
-                by_name[name] = font_maps[int(num)]
+            if int(num) in decoders:
+                by_name[name] = decoders[int(num)]
+    latin1 = lambda raw: "".join(chr(b) for b in raw)  # noqa: E731 - an unknown font
     runs = []
     for body in objs.values():
         content = _inflate(body)
         if b" Tf" not in content:
             continue
-        cmap: dict[int, str] = {}
+        decode = latin1
         for m in _OPS.finditer(content):
             if m.group(1) is not None:
-                cmap = by_name.get(m.group(1), {})
+                decode = by_name.get(m.group(1), latin1)
                 continue
             strings = _STRING.findall(m.group(2)) if m.group(2) is not None else [m.group(3)]
             raw = b"".join(_unescape(x) for x in strings)
-            runs.append("".join(cmap.get(b, chr(b)) for b in raw))
+            runs.append(decode(raw))
     return runs
 
 

@@ -58,3 +58,16 @@ def test_the_same_sheet_gives_the_same_bytes_and_no_date() -> None:
     b, _ = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", entries)
     assert a == b
     assert b"CreationDate" not in a and b"ModDate" not in a
+
+
+def test_a_thirty_patch_sheet_has_ten_pages_and_every_jcbh_extractable() -> None:
+    entries = [_entry(i, with_chip=i % 2 == 0) for i in range(30)]
+    pdf, pages = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", entries)
+    assert pages == n_pages(30) == 10 == page_count(pdf)
+    assert n_images(pdf) == 2 * 15
+    runs = text_runs(pdf)
+    for i, (props, _) in enumerate(entries):
+        assert f"{i + 1}.  JCBH  {props['JCBH']}" in runs  # one run: a reader's search finds it whole
+    text = "".join(runs)
+    assert "外业核查表" in text and "昌邑区" in text and "判定类型 PDLX" in text and "核查说明 HCSM" in text
+    assert all(f"第 {p} / 10 页" in text for p in range(1, 11))

@@ -87,11 +87,15 @@ def main(debug: bool) -> None:
               help="Output folder (overrides the config's 'output').")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run on an existing dask.distributed cluster, e.g. tcp://10.0.0.5:8786.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Local worker processes for the county jobs without --scheduler (1: in this process; "
+                   "default: one per core for runs of 8+ counties per core).")
 @click.option("--resume", is_flag=True,
               help="Continue a run of the same inputs that was killed: only unfinished counties are computed.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @_handle_errors
-def run(config: Path, out: Path | None, scheduler: str | None, resume: bool, quiet: bool) -> None:
+def run(config: Path, out: Path | None, scheduler: str | None, workers: int | None, resume: bool,
+        quiet: bool) -> None:
     """Run the whole pipeline for CONFIG: detect, overlay, ratios, reports."""
     from pipeline.config import load_config
     from pipeline.run import level_summary, run_pipeline
@@ -100,7 +104,12 @@ def run(config: Path, out: Path | None, scheduler: str | None, resume: bool, qui
     def warn(msg: str) -> None:
         click.echo(msg, err=True)
     log = (lambda _msg: None) if quiet else warn
-    result = run_pipeline(cfg, scheduler=scheduler, progress=not quiet, log=log, warn=warn, resume=resume)
+    if workers is not None and scheduler is not None:
+        from pipeline.errors import ConfigError
+
+        raise ConfigError("--workers is for local runs; with --scheduler the cluster's workers are used")
+    result = run_pipeline(cfg, scheduler=scheduler, progress=not quiet, log=log, warn=warn, resume=resume,
+                          workers=workers)
     click.echo(f"landcheck: {len(result.pieces)} patch pieces in {len(result.ratios)} counties; "
                f"{level_summary(result.ratios)}")
     click.echo(f"landcheck: outputs in {result.output.resolve()}")

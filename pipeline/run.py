@@ -131,11 +131,14 @@ class _Overlaid:
     resumed_counties: int = 0
 
 
-def _county_client(client, n_counties: int):
-    """The client county jobs run on: the given one; else a LocalCluster sized to the machine for
-    runs of many counties; else None (in this process). Returns ``(client, owned)``."""
+def _county_client(client, n_counties: int, workers: int | None = None):
+    """The client county jobs run on: the given one; else, with ``workers`` (> 1) a LocalCluster
+    of that many workers, with ``workers`` 1 none (this process); by default a LocalCluster sized
+    to the machine for runs of many counties, else none. Returns ``(client, owned)``."""
     if client is not None:
         return client, False
+    if workers is not None:
+        return (local_cluster_client(workers), True) if workers > 1 else (None, False)
     cores = os.cpu_count() or 1
     if cores < 2 or n_counties < SMALL_RUN_COUNTIES * cores:
         return None, False
@@ -143,7 +146,7 @@ def _county_client(client, n_counties: int):
 
 
 def _read_and_overlay(config: RunConfig, *, client, progress: bool, log: Log, timings: _Timings,
-                      work: Path, imagery: Imagery | None = None) -> _Overlaid:
+                      work: Path, imagery: Imagery | None = None, workers: int | None = None) -> _Overlaid:
     """Read and check every layer, detect or read the patches, overlay them county by county
     (:mod:`pipeline.overlay_stage`: each county job reads its own windows, on dask.distributed
     when there is a client or the run is large; finished counties are checkpointed in ``work``)."""
@@ -161,7 +164,7 @@ def _read_and_overlay(config: RunConfig, *, client, progress: bool, log: Log, ti
                                        {"patches": (patches, config.patches.path)})
     log(f"    {len(patches)} patches ({patch_stats['source']})")
     with timings.stage("overlay by county", log):
-        jobs_client, owned = _county_client(client, len(counties))
+        jobs_client, owned = _county_client(client, len(counties), workers)
         try:
             stage = overlay_by_county(config, patches, work, client=jobs_client, progress=progress,
                                       log=log, counties=(counties, county_report), sources=sources)
@@ -312,14 +315,15 @@ def _publish(staging: Path, output: Path) -> None:
 
 def run_pipeline(
     config: RunConfig, *, scheduler: str | None = None, progress: bool = True, log: Log = print,
-    warn: Log | None = None, resume: bool = False,
+    warn: Log | None = None, resume: bool = False, workers: int | None = None,
 ) -> RunResult:
     """Run every stage for one config and write all deliverables to ``config.output``.
 
     ``log`` receives progress lines, ``warn`` the warnings (default: ``log``); the CLI keeps
     warnings on stderr even with ``--quiet``. ``resume``: continue a killed run of the same
     inputs (only the counties it had not finished are computed). Counties whose job failed are
-    in :attr:`RunResult.failures` (and in every report); the CLI exits 4 then.
+    in :attr:`RunResult.failures` (and in every report); the CLI exits 4 then. ``workers``: local
+    worker processes for the county jobs without a scheduler (1 = this process; default: by size).
     """
     warn = warn or log
     from pipeline.chips_io import write_run_field_packages
@@ -338,7 +342,7 @@ def run_pipeline(
         staging = output_folder.make_staging(claim.path, resume=resume)
         extras = _read_extras(config)
         overlaid = _read_and_overlay(config, client=client, progress=progress, log=log, timings=timings,
-                                     work=staging / output_folder.WORK_DIR)
+                                     work=staging / output_folder.WORK_DIR, workers=workers)
         imagery, counties, pieces = overlaid.imagery, overlaid.counties, overlaid.pieces
         failed = {f.county_code: f.reason for f in overlaid.failures}
 

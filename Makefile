@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 OUT    ?= out/sample
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench eval sample clean
+.PHONY: install run test bench bench-national eval sample clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Speed: overlay and detection side by side with the obvious alternatives, then the whole country
+# (bench/national: generated on ../shared/data/china_admin, run in-process and on a 2-worker
+# LocalCluster, checked against its truth). Writes docs/benchmarks.md. About 30-40 minutes.
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python -m bench.national.bench
+
+bench-national: $(STAMP)
+	$(BIN)/python -m bench.national.bench
 
 # Detection quality on the real labelled pairs of ../shared/data (writes docs/benchmarks.md, bench/out/eval.json).
 eval: $(STAMP)

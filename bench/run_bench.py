@@ -31,7 +31,7 @@ def side(script: str, *args: str) -> dict:
 
 def overlay_rows() -> list[str]:
     rows = []
-    for n_patches, n_parcels in ((5000, 20000), (50000, 200000)):
+    for n_patches, n_parcels in ((5000, 20000), (50000, 200000), (200000, 700000)):
         print(f"overlay: {n_patches} patches, {n_parcels} parcel cells", flush=True)
         ours = side("overlay_bench.py", "landcheck", "--patches", str(n_patches), "--parcels", str(n_parcels))
         naive = side("overlay_bench.py", "naive", "--patches", str(n_patches), "--parcels", str(n_parcels))

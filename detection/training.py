@@ -77,6 +77,12 @@ class LabelledPair:
         ``(H, W)`` bool, True = new construction.
     pixel_size_m
         Ground pixel size.
+    factors
+        Block factors to use for this pair (None = ``TrainingSettings.factors``); e.g. a
+        5 m pair is used at 5 m only.
+    sample_share
+        Multiplies the pair's sample budget (``n_pos`` / ``n_neg``), e.g. to let many pairs
+        of one scene together weigh like a few.
     """
 
     name: str
@@ -85,6 +91,8 @@ class LabelledPair:
     after: np.ndarray
     label: np.ndarray
     pixel_size_m: float
+    factors: tuple[int, ...] | None = None
+    sample_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -322,7 +330,7 @@ def pair_samples(pair: LabelledPair, factor: int, settings: TrainingSettings,
     flat = feats.reshape(feats.shape[0], -1)
     y = label.ravel()
     area = label.size * factor * factor / (1024.0 * 1024.0)  # in full LEVIR tiles
-    scale = min(1.0, 4.0 * area)
+    scale = min(1.0, 4.0 * area) * float(pair.sample_share)
     pos = np.flatnonzero(y)
     neg_special = np.flatnonzero(~y & special.ravel())
     neg = np.flatnonzero(~y & ~special.ravel())
@@ -346,7 +354,7 @@ def training_matrix(pairs: Sequence[LabelledPair], settings: TrainingSettings
     for i, pair in enumerate(pairs):
         rng = np.random.default_rng([settings.seed, i])
         parts = []
-        for f in settings.factors:
+        for f in (pair.factors if pair.factors is not None else settings.factors):
             if min(pair.label.shape) // f < 24:
                 continue
             parts.append(pair_samples(pair, f, settings, rng))

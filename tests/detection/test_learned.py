@@ -180,3 +180,14 @@ def test_feature_stack_block_equals_whole_with_declared_depth():
     assert lo >= 0 and hi <= 80
     part = feature_stack(b[:, lo:hi, lo:hi], a[:, lo:hi, lo:hi], PX)
     np.testing.assert_array_equal(part[:, d:d + 20, d:d + 20], whole[:, r0:r1, r0:r1])
+
+
+def test_min_area_auto_is_one_house_but_at_least_16_pixels():
+    from detection.compose import resolve_min_area
+
+    assert resolve_min_area("auto", 0.5) == 50.0
+    assert resolve_min_area(None, 5.0) == 400.0
+    assert resolve_min_area("auto", 2.0) == 64.0
+    assert resolve_min_area(400, 0.5) == 400.0
+    with pytest.raises(ValueError):
+        resolve_min_area("big", 1.0)

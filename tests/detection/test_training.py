@@ -74,3 +74,17 @@ def test_train_to_files_writes_a_loadable_model(tmp_path):
     res = detect_arrays(np.concatenate([p.before[::-1], nan]), np.concatenate([p.after[::-1], nan]),
                         pixel_size_m=0.5, settings=Settings(model=str(out), min_area_m2=0.0))
     assert res.score.shape == p.label.shape
+
+
+def test_pair_factors_and_sample_share_override_the_settings():
+    from detection.training import training_matrix
+
+    settings = TrainingSettings(factors=(1, 2), n_pos=40_000, n_neg=80_000, augment=False)
+    base = tiny_pair()
+    full = training_matrix([base], settings)["tiny"]
+    one = LabelledPair("one", "one", base.before, base.after, base.label, 0.5, factors=(1,))
+    small = LabelledPair("small", "small", base.before, base.after, base.label, 0.5, factors=(1,),
+                         sample_share=0.5)
+    m = training_matrix([one, small], settings)
+    assert m["one"][1].size < full[1].size  # one factor instead of two
+    assert m["small"][1].size < m["one"][1].size  # half the budget

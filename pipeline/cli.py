@@ -74,14 +74,41 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group()
+def _named_levels(ratios, shown: int = 10) -> list[str]:
+    """``accountability (2): 220204 船营区 44.4 %, ...`` for the levels that call for action (and
+    failed counties), at most ``shown`` names each; the rest are in county_ratios.csv."""
+    from overlay.contracts import LEVEL_FAILED, LEVEL_LABELS_ZH
+
+    lines = []
+    for level in ("accountability", "interview", LEVEL_FAILED):
+        rows = ratios[ratios["level"].astype(str) == level]
+        if not len(rows):
+            continue
+        names = []
+        for _, r in rows.head(shown).iterrows():
+            ratio = r.get("ratio")
+            figure = "" if ratio != ratio or ratio is None else f" {100 * float(ratio):.2f} %"
+            reason = " (severe impact)" if r.get("level_reason") == "severe_impact" else ""
+            names.append(f"{r['county_code']} {r['county_name']}{figure}{reason}")
+        more = f", and {len(rows) - shown} more (county_ratios.csv)" if len(rows) > shown else ""
+        lines.append(f"{level.replace('_', ' ')} {LEVEL_LABELS_ZH[level]} ({len(rows)}): "
+                     f"{', '.join(names)}{more}")
+    return lines
+
+
+def _bars(quiet: bool) -> bool:
+    """Progress bars only when stderr is a terminal (a log file would fill with redraws)."""
+    return not quiet and sys.stderr.isatty()
+
+
+@click.group(context_settings={"max_content_width": 110})
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.version_option(package_name="landcheck")
 def main(debug: bool) -> None:
     """landcheck: the annual satellite land-enforcement check (土地卫片执法检查)."""
 
 
-@main.command()
+@main.command(short_help="Run everything for CONFIG: detect or read patches, overlay, ratios, reports.")
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Output folder (overrides the config's 'output').")
@@ -108,10 +135,13 @@ def run(config: Path, out: Path | None, scheduler: str | None, workers: int | No
         from pipeline.errors import ConfigError
 
         raise ConfigError("--workers is for local runs; with --scheduler the cluster's workers are used")
-    result = run_pipeline(cfg, scheduler=scheduler, progress=not quiet, log=log, warn=warn, resume=resume,
+    # progress bars redraw with carriage returns: only on a terminal, never into a log file
+    result = run_pipeline(cfg, scheduler=scheduler, progress=_bars(quiet), log=log, warn=warn, resume=resume,
                           workers=workers)
     click.echo(f"landcheck: {len(result.pieces)} patch pieces in {len(result.ratios)} counties; "
                f"{level_summary(result.ratios)}")
+    for line in _named_levels(result.ratios):
+        click.echo(f"  {line}")
     click.echo(f"landcheck: outputs in {result.output.resolve()}")
     for name in ("county_ratios", "patches", "report_xlsx", "report_html", "chart", "manifest"):
         if name in result.outputs:
@@ -126,7 +156,7 @@ def run(config: Path, out: Path | None, scheduler: str | None, workers: int | No
                                 f"have no figures ({names}); the reasons are in every report")
 
 
-@main.command()
+@main.command(short_help="Check CONFIG and its input files without running anything.")
 @click.argument("config", type=click.Path(path_type=Path))
 @_handle_errors
 def validate(config: Path) -> None:
@@ -154,7 +184,7 @@ def validate(config: Path) -> None:
     click.echo(f"landcheck: {config} is valid")
 
 
-@main.command()
+@main.command(short_help="Detect change patches only (a config's tiles or any image pair).")
 @click.argument("config", required=False, type=click.Path(path_type=Path))
 @click.option("--before", type=click.Path(path_type=Path), default=None,
               help="Before image: any raster GDAL reads (GeoTIFF, JPEG2000, PNG, JPEG). "
@@ -304,7 +334,7 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
                 "resample": info.resample, "notes": list(info.notes)}
     check_model_bands(detection, tuple(img.band_names))  # before any pixel is read
     result = pair.run_detect(img, detection, out, inputs, min_area=min_area, meta=meta,
-                             protect=protect, overwrite=overwrite, progress=not quiet, log=log,
+                             protect=protect, overwrite=overwrite, progress=_bars(quiet), log=log,
                              warn=warn)
     rec = result.record
     def num(v: float) -> str:
@@ -320,7 +350,7 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
                f"{limit}) -> {out}/ (change_mask.tif, patches.gpkg, detection.json)")
 
 
-@main.command()
+@main.command(short_help="Fit the learned detector from labelled pairs and/or verified runs.")
 @click.option("--pairs", "pairs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
               help="Labelled pair folder (A/ before, B/ after, label/ 255 = change; PNGs of the same "
                    "names, the LEVIR-CD layout). Repeatable.")
@@ -401,7 +431,7 @@ def train(pairs: tuple[Path, ...], pixel_size: float | None, runs: tuple[Path, .
 # which is not installed with landcheck: a production command does not make fake worlds.
 
 
-@main.group("verdicts")
+@main.group("verdicts", short_help="Check returned field verdicts (verdicts check CONFIG).")
 def verdicts_group() -> None:
     """Field verdicts returned by the field teams (the config's 'verdicts' section)."""
 

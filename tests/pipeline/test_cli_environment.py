@@ -115,12 +115,12 @@ def test_a_bug_is_still_an_internal_error(config, tmp_path, monkeypatch):
 def test_sigterm_stops_cleanly_like_ctrl_c(config, tmp_path, monkeypatch):
     from pipeline import layers
 
-    real = layers.read_polygons
+    real = layers.open_source  # the run opens each polygon layer as a source to read by county
 
     def then_terminated(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)  # a batch system ending the job mid-run
         return real(*args, **kwargs)
-    monkeypatch.setattr(layers, "read_polygons", then_terminated)
+    monkeypatch.setattr(layers, "open_source", then_terminated)
     handler = signal.getsignal(signal.SIGTERM)
     res = CliRunner().invoke(main, ["run", str(config), "--out", str(tmp_path / "o"), "--quiet"])
     assert res.exit_code == TERMINATED_EXIT == 143

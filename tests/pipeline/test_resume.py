@@ -69,3 +69,31 @@ def test_without_resume_a_killed_runs_work_is_not_reused(tmp_path):
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["counties"]["resumed"] == 0
+
+
+def test_sigterm_after_some_counties_keeps_them_for_resume(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import pipeline.county_runner as runner
+
+    real = runner.Checkpoints.save
+    saved = []
+
+    def save_then_terminated(self, result):
+        real(self, result)
+        saved.append(result.county_code)
+        if len(saved) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # a batch system ending the job mid-run
+    monkeypatch.setattr(runner.Checkpoints, "save", save_then_terminated)
+    out = tmp_path / "o"
+    stopped = CliRunner().invoke(main, ["run", str(CONFIG), "--out", str(out), "--quiet"])
+    assert stopped.exit_code == 143
+    assert "--resume" in stopped.output and not out.exists()
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".o.partial-")]
+    assert len(kept) == 1 and list((kept[0] / ".work" / "counties").glob("*.pkl"))
+    monkeypatch.setattr(runner.Checkpoints, "save", real)
+    resumed = CliRunner().invoke(main, ["run", str(CONFIG), "--out", str(out), "--quiet", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counties"]["resumed"] >= 1

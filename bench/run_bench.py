@@ -82,9 +82,9 @@ data and must give the same result ("agree").
 """ + "\n".join(rows) + """
 
 - **overlay**: `overlay.split.split_patches` (spatial-index pairs, vectorised shapely intersections,
-  one union per patch) against what an analyst would script: `geopandas.overlay` patches x counties,
+  disjoint parts summed where GEOS proves a layer overlap-free, a union only where its features overlap) against what an analyst would script: `geopandas.overlay` patches x counties,
   x farmland, dissolve per piece, x the union of approvals. Synthetic world: four 10 km counties, a
-  coverage of strip-shaped farmland parcels, 2,000 approvals, random 20-80 m patches
+  coverage of parcels sharing exact corners (a topologically built layer), 2,000 approvals, random 20-80 m patches
   (`bench/overlay_bench.py`). Agreement: county totals equal to 0.05 m².
 - **detection**: `pipeline.detect.detect_patches` (dask chunks, bounded memory) against the same
   score computed on whole numpy arrays read at once (`bench/detect_bench.py`). Agreement: identical

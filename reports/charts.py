@@ -95,8 +95,9 @@ def render_ratio_chart(
     """Draw the county ratio chart as a PNG.
 
     One bar per county in rank order (highest ratio first), height = ratio in
-    percent, coloured by level; counties without a ratio (``no_ratio``) come last
-    as a grey "no ratio" mark, not as a 0 % bar. Dashed horizontal lines mark the
+    percent (labelled to two decimals, so a ratio just under a threshold never reads as on it),
+    coloured by the decisive level, with "severe impact" above a county put at accountability for
+    it; counties without a ratio (``no_ratio``, ``failed``) come last, named in words, never as a bar. Dashed horizontal lines mark the
     interview and accountability thresholds, labelled with their rule (≥ or >).
 
     Parameters
@@ -159,17 +160,23 @@ def render_ratio_chart(
         levels = [str(v) for v in table["level"]]
         top = max([v for v in values if not math.isnan(v)] + [accountability * 100, interview * 100])
         ymax = top * 1.18 + 1.0
-        for x, v, lev in zip(xs, values, levels, strict=True):
+        reasons = ([str(r) for r in table["level_reason"]] if "level_reason" in table.columns
+                   else ["ratio"] * n)
+        for x, v, lev, why in zip(xs, values, levels, reasons, strict=True):
             colour = LEVEL_COLOURS.get(lev, "#555555")
-            if math.isnan(v):
-                ax.bar(x, ymax * 0.06, color="none", edgecolor=LEVEL_COLOURS["no_ratio"], hatch="///", linewidth=0.8)
-                ax.text(
-                    x, ymax * 0.075, text.pick("无比例", "no ratio"), ha="center", va="bottom",
-                    rotation=90, fontsize=8, color="#666666",
-                )
-            else:
-                ax.bar(x, v, color=colour, edgecolor="none", width=0.7)
-                ax.text(x, v + ymax * 0.01, f"{v:.1f}%", ha="center", va="bottom", fontsize=8, color="#333333")
+            if math.isnan(v):  # no ratio (nothing occupied) or a failed county: words, never a bar
+                words = (text.pick("计算失败", "failed") if lev == "failed"
+                         else text.pick("无新增占用耕地，不计比例", "nothing occupied: no ratio"))
+                ax.text(x, ymax * 0.01, words, ha="center", va="bottom", rotation=90, fontsize=8,
+                        color=colour)
+                continue
+            ax.bar(x, v, color=colour, edgecolor="none", width=0.7)
+            # two decimals: 14.97 % must not read as 15.0 % beside the 15 % line
+            label = f"{v:.2f}%"
+            if why == "severe_impact":
+                label += text.pick("\n恶劣影响→问责", "\nsevere impact")
+            ax.text(x, v + ymax * 0.01, label, ha="center", va="bottom", fontsize=8,
+                    color=colour if why == "severe_impact" else "#333333")
         trans = blended_transform_factory(ax.transAxes, ax.transData)
         for key, thr, rule_key, colour in (
             ("interview", interview, "interview_rule", LEVEL_COLOURS["interview"]),
@@ -183,7 +190,7 @@ def render_ratio_chart(
         rotate = n > 6 or any(len(lbl) > 6 for lbl in labels)
         ax.set_xticklabels(labels, rotation=45 if rotate else 0, ha="right" if rotate else "center", fontsize=9)
         for tick, lev in zip(ax.get_xticklabels(), levels, strict=True):
-            if lev == "no_ratio":
+            if lev in ("no_ratio", "failed"):
                 tick.set_color("#777777")
         ax.set_xlim(-0.6, max(n, 1) - 0.4)
         ax.set_ylim(0, ymax)
@@ -196,13 +203,9 @@ def render_ratio_chart(
         if total > n:
             title += text.pick(f"（比例最高的 {n} 个，共 {total} 个县）", f" (top {n} of {total} counties)")
         ax.set_title(title, fontsize=13)
-        present = [lev for lev in LEVELS if lev in set(levels)]
-        handles = [
-            Patch(facecolor=LEVEL_COLOURS[lev], label=level_labels[lev])
-            if lev != "no_ratio"
-            else Patch(facecolor="none", edgecolor=LEVEL_COLOURS[lev], hatch="///", label=level_labels[lev])
-            for lev in present
-        ]
+        # levels drawn as bars; counties without a ratio are named in words at their place
+        present = [lev for lev in LEVELS if lev in set(levels) and lev not in ("no_ratio", "failed")]
+        handles = [Patch(facecolor=LEVEL_COLOURS[lev], label=level_labels[lev]) for lev in present]
         if handles:
             ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, frameon=False)
         final = Path(path)

@@ -92,3 +92,29 @@ def test_cjk_font_found_when_installed() -> None:
     pytest.importorskip("pylopdf_fonts_zh_cn")
     font = find_cjk_font()
     assert font is not None and font.covers("南关区朝阳区永吉县龙潭区桦甸市约谈问责")
+
+
+def test_bars_are_labelled_to_two_decimals_and_counties_without_ratio_in_words(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    drawn, bars = [], []
+    real_text, real_bar = matplotlib.axes.Axes.text, matplotlib.axes.Axes.bar
+    monkeypatch.setattr(matplotlib.axes.Axes, "text",
+                        lambda self, x, y, s, *a, **k: drawn.append(s) or real_text(self, x, y, s, *a, **k))
+    monkeypatch.setattr(matplotlib.axes.Axes, "bar",
+                        lambda self, x, h, *a, **k: bars.append(x) or real_bar(self, x, h, *a, **k))
+    ratios = pd.DataFrame({
+        "county_code": ["220204", "220202", "220211", "220203"],
+        "county_name": ["船营区", "昌邑区", "丰满区", "龙潭区"],
+        "ratio": [0.4439, 0.14967, 0.0, math.nan],
+        "level": ["accountability", "interview", "accountability", "no_ratio"],
+        "rank": pd.array([1, 2, 3, None], dtype="Int64"),
+        "level_reason": ["ratio", "ratio", "severe_impact", "ratio"]})
+    info = {"year": 2025, "interview": 0.1, "accountability": 0.15, "interview_rule": "reaches",
+            "accountability_rule": "reaches"}
+    render_ratio_chart(ratios, info, tmp_path / "c.png")
+    labels = " | ".join(str(s) for s in drawn)
+    assert "14.97%" in labels and "15.0%" not in labels  # just under the line never reads as on it
+    assert len(bars) == 3  # the county without a ratio gets words, not a bar
+    assert any("恶劣影响" in str(s) or "severe impact" in str(s) for s in drawn)
+    assert any("不计比例" in str(s) or "no ratio" in str(s) for s in drawn)

@@ -289,7 +289,9 @@ class _Planter:
         """Plant a partly approved patch and as many approved / unapproved patches as needed
         for the county's ratio to come out at ``target``; cut the approval to hit it."""
         tuned = self.place("farmland_partly_approved", code)
-        for _ in range(100):
+        # each patch moves the ratio less the more a county already has (larger --scale), so the
+        # bound grows with the county's patches rather than staying at a fixed count
+        for _ in range(100 + 20 * len(self.patches)):
             share = self._unapproved_share(code, tuned, target)
             if share < TUNED_SHARE[0]:
                 self.place("farmland_approved", code)

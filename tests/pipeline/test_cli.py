@@ -3,9 +3,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from pipeline.cli import main
+from tests.pipeline.cli_helpers import invoke
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,10 +30,6 @@ def make_config(tmp_path):
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         return path
     return make
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, list(map(str, args)))
 
 
 def assert_one_line_error(res, *fragments):

@@ -19,10 +19,9 @@ import rasterio
 import shapely
 import yaml
 from affine import Affine
-from click.testing import CliRunner
 from rasterio.features import rasterize
 
-from pipeline.cli import main
+from tests.pipeline.cli_helpers import invoke, one_line_error
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 
@@ -50,20 +49,6 @@ def stub(monkeypatch):
 
     monkeypatch.setattr("pipeline.detect.detect_on_imagery", detect_on_imagery)
     return calls
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(res, code: int, *fragments: str) -> str:
-    assert res.exit_code == code, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1, res.output
-    assert lines[0].startswith("landcheck: error: ") and "Traceback" not in res.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def tree(root: Path) -> dict[str, str]:

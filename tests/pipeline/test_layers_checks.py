@@ -12,13 +12,12 @@ import geopandas as gpd
 import pytest
 import shapely
 import yaml
-from click.testing import CliRunner
 
-from pipeline.cli import main
 from pipeline.config import CountyLayerConfig, LayerConfig, PatchesConfig, load_config
 from pipeline.errors import BadVectorError, ConfigError
 from pipeline.layers import (LayerReport, check_layer_extents, read_counties,
                              read_patches, read_polygons)
+from tests.pipeline.cli_helpers import invoke
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "data" / "sample_tiles" / "vectors"
@@ -69,10 +68,6 @@ def input_hashes(config: Path) -> dict[str, str]:
         else:
             files |= {p for p in path.parent.glob(path.stem + ".*") if p.is_file()}
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)}
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, list(map(str, args)))
 
 
 def assert_refused(config: Path, tmp_path: Path, exit_code: int, *fragments: str) -> None:

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
-from click.testing import CliRunner
 
 onnx = pytest.importorskip("onnx", reason="the test extra installs onnx")
 pytest.importorskip("onnxruntime", reason="the test extra installs onnxruntime")
@@ -25,9 +24,9 @@ from detection.chunked import registered_score_array  # noqa: E402
 from detection.compose import Settings, detect_arrays, scene_statistics, score_block, score_depth  # noqa: E402
 from detection.onnx_model import band_stats, load_change_model, predict_array  # noqa: E402
 from detection.registry import get_method  # noqa: E402
-from pipeline.cli import main  # noqa: E402
 from pipeline.config import DetectionConfig, load_detect_config  # noqa: E402
 from pipeline.errors import ConfigError, InputFileError  # noqa: E402
+from tests.pipeline.cli_helpers import invoke, one_line_error
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 
@@ -80,20 +79,6 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
                        dtype="uint8") as dst:
         dst.write(rgb.astype(np.uint8))
     return path
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(res, code: int, *fragments: str) -> str:
-    assert res.exit_code == code, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1, res.output
-    assert lines[0].startswith("landcheck: error: ") and "Traceback" not in res.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def expected_mask(h: int = 48, w: int = 64) -> np.ndarray:

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from pipeline import output_folder as of
-from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.errors import OutputError
 from pipeline.manifest import input_files
+from tests.pipeline.cli_helpers import invoke
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample_tiles"
@@ -62,10 +61,6 @@ def tree(root: Path) -> dict[str, str]:
             else:
                 out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, list(map(str, args)))
 
 
 def assert_refused(res, folder, *fragments):

@@ -19,7 +19,6 @@ import rasterio
 import shapely
 import yaml
 from affine import Affine
-from click.testing import CliRunner
 from PIL import Image
 
 from detection.compose import Settings, detect_arrays
@@ -27,8 +26,8 @@ from detection.learned import load_model
 from detection.training import TrainingSettings
 from detection.verdict_labels import (BACKGROUND, EXCLUDED, HARD_NEGATIVE, POSITIVE, VerdictSampling,
                                       kind_raster, sample_rates, verdict_kind)
-from pipeline.cli import main
 from pipeline.train import train
+from tests.pipeline.cli_helpers import invoke, one_line_error
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 
@@ -76,20 +75,6 @@ def scores(model: Path, before: np.ndarray, after: np.ndarray) -> np.ndarray:
                         pixel_size_m=PX, settings=Settings(model=str(model), min_area_m2=0.0,
                                                             correct_shift=False))
     return res.score
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(res, code: int, *fragments: str) -> str:
-    assert res.exit_code == code, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1, res.output
-    assert lines[0].startswith("landcheck: error: ") and "Traceback" not in res.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 # ------------------------------------------------------------------------- pure labels

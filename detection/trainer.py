@@ -47,6 +47,34 @@ def fit_samples(samples: Sequence[tuple[Any, Any, Any]], settings: TrainingSetti
                      keep_training_booster=False)
 
 
+TASK = ("pixel probability of new construction between two dates, RGB; NIR when present only "
+        "vetoes vegetated / open-water pixels")
+
+
+def base_card(out: Path, settings: TrainingSettings, threshold_low: float, threshold_high: float, *,
+              data: Sequence[str], pixel_sizes_m: Sequence[float], rows: int, positive_rows: int,
+              seconds: float) -> dict[str, Any]:
+    """The model card's fields every trained model has (name, task, features, spec, thresholds,
+    training summary); callers add their own (sources, base model, ``retrain``)."""
+    import lightgbm
+
+    return {
+        "name": Path(out).stem,
+        "task": TASK,
+        "features": feature_names(settings.spec),
+        "spec": json.loads(json.dumps(settings.spec.__dict__)),
+        "threshold_low": float(threshold_low),
+        "threshold_high": float(threshold_high),
+        "training": {
+            "data": list(data), "not_used": [],
+            "pixel_sizes_m": sorted(set(pixel_sizes_m)),
+            "rows": int(rows), "positive_rows": int(positive_rows),
+            "settings": settings.to_dict(), "seconds": round(float(seconds), 1),
+            "lightgbm": lightgbm.__version__,
+        },
+    }
+
+
 def train_to_files(pairs: Sequence[LabelledPair], out: Path, *,
                    settings: TrainingSettings | None = None,
                    threshold_low: float = 0.4, threshold_high: float = 0.8) -> dict[str, Any]:
@@ -64,32 +92,19 @@ def train_to_files(pairs: Sequence[LabelledPair], out: Path, *,
     """
     import time
 
-    import lightgbm
-
     from detection.model_card import write_card_markdown
 
     s = settings if settings is not None else TrainingSettings()
     t0 = time.perf_counter()
     samples = training_matrix(pairs, s)
     booster = fit_model(samples.values(), s)
-    card = {
-        "name": Path(out).stem,
-        "task": "pixel probability of new construction between two dates, RGB; NIR when "
-                "present only vetoes vegetated / open-water pixels",
-        "features": feature_names(s.spec),
-        "spec": json.loads(json.dumps(s.spec.__dict__)),
-        "threshold_low": float(threshold_low),
-        "threshold_high": float(threshold_high),
-        "training": {
-            "data": [p.name for p in pairs], "not_used": [],
-            "pixel_sizes_m": sorted({p.pixel_size_m * f for p in pairs for f in s.factors}),
-            "rows": int(sum(len(v[1]) for v in samples.values())),
-            "positive_rows": int(sum(int(v[1].sum()) for v in samples.values())),
-            "settings": s.to_dict(), "seconds": round(time.perf_counter() - t0, 1),
-            "lightgbm": lightgbm.__version__,
-        },
-        "retrain": "detection.training.train_to_files",
-    }
+    card = base_card(
+        out, s, threshold_low, threshold_high, data=[p.name for p in pairs],
+        pixel_sizes_m=[p.pixel_size_m * f for p in pairs for f in s.factors],
+        rows=sum(len(v[1]) for v in samples.values()),
+        positive_rows=sum(int(v[1].sum()) for v in samples.values()),
+        seconds=time.perf_counter() - t0)
+    card["retrain"] = "detection.training.train_to_files"
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(booster.model_to_string(), encoding="utf-8")

@@ -525,7 +525,7 @@ def train(out: Path, *, pairs: Sequence[Path] = (), pixel_size_m: float | None =
         The command line, recorded in the card.
     """
     from detection.model_card import card_markdown
-    from detection.trainer import fit_samples
+    from detection.trainer import base_card, fit_samples
     from detection.training import training_matrix
     from detection.verdict_labels import VerdictSampling
     from pipeline.manifest import landcheck_version, sha256_file
@@ -603,39 +603,26 @@ def train(out: Path, *, pairs: Sequence[Path] = (), pixel_size_m: float | None =
                              "the sources give only one class of pixels (change or no change): nothing to learn")
     log(f"train: fitting LightGBM on {rows:,} pixels ({positive:,} change), {s.rounds} rounds"
         + (f", continuing {base}" if base is not None else ""))
-    import lightgbm
-
     booster = fit_samples(samples, s, init_model=base_model.booster if base_model is not None else None)
     low = threshold_low if threshold_low is not None else (base_model.threshold_low if base_model else 0.4)
     high = threshold_high if threshold_high is not None else (base_model.threshold_high if base_model else 0.8)
     if not 0 < low <= high < 1:
         raise ConfigError(f"train: thresholds must satisfy 0 < low <= high < 1, got {low} and {high}")
-    from detection.features import feature_names
-
-    card = {
-        "name": Path(out).stem,
-        "task": "pixel probability of new construction between two dates, RGB; NIR when present only "
-                "vetoes vegetated / open-water pixels",
-        "features": feature_names(s.spec),
-        "spec": json.loads(json.dumps(s.spec.__dict__)),
-        "threshold_low": float(low),
-        "threshold_high": float(high),
+    card = base_card(
+        out, s, low, high, data=[p.name for p in all_pairs] + [str(r) for r in runs],
+        pixel_sizes_m=[p.pixel_size_m * f for p in all_pairs for f in s.factors],
+        rows=rows, positive_rows=positive, seconds=time.perf_counter() - t0)
+    card.update({
         "base_model": ({"path": str(base.resolve()), "sha256": sha256_file(base), "model_id": base_model.model_id,
                         "card_sha256": sha256_file(base.with_suffix(".json"))} if base_model else None),
         "sources": sources,
         "pixels": pixels,
         "verdict_sampling": vs.to_dict() if runs else None,
-        "training": {
-            "data": [p.name for p in all_pairs] + [str(r) for r in runs], "not_used": [],
-            "pixel_sizes_m": sorted({p.pixel_size_m * f for p in all_pairs for f in s.factors}),
-            "rows": int(rows), "positive_rows": int(positive), "settings": s.to_dict(),
-            "seconds": round(time.perf_counter() - t0, 1), "lightgbm": lightgbm.__version__,
-        },
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "landcheck_version": landcheck_version(),
         "command": command or "landcheck train",
         "retrain": "landcheck train (pipeline/train.py)",
-    }
+    })
     texts = [booster.model_to_string(), json.dumps(card, indent=1, ensure_ascii=False), card_markdown(card)]
     _write(files, texts)
     log(f"train: wrote {files[0]} (+ .json card, .md) in {time.perf_counter() - t0:.0f} s")

@@ -29,7 +29,7 @@ from overlay.crs import zone_epsg_for_geometries
 from overlay.split import CountyTask, assign_patch_ids, split_county
 from pipeline.layers import LayerSource, Window, read_window
 
-__all__ = ["Sources", "CountyJob", "CountyResult", "plan_jobs", "run_county", "bounds_in"]
+__all__ = ["Sources", "CountyJob", "CountyResult", "plan_jobs", "run_county", "bounds_in", "empty_pieces"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def run_county(job: CountyJob) -> CountyResult:
     frame = frame[shapely.intersects(county_geom, np.asarray(in_county_crs.values))] if len(frame) \
         else frame
     if not len(frame):
-        result.pieces = _empty_pieces(job)
+        result.pieces = empty_pieces(CRS.from_epsg(job.epsg))
         result.seconds = time.perf_counter() - started
         return result
     patch_bounds = tuple(float(v) for v in frame.total_bounds)
@@ -164,14 +164,15 @@ def run_county(job: CountyJob) -> CountyResult:
     )
     pieces = split_county(task)
     result.pieces = assign_patch_ids(pieces, job.year, official_ids=job.official_ids) if len(pieces) \
-        else _empty_pieces(job)
+        else empty_pieces(CRS.from_epsg(job.epsg))
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _empty_pieces(job: CountyJob) -> gpd.GeoDataFrame:
+def empty_pieces(crs) -> gpd.GeoDataFrame:
+    """No pieces, with the columns a county's pieces have (before the run adds ``year``)."""
     from overlay.contracts import MEASURE_COLUMNS
 
     columns = ["patch_id", "source_id", "county_code", "county_name", *PATCH_COLUMNS[1:],
                *MEASURE_COLUMNS]
-    return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=CRS.from_epsg(job.epsg))
+    return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=crs)

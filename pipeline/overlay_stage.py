@@ -26,7 +26,7 @@ from overlay.qa import overlapping_counties, overlapping_patches
 from overlay.split import unassigned_parts
 from pipeline import layers
 from pipeline.config import LayerConfig, RunConfig
-from pipeline.county_run import CountyJob, CountyResult, Sources, plan_jobs
+from pipeline.county_run import CountyJob, CountyResult, Sources, empty_pieces, plan_jobs
 from pipeline.county_runner import Checkpoints, CountyFailure, run_jobs
 from pipeline.manifest import input_files, landcheck_version
 
@@ -99,14 +99,7 @@ def combine_results(results: list[CountyResult], year: int, template_crs) -> gpd
     if parts:
         pieces = gpd.GeoDataFrame(pd.concat([p.to_crs(crs) for p in parts], ignore_index=True), crs=crs)
     else:
-        pieces = results[0].pieces if results else None
-        if pieces is None:
-            from overlay.contracts import MEASURE_COLUMNS
-
-            columns = ["patch_id", "source_id", "county_code", "county_name", *PATCH_COLUMNS[1:],
-                       *MEASURE_COLUMNS]
-            pieces = gpd.GeoDataFrame({c: [] for c in columns}, geometry=[],
-                                      crs=template_crs or CRS.from_epsg(4490))
+        pieces = empty_pieces(template_crs or CRS.from_epsg(4490))
     pieces = pieces.sort_values(["county_code", "patch_id", "source_id"], kind="stable") \
         .reset_index(drop=True)
     pieces.insert(pieces.columns.get_loc("county_name") + 1, "year", year)

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 OUT    ?= out/sample
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench bench-national eval sample clean
+.PHONY: install run test clients bench bench-national eval sample clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The real clients the deliverables are tested in (tests/reports/test_in_*): QGIS (python3-qgis),
+# LibreOffice Calc and Chromium, headless, from Debian's packages (needs root; CI runs it before
+# `make test`). Without them those tests are skipped with the reason, except under CI=true.
+CLIENT_PACKAGES := python3-qgis qgis-providers libreoffice-calc-nogui chromium fonts-noto-cjk
+clients:
+	@if dpkg -s $(CLIENT_PACKAGES) >/dev/null 2>&1; then echo "clients: installed"; else \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(CLIENT_PACKAGES) >/dev/null && echo "clients: installed"; fi
 
 # Speed: overlay and detection side by side with the obvious alternatives, then the whole country
 # (bench/national: generated on ../shared/data/china_admin, run in-process and on a 2-worker

@@ -9,7 +9,8 @@ import pandas as pd
 
 from overlay.contracts import LEVEL_LABELS_ZH, STATUS_LABELS_ZH, VERDICTS
 from reports.geopackage import write_patches_gpkg
-from reports.gpkg_schema import EnumDomain, add_enum_domains
+from reports.gpkg_schema import (GPKG_USER_VERSION, EnumDomain, StyleRow, add_enum_domains, add_layer_styles,
+                                 set_gpkg_version)
 
 
 def _domains(path: Path) -> tuple[dict, dict]:
@@ -59,3 +60,21 @@ def test_a_domain_shared_by_two_tables_is_written_once(tmp_path, pieces):
     columns, values = _domains(path)
     assert set(columns) == {("a", "status"), ("b", "status")}
     assert values == {"d": {"legal": "合法", "illegal": "违法"}}
+
+
+def test_layer_styles_table_is_registered_and_counted(tmp_path, pieces):
+    path = tmp_path / "s.gpkg"
+    pieces.to_file(path, layer="a", driver="GPKG", engine="pyogrio")
+    add_layer_styles(path, [StyleRow("a", "one", "<qgis/>", "<sld/>", True, "d"),
+                            StyleRow("a", "two", "<qgis/>", "<sld/>", False)])
+    set_gpkg_version(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT f_table_name, f_geometry_column, styleName, useAsDefault FROM layer_styles"
+                          ).fetchall() == [("a", "geom", "one", 1), ("a", "geom", "two", 0)]
+        assert db.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchone() == (
+            "attributes",)
+        assert db.execute("SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = 'layer_styles'"
+                          ).fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (GPKG_USER_VERSION,)
+    db.close()
+    assert len(gpd.read_file(path, layer="layer_styles")) == 2  # GDAL reads it as a table

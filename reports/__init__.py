@@ -13,6 +13,8 @@ from reports.excel import write_excel_report
 from reports.field_package import write_field_packages
 from reports.geopackage import write_patches_gpkg
 from reports.html_report import write_html_report
+from reports.report_map import render_report_map
+from reports.report_pdf import write_pdf_report
 from reports.tables import sort_ratios, write_county_csv, write_unrectified_csv
 from reports.units import M2_PER_MU, m2_to_ha, m2_to_mu
 
@@ -30,4 +32,6 @@ __all__ = [
     "render_ratio_chart",
     "write_html_report",
     "write_excel_report",
+    "render_report_map",
+    "write_pdf_report",
 ]

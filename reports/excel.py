@@ -1,4 +1,12 @@
-"""``report.xlsx``: the county ranking, the patch list and the rules, with Chinese headers."""
+"""``report.xlsx``: the county ranking, the patch list and the rules, with Chinese headers.
+
+Made to be printed as well as read: every sheet is set up for A4 landscape, one page wide, with its
+header row repeated on every page (and the ranking's code and name columns), a page header with
+the title and sheet name and a footer with the generation date and page numbers. The ranking
+starts with the title and the generation date. Every cell is in one CJK font
+(:data:`REPORT_FONT`), headers included. Level cells (and the ratio beside each) are coloured by
+conditional formats on the level's label, so the colour follows the level if a cell is edited.
+"""
 from __future__ import annotations
 
 import os
@@ -11,8 +19,12 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.indexed_list import IndexedList
+from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from overlay.contracts import (
@@ -29,13 +41,15 @@ from overlay.contracts import (
     VERDICT_BY_CODE,
 )
 from reports._common import atomic_output, is_missing, require_columns, require_run_info
+from reports.patch_order import sort_by_illegal_area
 from reports.tables import county_totals, sort_ratios
-from reports.texts import (data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh,
+from reports.texts import (data_quality_lines_zh, generated_date_zh, rules_lines_zh, source_label_zh, title_zh,
                            verification_lines_zh)
 from reports.units import M2_PER_MU, m2_to_ha, m2_to_mu
 
 __all__ = ["RANKING_SHEET", "PATCH_SHEET", "NOTES_SHEET", "UNRECTIFIED_SHEET", "RANKING_HEADERS", "PATCH_HEADERS",
-           "VERIFIED_RANKING_HEADERS", "VERIFIED_PATCH_HEADERS", "write_excel_report"]
+           "VERIFIED_RANKING_HEADERS", "VERIFIED_PATCH_HEADERS", "RANKING_HEADER_ROW", "REPORT_FONT",
+           "write_excel_report"]
 
 RANKING_SHEET = "县级排名"
 PATCH_SHEET = "图斑明细"
@@ -48,7 +62,21 @@ COUNT_FORMAT = "0"
 TEXT_FORMAT = "@"
 SCORE_FORMAT = "0.000"
 
-_BOLD = Font(bold=True)
+REPORT_FONT = "Microsoft YaHei"
+"""The one font of every cell and of the page headers: 微软雅黑, a sans-serif CJK font on every
+Chinese Windows since Vista and with Office on macOS, where the reports are read. LibreOffice
+without it substitutes a sans font (with fonts-noto-cjk: DejaVu Sans for Latin, Noto Sans CJK for
+Chinese), never a serif one."""
+
+RANKING_HEADER_ROW = 3
+"""Row of the ranking sheet's column headers: the title is in row 1, the generation date in row 2."""
+
+_SIZE = 11
+_FONT = Font(name=REPORT_FONT, size=_SIZE, family=2)
+_BOLD = Font(name=REPORT_FONT, size=_SIZE, family=2, bold=True)
+_TITLE = Font(name=REPORT_FONT, size=16, family=2, bold=True)
+_HEADER_LINES = 4  # header cells wrap onto up to this many lines
+_LINE_PT = 16.5  # one line of 11-pt CJK text (Noto Sans CJK's line height is ~1.45 em)
 _HEADER_FILL = PatternFill(fill_type="solid", fgColor="DDEBF7")
 _THIN = Side(style="thin", color="999999")
 _TOP_BORDER = Border(top=_THIN)
@@ -242,10 +270,14 @@ def _display_width(value: Any, number_format: str | None) -> int:
 
 
 def _write_table(
-    ws: Worksheet, cols: Sequence[_Col], records: Sequence[Mapping[str, Any]]
+    ws: Worksheet, cols: Sequence[_Col], records: Sequence[Mapping[str, Any]], *, freeze_cols: int = 1
 ) -> tuple[list[int], list[int]]:
-    """Write header + rows; return display widths of the headers and of the values."""
+    """Write header + rows below what the sheet holds; return display widths of headers and values.
+
+    The panes are frozen below the header and right of the first ``freeze_cols`` columns.
+    """
     ws.append([c.header for c in cols])
+    top = ws.max_row
     header_widths = [_display_width(c.header, None) for c in cols]
     value_widths = [0] * len(cols)
     for rec in records:
@@ -253,44 +285,136 @@ def _write_table(
         ws.append(values)
         for i, (v, c) in enumerate(zip(values, cols, strict=True)):
             value_widths[i] = max(value_widths[i], _display_width(v, c.number_format))
-    for cell in ws[1]:
+    for cell in ws[top]:
         cell.font = _BOLD
         cell.fill = _HEADER_FILL
         cell.alignment = _WRAP
     for j, c in enumerate(cols, start=1):
         if c.number_format is None:
             continue
-        for (cell,) in ws.iter_rows(min_row=2, max_row=len(records) + 1, min_col=j, max_col=j):
+        for (cell,) in ws.iter_rows(min_row=top + 1, max_row=top + len(records), min_col=j, max_col=j):
             cell.number_format = c.number_format
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = f"{get_column_letter(freeze_cols + 1)}{top + 1}"
     if records:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{len(records) + 1}"
+        ws.auto_filter.ref = f"A{top}:{get_column_letter(len(cols))}{top + len(records)}"
+    ws.print_title_rows = f"{top}:{top}"
     return header_widths, value_widths
 
 
-def _set_widths(ws: Worksheet, header_widths: Sequence[int], value_widths: Sequence[int], cap: int) -> None:
-    """Column width: values in full (up to ``cap``), headers on up to two lines."""
-    for j, (h, v) in enumerate(zip(header_widths, value_widths, strict=True), start=1):
-        width = max((h + 1) // 2, min(v, cap), 6)
-        ws.column_dimensions[get_column_letter(j)].width = width + 2
-    ws.row_dimensions[1].height = 33
+def _set_widths(ws: Worksheet, cols: Sequence[_Col], header_widths: Sequence[int], value_widths: Sequence[int],
+                text_cap: int, header_row: int = 1) -> None:
+    """Column widths that keep the printed page narrow.
+
+    Numbers, codes and ids are shown in full; free text (names, labels, reasons, file names) at most
+    ``text_cap`` characters wide, wrapped onto more lines beyond; headers on up to
+    :data:`_HEADER_LINES` lines.
+    """
+    lines = 1
+    wrap = Alignment(wrap_text=True, vertical="center")
+    tall: set[int] = set()
+    for j, (c, h, v) in enumerate(zip(cols, header_widths, value_widths, strict=True), start=1):
+        free_text = c.number_format is None
+        width = max(-(-h // _HEADER_LINES) + 1, min(v, text_cap) if free_text else v, 5) + 1
+        ws.column_dimensions[get_column_letter(j)].width = width
+        lines = max(lines, -(-h // (width - 1)))
+        if free_text and v > text_cap:
+            for (cell,) in ws.iter_rows(min_row=header_row + 1, min_col=j, max_col=j):
+                cell.alignment = wrap
+                n = -(-_display_width(cell.value, None) // (width - 1))
+                if n > 1:  # a wrapped cell: its row as high as its lines (set, so every client agrees)
+                    dim = ws.row_dimensions[cell.row]
+                    dim.height = max(dim.height or 0, _LINE_PT * n + 2)
+                    tall.add(cell.row)
+    for row in sorted(tall):  # the other cells of a tall row centred beside the wrapped ones
+        for cell in ws[row]:
+            if not cell.alignment.wrap_text:
+                cell.alignment = Alignment(vertical="center", horizontal=cell.alignment.horizontal)
+    ws.row_dimensions[header_row].height = _LINE_PT * lines + 4
 
 
-def _ranking_sheet(ws: Worksheet, ratios: pd.DataFrame) -> None:
+def _level_formats(ws: Worksheet, headers: Sequence[str], first: int, last: int,
+                   pairs: Sequence[tuple[str, str | None]]) -> None:
+    """Colour each level column (and its ratio column) by conditional formats on the level's label.
+
+    ``pairs``: (level header, ratio header or None). The formats cover rows ``first``..``last``.
+    """
+    if last < first:
+        return
+    for level_header, ratio_header in pairs:
+        if level_header not in headers:
+            continue
+        letter = get_column_letter(headers.index(level_header) + 1)
+        ratio_letter = get_column_letter(headers.index(ratio_header) + 1) if ratio_header in headers else None
+        for level in LEVEL_LABELS_ZH:
+            fill = PatternFill(fill_type="solid", fgColor=LEVEL_FILLS[level], bgColor=LEVEL_FILLS[level])
+            label = LEVEL_LABELS_ZH[level].replace('"', '""')
+            ws.conditional_formatting.add(f"{letter}{first}:{letter}{last}",
+                                          CellIsRule(operator="equal", formula=[f'"{label}"'], fill=fill))
+            if ratio_letter is not None:
+                ws.conditional_formatting.add(
+                    f"{ratio_letter}{first}:{ratio_letter}{last}",
+                    FormulaRule(formula=[f'${letter}{first}="{label}"'], fill=fill))
+
+
+def _page_setup(ws: Worksheet, run_info: Mapping[str, Any], *, title_cols: str | None = None) -> None:
+    """A4 landscape, one page wide, page header (title, sheet) and footer (date, page numbers).
+
+    The header row repeats on every page (:func:`_write_table` sets the print title rows);
+    ``title_cols`` (e.g. ``"A:C"``) repeats columns too.
+    """
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages down as needed
+    if ws.sheet_properties.pageSetUpPr is None:
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties()
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.75, bottom=0.6, header=0.3, footer=0.3)
+    ws.print_options.horizontalCentered = True
+    if title_cols:
+        ws.print_title_cols = title_cols
+    title = title_zh(run_info).replace("&", "&&")
+    date = generated_date_zh(run_info).replace("&", "&&")
+    for part, text in ((ws.oddHeader.left, title), (ws.oddHeader.right, ws.title.replace("&", "&&")),
+                       (ws.oddFooter.left, f"生成日期：{date}" if date else ""),
+                       (ws.oddFooter.right, "第 &P 页，共 &N 页")):
+        part.text = text
+        part.font = f"{REPORT_FONT},Regular"
+        part.size = 9
+
+
+def _title_rows(ws: Worksheet, run_info: Mapping[str, Any], n_cols: int) -> None:
+    """Rows 1-2 of the ranking: the title and the generation date, source and kind of figures."""
+    ws.append([title_zh(run_info)])
+    meta = []
+    date = generated_date_zh(run_info)
+    if date:
+        meta.append(f"生成日期：{date}")
+    if run_info.get("source"):
+        meta.append(f"图斑来源：{source_label_zh(run_info.get('source'))}")
+    meta.append("数据：外业核查后（决定性）" if run_info.get("verified") else "数据：套合结果（疑似，未经外业核查）")
+    ws.append(["    ".join(meta)])
+    ws["A1"].font = _TITLE
+    ws["A1"].alignment = Alignment(vertical="center")
+    ws.row_dimensions[1].height = 30
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(n_cols, 1))
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=max(n_cols, 1))
+
+
+def _ranking_sheet(ws: Worksheet, ratios: pd.DataFrame, run_info: Mapping[str, Any]) -> None:
     records = sort_ratios(ratios).to_dict("records")
     cols = _ranking_cols(ratios)
-    header_widths, value_widths = _write_table(ws, cols, records)
+    _title_rows(ws, run_info, len(cols))
+    header_widths, value_widths = _write_table(ws, cols, records, freeze_cols=3)
     headers = [c.header for c in cols]
-    level_cols = [(headers.index("处理等级") + 1, "level")]
-    if "suspected_level" in ratios.columns:
-        level_cols.append((headers.index(_zh("suspected_level")) + 1, "suspected_level"))
-    for i, rec in enumerate(records, start=2):
-        for col, key in level_cols:
-            fill = LEVEL_FILLS.get(str(rec[key]))
-            if fill:
-                ws.cell(row=i, column=col).fill = PatternFill(fill_type="solid", fgColor=fill)
+    first = RANKING_HEADER_ROW + 1
+    for (cell,) in ws.iter_rows(min_row=first, max_row=first + len(records) - 1, max_col=1):
+        cell.alignment = Alignment(horizontal="center")  # the rank, apart from the code beside it
+    _level_formats(ws, headers, first, first + len(records) - 1,
+                   [("处理等级", "违法占用耕地比例"), (_zh("suspected_level"), _zh("suspected_ratio")),
+                    (_zh("previous_level"), _zh("previous_ratio"))])
     totals = _Totals({"county_name": "合计", **county_totals(ratios), **_verified_totals(ratios)})
-    row = len(records) + 2
+    row = first + len(records)
     for j, c in enumerate(cols, start=1):  # columns without a total are left empty (_Totals)
         value = c.value(totals) if c.header not in ("排名", "行政区代码", "处理等级") else None
         cell = ws.cell(row=row, column=j, value=value)
@@ -300,25 +424,27 @@ def _ranking_sheet(ws: Worksheet, ratios: pd.DataFrame) -> None:
             cell.number_format = c.number_format
         if value is not None:
             value_widths[j - 1] = max(value_widths[j - 1], _display_width(value, c.number_format))
-    _set_widths(ws, header_widths, value_widths, cap=40)
+    _set_widths(ws, cols, header_widths, value_widths, 14, header_row=RANKING_HEADER_ROW)
+    _page_setup(ws, run_info, title_cols="A:C")
 
 
-def _patch_sheet(ws: Worksheet, pieces: pd.DataFrame) -> None:
-    if isinstance(pieces, gpd.GeoDataFrame):
-        table = pd.DataFrame(pieces.drop(columns=pieces.geometry.name))
-    else:
-        table = pd.DataFrame(pieces)
-    table["county_code"] = table["county_code"].astype(str)
-    table = table.sort_values(["county_code", "patch_id"], kind="stable")
+def _patch_sheet(ws: Worksheet, pieces: pd.DataFrame, run_info: Mapping[str, Any]) -> None:
+    """Every piece, the largest illegal farmland area first (decisive where verdicts exist)."""
+    table = sort_by_illegal_area(pieces)
     cols = _PATCHES + (_VERIFIED_PATCHES if "effect" in table.columns else ())
     records = [_Totals(r) for r in table.to_dict("records")]
     header_widths, value_widths = _write_table(ws, cols, records)
-    _set_widths(ws, header_widths, value_widths, cap=30)
+    _set_widths(ws, cols, header_widths, value_widths, 16)
+    _page_setup(ws, run_info)
 
 
-def _unrectified_sheet(ws: Worksheet, records: Sequence[Mapping[str, Any]]) -> None:
+def _unrectified_sheet(ws: Worksheet, records: Sequence[Mapping[str, Any]], run_info: Mapping[str, Any]) -> None:
     header_widths, value_widths = _write_table(ws, _UNRECTIFIED, [_Totals(r) for r in records])
-    _set_widths(ws, header_widths, value_widths, cap=30)
+    _set_widths(ws, _UNRECTIFIED, header_widths, value_widths, 16)
+    _page_setup(ws, run_info)
+
+
+_NOTES_WIDTH = 110  # column B of 说明, in characters of the default font
 
 
 def _notes_sheet(ws: Worksheet, run_info: Mapping[str, Any], totals: Mapping[str, Any]) -> None:
@@ -340,14 +466,32 @@ def _notes_sheet(ws: Worksheet, run_info: Mapping[str, Any], totals: Mapping[str
         cell.fill = _HEADER_FILL
     for key, text in rows:
         ws.append([key, text])
+        # wrapped text: the row is as high as its lines (Excel and LibreOffice alike)
+        lines = sum(max(1, -(-_display_width(part, None) // (_NOTES_WIDTH - 4))) for part in str(text).split("\n"))
+        ws.row_dimensions[ws.max_row].height = _LINE_PT * lines + 4
     for (cell,) in ws.iter_rows(min_row=2, min_col=2, max_col=2):
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for (cell,) in ws.iter_rows(min_row=2, min_col=1, max_col=1):
         cell.font = _BOLD
-        cell.alignment = Alignment(vertical="top")
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
     ws.column_dimensions["A"].width = 20
-    ws.column_dimensions["B"].width = 100
+    ws.column_dimensions["B"].width = _NOTES_WIDTH
     ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+    _page_setup(ws, run_info)
+
+
+def _workbook() -> Workbook:
+    """A workbook whose default font (that of every cell not given another) is :data:`REPORT_FONT`.
+
+    openpyxl has no public setting for it: the first entry of the workbook's font table and the
+    ``Normal`` style's font are replaced (bold cells get :data:`_BOLD`, the same family). The font
+    has no ``scheme``, so Excel uses its name rather than the theme's font.
+    """
+    wb = Workbook()
+    wb._fonts = IndexedList([_FONT])  # noqa: SLF001 - the default cell font (fontId 0)
+    wb._named_styles["Normal"].font = _FONT  # noqa: SLF001
+    return wb
 
 
 def write_excel_report(
@@ -361,8 +505,9 @@ def write_excel_report(
     县级排名 has one row per county in rank order (no-ratio counties last) and a
     合计 row (sums, and the overall ratio = total illegal / total occupied);
     areas in 亩 and 公顷 (number format ``0.00``), the ratio as a percentage
-    (``0.00%``), level cells coloured. 图斑明细 lists every piece with areas in
-    m² and 亩. 说明 states the thresholds and rules in words, the unit, the
+    (``0.00%``), level and ratio cells coloured by conditional formats on the level, the title
+    and generation date above it. 图斑明细 lists every piece with areas in m² and 亩, the largest
+    illegal farmland area first. Every sheet prints A4 landscape, one page wide (module docstring). 说明 states the thresholds and rules in words, the unit, the
     source, config file and generation time. When ``ratios`` has the run's decisive columns
     (``overlay.contracts.COUNTY_VERIFIED_COLUMNS``) the ranking adds the suspected ratio and
     level, verification progress, key-project deduction, rectified area, level reason and
@@ -390,14 +535,14 @@ def write_excel_report(
     require_columns(ratios, COUNTY_COLUMNS, "ratios")
     require_columns(pieces, RUN_PIECE_COLUMNS, "pieces")
     require_run_info(run_info)
-    wb = Workbook()
+    wb = _workbook()
     ranking = wb.active
     ranking.title = RANKING_SHEET
-    _ranking_sheet(ranking, ratios)
-    _patch_sheet(wb.create_sheet(PATCH_SHEET), pieces)
+    _ranking_sheet(ranking, ratios, run_info)
+    _patch_sheet(wb.create_sheet(PATCH_SHEET), pieces, run_info)
     previous = run_info.get("previous_run")
     if previous:
-        _unrectified_sheet(wb.create_sheet(UNRECTIFIED_SHEET), previous.get("unrectified") or [])
+        _unrectified_sheet(wb.create_sheet(UNRECTIFIED_SHEET), previous.get("unrectified") or [], run_info)
     _notes_sheet(wb.create_sheet(NOTES_SHEET), run_info, county_totals(ratios))
     wb.properties.title = title_zh(run_info)
     wb.properties.creator = "landcheck"

@@ -1,4 +1,8 @@
-"""``report.html``: one self-contained page with the rules, the chart and the ranking.
+"""``report.html``: one self-contained page with the rules, the chart, the map and the ranking.
+
+Readable on a phone: the page has a viewport, images shrink to the screen, every table sits in a
+box that scrolls sideways (``div.scroll``), and long words (file paths) break, so nothing is wider
+than the screen (tested in headless Chromium at 390 px).
 
 Named ``html_report`` (not ``html``) so it never shadows the standard library's
 :mod:`html` module.
@@ -16,8 +20,9 @@ import pandas as pd
 
 from overlay.contracts import (COLUMN_LABELS_ZH, COUNTY_COLUMNS, LEVEL_COLOURS, LEVEL_FILLS, LEVEL_LABELS_ZH,
                                LEVEL_REASON_LABELS_ZH, LEVEL_REASON_SEVERE_IMPACT, LEVELS, RECTIFICATION_BY_CODE,
-                               VERDICT_BY_CODE)
+                               STATUS_LABELS_ZH, VERDICT_BY_CODE)
 from reports._common import atomic_output, is_missing, require_columns, require_run_info
+from reports.patch_order import TOP_PER_COUNTY, illegal_area_column, top_illegal_pieces
 from reports.tables import county_totals, sort_ratios
 from reports.texts import (data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh,
                            verification_lines_zh)
@@ -27,7 +32,11 @@ __all__ = ["write_html_report", "render_html"]
 
 _CSS = """
 body { font-family: "Noto Sans SC", "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
-       "WenQuanYi Micro Hei", sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+       "WenQuanYi Micro Hei", sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222;
+       overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; max-width: 100%; }
+.scroll table { overflow-wrap: normal; }
+h3 { font-size: 1em; margin: 1.2em 0 .4em; }
 h1 { font-size: 1.5em; margin-bottom: .3em; }
 h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
 .meta { color: #666; font-size: .9em; margin: 0; }
@@ -41,10 +50,16 @@ table { border-collapse: collapse; width: 100%; font-size: .92em; }
 th, td { border: 1px solid #bbb; padding: .3em .5em; }
 th { background: #ddebf7; font-weight: bold; text-align: center; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.code { font-variant-numeric: tabular-nums; }
+td.code { font-variant-numeric: tabular-nums; white-space: nowrap; }
 tfoot td { font-weight: bold; border-top: 2px solid #777; }
 .level { display: inline-block; padding: .05em .6em; border-radius: .8em; white-space: nowrap; }
 .note { color: #555; font-size: .9em; }
+@media (max-width: 600px) {
+  body { margin: 1em auto; padding: 0 .6em; }
+  dl.rules { grid-template-columns: 1fr; gap: .1em; }
+  dl.rules dd { margin-bottom: .5em; }
+  table { font-size: .85em; }
+}
 """
 
 
@@ -113,7 +128,7 @@ def _verified_cells(rec: Mapping[str, Any]) -> list[str]:
 
 def _progress_table(table: pd.DataFrame) -> list[str]:
     """核查进度: pieces, verified, unverified, share and completeness per county."""
-    parts = ["<section>", "<h2>核查进度</h2>", "<table>",
+    parts = ["<section>", "<h2>核查进度</h2>", '<div class="scroll">', "<table>",
              "<thead><tr><th>行政区代码</th><th>行政区名称</th><th>图斑数</th>"
              f"<th>{_e(COLUMN_LABELS_ZH['n_verified'])}</th><th>未核查图斑数</th>"
              f"<th>{_e(COLUMN_LABELS_ZH['verified_share'])}</th><th>{_e(COLUMN_LABELS_ZH['complete'])}</th>"
@@ -125,14 +140,14 @@ def _progress_table(table: pd.DataFrame) -> list[str]:
             f'<td class="num">{n}</td><td class="num">{v}</td><td class="num">{n - v}</td>'
             f'<td class="num">{_pct(rec["verified_share"])}</td><td>{"是" if bool(rec["complete"]) else "否"}</td>'
             f'<td class="num">{_area(m2_to_mu(float(rec["rectified_illegal_m2"])))}</td></tr>')
-    parts += ["</tbody>", "</table>",
+    parts += ["</tbody>", "</table>", "</div>",
               '<p class="note">未完成核查的县，其未核查图斑仍按套合结果（疑似）计入决定性比例。</p>', "</section>"]
     return parts
 
 
 def _previous_tables(table: pd.DataFrame, previous: Mapping[str, Any]) -> list[str]:
     """上年度对比: last year's ratio per county and last year's unrectified illegal patches."""
-    parts = ["<section>", "<h2>上年度对比</h2>", "<table>",
+    parts = ["<section>", "<h2>上年度对比</h2>", '<div class="scroll">', "<table>",
              "<thead><tr><th>行政区代码</th><th>行政区名称</th>"
              f"<th>{_e(COLUMN_LABELS_ZH['previous_ratio'])}</th><th>{_e(COLUMN_LABELS_ZH['previous_level'])}</th>"
              f"<th>本年度违法占用耕地比例</th><th>{_e(COLUMN_LABELS_ZH['ratio_change'])}</th>"
@@ -145,12 +160,12 @@ def _previous_tables(table: pd.DataFrame, previous: Mapping[str, Any]) -> list[s
             f'<td class="num">{_pct(rec["previous_ratio"])}</td><td>{prev}</td>'
             f'<td class="num">{_pct(rec["ratio"])}</td><td class="num">{_e(change)}</td>'
             f'<td class="num">{_int(rec["previous_unrectified_n"])}</td></tr>')
-    parts += ["</tbody>", "</table>", "<h2>上年度未整改违法图斑</h2>"]
+    parts += ["</tbody>", "</table>", "</div>", "<h2>上年度未整改违法图斑</h2>"]
     rows = previous.get("unrectified") or []
     if not rows:
         parts += ['<p class="note">上年度违法图斑均已整改。</p>', "</section>"]
         return parts
-    parts += ["<table>", "<thead><tr><th>图斑编号</th><th>行政区代码</th><th>行政区名称</th>"
+    parts += ['<div class="scroll">', "<table>", "<thead><tr><th>图斑编号</th><th>行政区代码</th><th>行政区名称</th>"
               "<th>违法占用耕地面积(亩)</th><th>判定类型</th><th>整改状态</th></tr></thead>", "<tbody>"]
     for rec in rows:
         verdict = VERDICT_BY_CODE[rec["verdict"]].label_zh if rec.get("verdict") in VERDICT_BY_CODE else "未核查"
@@ -160,11 +175,49 @@ def _previous_tables(table: pd.DataFrame, previous: Mapping[str, Any]) -> list[s
                      f'<td>{_e(rec.get("county_name"))}</td>'
                      f'<td class="num">{_area(m2_to_mu(float(rec["illegal_farmland_m2"])))}</td>'
                      f"<td>{_e(verdict)}</td><td>{_e(rect)}</td></tr>")
-    parts += ["</tbody>", "</table>", "</section>"]
+    parts += ["</tbody>", "</table>", "</div>", "</section>"]
     return parts
 
 
-def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: bytes | None) -> str:
+def _top_patches(table: pd.DataFrame, pieces: pd.DataFrame) -> list[str]:
+    """违法占用耕地面积最大的图斑: the largest illegal pieces of each county, in ranking order."""
+    top = top_illegal_pieces(pieces)
+    column = illegal_area_column(pieces)
+    verified = "verdict" in pieces.columns
+    parts = ["<section>", f"<h2>各县违法占用耕地面积最大的图斑（每县前 {TOP_PER_COUNTY} 个）</h2>"]
+    if not top:
+        return parts + ['<p class="note">没有违法占用耕地的图斑。</p>', "</section>"]
+    parts += ['<div class="scroll">', "<table>",
+              "<thead><tr><th>行政区</th><th>序号</th><th>图斑编号（JCBH）</th><th>违法占用耕地面积(亩)</th>"
+              "<th>违法占用耕地面积(平方米)</th><th>图斑面积(平方米)</th><th>图斑类型（套合）</th>"
+              + ("<th>判定类型</th><th>整改状态</th>" if verified else "") + "</tr></thead>", "<tbody>"]
+    for county in table.to_dict("records"):
+        rows = top.get(str(county["county_code"]))
+        if rows is None:
+            continue
+        for k, rec in enumerate(rows.to_dict("records"), start=1):
+            name = (f'<td rowspan="{len(rows)}">{_e(county["county_name"])}<br>'
+                    f'<span class="note">{_e(county["county_code"])}</span></td>') if k == 1 else ""
+            cells = [name, f'<td class="num">{k}</td>', f'<td class="code">{_e(rec["patch_id"])}</td>',
+                     f'<td class="num">{_area(m2_to_mu(float(rec[column])))}</td>',
+                     f'<td class="num">{_area(rec[column])}</td>', f'<td class="num">{_area(rec["area_m2"])}</td>',
+                     f"<td>{_e(STATUS_LABELS_ZH.get(str(rec['status']), rec['status']))}</td>"]
+            if verified:
+                verdict = VERDICT_BY_CODE[rec["verdict"]].label_zh if rec.get("verdict") in VERDICT_BY_CODE \
+                    else "未核查"
+                rect = RECTIFICATION_BY_CODE[rec["rectification"]].label_zh \
+                    if rec.get("rectification") in RECTIFICATION_BY_CODE else ""
+                cells += [f"<td>{_e(verdict)}</td>", f"<td>{_e(rect)}</td>"]
+            parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts += ["</tbody>", "</table>", "</div>",
+              '<p class="note">违法占用耕地面积为决定性数据：已核查图斑按核查结果，未核查图斑按套合结果。'
+              "全部图斑见 report.xlsx 的“图斑明细”。</p>" if verified else
+              '<p class="note">全部图斑见 report.xlsx 的“图斑明细”。</p>', "</section>"]
+    return parts
+
+
+def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: bytes | None, *,
+                map_png: bytes | None = None, pieces: pd.DataFrame | None = None) -> str:
     """Build the report page as a string.
 
     Parameters
@@ -177,6 +230,10 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
     chart_png : bytes or None
         The chart as PNG bytes, embedded as a ``data:`` URI; None leaves the
         chart out.
+    map_png : bytes or None
+        The map (:func:`reports.report_map.render_report_map`) as PNG bytes; None leaves it out.
+    pieces : pandas.DataFrame or None
+        The patch pieces: their largest illegal pieces per county are listed; None leaves the list out.
 
     Returns
     -------
@@ -260,7 +317,19 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
             "<h2>各县违法占用耕地比例</h2>",
             "<figure>",
             f'<img src="data:image/png;base64,{data}" alt="{_e("各县违法占用耕地比例柱状图")}">',
-            "<figcaption class=\"note\">虚线为约谈、问责比例标准；灰色斜线表示无新增占用耕地、不计算比例的县。</figcaption>",
+            "<figcaption class=\"note\">虚线为约谈、问责比例标准；无新增占用耕地的县不计算比例，在其位置以文字注明，不画柱。</figcaption>",
+            "</figure>",
+            "</section>",
+        ]
+
+    if map_png is not None:
+        data = base64.b64encode(map_png).decode("ascii")
+        parts += [
+            "<section>",
+            "<h2>各县处理等级与监测图斑分布</h2>",
+            "<figure>",
+            f'<img src="data:image/png;base64,{data}" alt="{_e("各县处理等级与监测图斑分布图")}">',
+            "<figcaption class=\"note\">各县按处理等级着色；红色三角为含违法占用耕地的图斑，空心圆为其他图斑。</figcaption>",
             "</figure>",
             "</section>",
         ]
@@ -268,6 +337,7 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
     parts += [
         "<section>",
         "<h2>县级排名</h2>",
+        '<div class="scroll">',
         "<table>",
         "<thead>",
         "<tr>"
@@ -302,10 +372,13 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
         + ("<td></td>" * 5 if verified else "") + "</tr>",
         "</tfoot>",
         "</table>",
+        "</div>",
         "</section>",
     ]
     if verified:
         parts += _progress_table(table)
+    if pieces is not None:
+        parts += _top_patches(table, pieces)
     if run_info.get("previous_run") and "previous_ratio" in table.columns:
         parts += _previous_tables(table, run_info["previous_run"])
     parts += [
@@ -321,6 +394,9 @@ def write_html_report(
     run_info: Mapping[str, Any],
     chart_png: str | os.PathLike[str] | None,
     path: str | os.PathLike[str],
+    *,
+    map_png: str | os.PathLike[str] | None = None,
+    pieces: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``report.html``: a single self-contained UTF-8 page.
 
@@ -342,6 +418,10 @@ def write_html_report(
         leaves the chart out.
     path : str or os.PathLike
         The HTML file (written to a temporary file, then renamed).
+    map_png : str or os.PathLike or None
+        The map PNG (:func:`reports.report_map.render_report_map`); None leaves it out.
+    pieces : pandas.DataFrame or None
+        The patch pieces, for the largest illegal pieces of each county; None leaves the list out.
 
     Returns
     -------
@@ -349,7 +429,8 @@ def write_html_report(
         ``path``.
     """
     png = Path(chart_png).read_bytes() if chart_png is not None else None
-    page = render_html(ratios, run_info, png)
+    map_bytes = Path(map_png).read_bytes() if map_png is not None else None
+    page = render_html(ratios, run_info, png, map_png=map_bytes, pieces=pieces)
     final = Path(path)
     with atomic_output(final) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from overlay.contracts import (EFFECT_LABELS_ZH, LEVEL_LABELS_ZH, LEVEL_REASON_LABELS_ZH,
                                LEVEL_REASON_SEVERE_IMPACT, VERDICTS, rule_words_zh)
 
-__all__ = ["title_zh", "rules_lines_zh", "source_label_zh", "threshold_text_zh", "data_quality_lines_zh",
+__all__ = ["title_zh", "generated_date_zh", "rules_lines_zh", "source_label_zh", "threshold_text_zh", "data_quality_lines_zh",
            "verification_lines_zh", "SUSPECTED_NOTE_ZH", "VERIFIED_NOTE_ZH"]
 
 VERIFIED_NOTE_ZH = (
@@ -36,6 +37,21 @@ def title_zh(run_info: Mapping[str, Any]) -> str:
     str
     """
     return f"{run_info['year']}年度土地卫片执法检查 县级违法占用耕地比例排名"
+
+
+def generated_date_zh(run_info: Mapping[str, Any]) -> str:
+    """The generation date of ``run_info['generated_at']`` in Chinese, e.g. ``2026年11月22日``.
+
+    An ISO timestamp gives its date; any other text is returned as it is; none gives ``""``.
+    """
+    value = run_info.get("generated_at")
+    if value is None or str(value) == "":
+        return ""
+    try:
+        stamp = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{stamp.year}年{stamp.month}月{stamp.day}日"
 
 
 def _pct(value: Any) -> str:

@@ -40,7 +40,7 @@ from pipeline.config import load_config
 from pipeline.errors import InputFileError
 from pipeline.run import level_summary, run_pipeline
 from pipeline.verdicts import VerdictError
-from reports.excel import PATCH_SHEET, RANKING_SHEET, UNRECTIFIED_SHEET, VERIFIED_RANKING_HEADERS
+from reports.excel import RANKING_HEADER_ROW, PATCH_SHEET, RANKING_SHEET, UNRECTIFIED_SHEET, VERIFIED_RANKING_HEADERS
 
 X0, Y0 = 546000.0, 4857000.0
 A, B = "220202", "220204"
@@ -207,9 +207,9 @@ def test_severe_impact_and_key_projects_in_a_run(sent, make_config, world, tmp_p
     notes = " ".join(str(c.value) for row in book["说明"].iter_rows() for c in row)
     assert "媒体曝光，影响恶劣" in notes and "重点项目扣减" in notes and "NOPE" in notes
     ranking = book[RANKING_SHEET]
-    headers = [c.value for c in ranking[1]]
+    headers = [c.value for c in ranking[RANKING_HEADER_ROW]]
     assert set(VERIFIED_RANKING_HEADERS) <= set(headers)
-    row_b = next(r for r in ranking.iter_rows(min_row=2, values_only=True) if r[1] == B)
+    row_b = next(r for r in ranking.iter_rows(min_row=RANKING_HEADER_ROW + 1, values_only=True) if r[1] == B)
     assert row_b[headers.index("恶劣影响情形")] == "媒体曝光，影响恶劣"
     assert row_b[headers.index("定级依据")] == "造成恶劣影响或者其他严重后果"
     manifest = json.loads((result.output / "manifest.json").read_text(encoding="utf-8"))

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from reports.excel import NOTES_SHEET, PATCH_HEADERS, PATCH_SHEET, RANKING_HEADERS, RANKING_SHEET, write_excel_report
+from reports.excel import (NOTES_SHEET, PATCH_HEADERS, PATCH_SHEET, RANKING_HEADER_ROW, RANKING_HEADERS, RANKING_SHEET,
+                           REPORT_FONT, write_excel_report)
 
 FIRST_HEADERS = [
     "排名", "行政区代码", "行政区名称", "新增建设占用耕地面积(亩)", "新增建设占用耕地面积(公顷)",
@@ -30,13 +31,15 @@ def test_sheets(workbook: Any) -> None:
 
 def test_ranking_sheet(workbook: Any) -> None:
     ws = workbook[RANKING_SHEET]
-    headers = [c.value for c in ws[1]]
+    assert ws["A1"].value == "2025年度土地卫片执法检查 县级违法占用耕地比例排名" and ws["A1"].font.bold
+    assert ws["A2"].value.startswith("生成日期：2026年3月1日")
+    headers = [c.value for c in ws[RANKING_HEADER_ROW]]
     assert headers[: len(FIRST_HEADERS)] == FIRST_HEADERS
     assert headers == list(RANKING_HEADERS)
-    assert all(c.font.bold for c in ws[1])
-    assert ws.freeze_panes == "A2"
+    assert all(c.font.bold for c in ws[RANKING_HEADER_ROW])
+    assert ws.freeze_panes == "D4"  # below the header, right of code and name
     col = {h: i for i, h in enumerate(headers)}
-    rows = [[c for c in r] for r in ws.iter_rows(min_row=2)]
+    rows = [[c for c in r] for r in ws.iter_rows(min_row=RANKING_HEADER_ROW + 1)]
     assert [r[col["行政区代码"]].value for r in rows[:5]] == ["220102", "220104", "220221", "220203", "220282"]
     chaoyang = rows[1]
     assert chaoyang[col["排名"]].value == 2
@@ -48,8 +51,6 @@ def test_ranking_sheet(workbook: Any) -> None:
     assert chaoyang[col["违法占用耕地比例"]].value == pytest.approx(1 / 6)
     assert chaoyang[col["违法占用耕地比例"]].number_format == "0.00%"
     assert chaoyang[col["处理等级"]].value == "问责"
-    assert chaoyang[col["处理等级"]].fill.fgColor.rgb.endswith("FFC7CE")
-    assert rows[2][col["处理等级"]].fill.fgColor.rgb.endswith("FFEB9C")  # 约谈
     no_ratio = rows[4]
     assert no_ratio[col["排名"]].value is None and no_ratio[col["违法占用耕地比例"]].value is None
     assert no_ratio[col["处理等级"]].value == "无新增占用耕地"
@@ -59,14 +60,43 @@ def test_ranking_sheet(workbook: Any) -> None:
     assert totals[col["违法占用耕地比例"]].value == pytest.approx((2000 + 2000 / 3 + 3000) / 49000)
     assert totals[col["图斑个数"]].value == 6
     assert len(rows) == 6
-    assert ws.column_dimensions["C"].width >= 8 and ws.column_dimensions["D"].width >= 12
+    assert ws.column_dimensions["C"].width >= 7 and ws.column_dimensions["D"].width >= 7  # 3-character names
+
+
+def test_level_colours_are_conditional_formats_on_the_level(workbook: Any) -> None:
+    """Level and ratio cells are coloured by rules on the level's label, not by fixed fills."""
+    ws = workbook[RANKING_SHEET]
+    rules = {}
+    for cf in ws.conditional_formatting:
+        for rule in cf.rules:
+            rules.setdefault(str(cf.sqref), []).append(
+                (rule.type, (rule.formula or [None])[0], rule.dxf.fill.bgColor.rgb[-6:]))
+    assert ("cellIs", '"问责"', "FFC7CE") in rules["I4:I8"]
+    assert ("cellIs", '"约谈"', "FFEB9C") in rules["I4:I8"]
+    assert ("cellIs", '"无新增占用耕地"', "E7E6E6") in rules["I4:I8"]
+    assert ("expression", '$I4="问责"', "FFC7CE") in rules["H4:H8"]  # the ratio follows its level
+
+
+def test_print_setup_and_one_font(workbook: Any) -> None:
+    """Every sheet: A4 landscape, one page wide, header row repeated, title / page numbers; one font."""
+    for ws in workbook.worksheets:
+        assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9  # A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
+        assert "县级违法占用耕地比例排名" in ws.oddHeader.left.text and "&P" in ws.oddFooter.right.text
+        assert "&N" in ws.oddFooter.right.text and "2026年3月1日" in ws.oddFooter.left.text
+        fonts = {c.font.name for row in ws.iter_rows() for c in row if c.value is not None}
+        assert fonts == {REPORT_FONT}, (ws.title, fonts)
+    assert workbook[RANKING_SHEET].print_title_rows == "$3:$3"
+    assert workbook[RANKING_SHEET].print_title_cols == "$A:$C"
+    assert workbook[PATCH_SHEET].print_title_rows == "$1:$1"
 
 
 def test_patch_sheet(workbook: Any, pieces: gpd.GeoDataFrame) -> None:
     ws = workbook[PATCH_SHEET]
     headers = [c.value for c in ws[1]]
     assert headers == list(PATCH_HEADERS)
-    assert ws.freeze_panes == "A2" and ws[1][0].font.bold
+    assert ws.freeze_panes == "B2" and ws[1][0].font.bold
     col = {h: i for i, h in enumerate(headers)}
     rows = list(ws.iter_rows(min_row=2))
     assert len(rows) == len(pieces)
@@ -78,6 +108,9 @@ def test_patch_sheet(workbook: Any, pieces: gpd.GeoDataFrame) -> None:
     assert r[col["图斑类型"]].value == "未批占用耕地"
     assert r[col["图斑来源"]].value == "自行提取"
     assert r[col["行政区代码"]].value == "220104"
+    illegal = [r[col["违法占用耕地面积(平方米)"]].value for r in rows]
+    assert illegal == sorted(illegal, reverse=True)  # largest illegal area first
+    assert rows[0][col["图斑编号"]].value == "220221-2025-00001"  # 3000 m²
     received = next(r for r in rows if r[col["原始图斑编号"]].value == "R-17")
     assert received[col["图斑来源"]].value == "下发图斑"
     assert received[col["平均变化得分"]].value is None and received[col["前时相"]].value is None

@@ -65,3 +65,22 @@ def test_text_is_escaped(tmp_path: Path, ratios: pd.DataFrame, run_info: dict[st
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;" in page
     assert "a&quot;&lt;b&gt;.yaml" in page
     assert "<img" not in page
+
+
+def test_map_top_patches_and_phone_layout(tmp_path: Path, ratios: pd.DataFrame, pieces: Any,
+                                          county_polygons: Any, run_info: dict[str, Any]) -> None:
+    """The map is embedded, the largest illegal pieces are listed per county, tables scroll on a phone."""
+    from reports.report_map import render_report_map
+
+    mapping = render_report_map(ratios, county_polygons, pieces, run_info, tmp_path / "map.png")
+    page = write_html_report(ratios, run_info, None, tmp_path / "r.html", map_png=mapping,
+                             pieces=pieces).read_text(encoding="utf-8")
+    assert page.count('<img src="data:image/png;base64,') == 1 and "各县处理等级与监测图斑分布" in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert page.count("<table>") == page.count('<div class="scroll">') >= 2  # every table scrolls sideways
+    top = page[page.index("违法占用耕地面积最大的图斑"):]
+    # 南关区's 2000 m² piece (3.00 亩), 永吉县's 3000 m² (4.50 亩); no piece without illegal area
+    assert "220102-2025-00001" in top and "220221-2025-00001" in top and "3.00" in top and "4.50" in top
+    assert "220104-2025-00002" not in top and "220203-2025-00001" not in top
+    assert top.index("南关区") < top.index("永吉县")  # counties in ranking order
+    assert "斜线" not in page  # the no-ratio county is words, not a hatched bar

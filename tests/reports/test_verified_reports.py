@@ -15,7 +15,7 @@ from overlay.contracts import COUNTY_VERIFIED_COLUMNS, VERDICT_COLUMNS
 from overlay.verdicts import apply_verdicts
 from overlay.verified import decisive_ratios
 from reports import write_county_csv, write_excel_report, write_html_report, write_unrectified_csv
-from reports.excel import (PATCH_HEADERS, PATCH_SHEET, RANKING_HEADERS, RANKING_SHEET, UNRECTIFIED_SHEET,
+from reports.excel import (RANKING_HEADER_ROW, PATCH_HEADERS, PATCH_SHEET, RANKING_HEADERS, RANKING_SHEET, UNRECTIFIED_SHEET,
                            VERIFIED_PATCH_HEADERS, VERIFIED_RANKING_HEADERS)
 
 REASON = "群众反映强烈，造成恶劣影响"
@@ -53,17 +53,17 @@ def test_excel_shows_both_pictures(decided, run_info, tmp_path):
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == [RANKING_SHEET, PATCH_SHEET, UNRECTIFIED_SHEET, "说明"]
     ranking = book[RANKING_SHEET]
-    headers = [c.value for c in ranking[1]]
+    headers = [c.value for c in ranking[RANKING_HEADER_ROW]]
     assert headers[:len(RANKING_HEADERS)] == list(RANKING_HEADERS)
     assert set(VERIFIED_RANKING_HEADERS) <= set(headers) and "上年度违法占用耕地比例" in headers
-    rows = {r[1]: dict(zip(headers, r)) for r in ranking.iter_rows(min_row=2, values_only=True) if r[1]}
+    rows = {r[1]: dict(zip(headers, r)) for r in ranking.iter_rows(min_row=RANKING_HEADER_ROW + 1, values_only=True) if r[1]}
     nanguan, longtan = rows["220102"], rows["220203"]
     assert nanguan["违法占用耕地比例"] == 0 and nanguan["疑似违法占用耕地比例（套合）"] == pytest.approx(0.2)
     assert nanguan["处理等级"] == "未达约谈比例" and nanguan["疑似处理等级（套合）"] == "问责"
     assert nanguan["核查完成"] == "是" and nanguan["比例同比变化"] == pytest.approx(-0.3)
     assert longtan["处理等级"] == "问责" and longtan["恶劣影响情形"] == REASON
     assert rows["220104"]["扣减后比例"] == pytest.approx(0)
-    total = [r for r in ranking.iter_rows(min_row=2, values_only=True) if r[2] == "合计"][0]
+    total = [r for r in ranking.iter_rows(min_row=RANKING_HEADER_ROW + 1, values_only=True) if r[2] == "合计"][0]
     assert dict(zip(headers, total))["已核查图斑数"] == 1
     patch_headers = [c.value for c in book[PATCH_SHEET][1]]
     assert patch_headers == [*PATCH_HEADERS, *VERIFIED_PATCH_HEADERS]
@@ -82,7 +82,7 @@ def test_html_shows_both_pictures(decided, run_info, tmp_path):
 
 def test_plain_county_table_renders_as_before(ratios, pieces, run_info, tmp_path):
     book = openpyxl.load_workbook(write_excel_report(ratios, pieces, run_info, tmp_path / "r.xlsx"))
-    assert [c.value for c in book[RANKING_SHEET][1]] == list(RANKING_HEADERS)
+    assert [c.value for c in book[RANKING_SHEET][RANKING_HEADER_ROW]] == list(RANKING_HEADERS)
     assert [c.value for c in book[PATCH_SHEET][1]] == list(PATCH_HEADERS)
     page = write_html_report(ratios, run_info, None, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "核查进度" not in page and "疑似违法占用耕地比例（套合）" not in page

@@ -19,7 +19,8 @@ from pipeline import layers
 from pipeline.config import load_config
 from pipeline.run import run_pipeline
 from pipeline.verdicts import check_config_verdicts
-from reports.excel import PATCH_SHEET, RANKING_SHEET, VERIFIED_PATCH_HEADERS, VERIFIED_RANKING_HEADERS
+from reports.excel import (PATCH_SHEET, RANKING_HEADER_ROW, RANKING_SHEET, VERIFIED_PATCH_HEADERS,
+                           VERIFIED_RANKING_HEADERS)
 from samplegen.layout import COMMITTED_SAMPLE, REPO
 from samplegen.verdicts import (BAD_PDLX, KEY_PROJECTS_FILE, VERDICTS_DIR, VERIFIED_PATCHES_FILE,
                                 VERIFIED_RATIOS_FILE)
@@ -101,14 +102,14 @@ def test_the_reports_show_both_pictures(run):
     result, _ = run
     out = result.output
     book = openpyxl.load_workbook(out / "report.xlsx")
-    ranking = [c.value for c in book[RANKING_SHEET][1]]
+    ranking = [c.value for c in book[RANKING_SHEET][RANKING_HEADER_ROW]]
     assert set(VERIFIED_RANKING_HEADERS) <= set(ranking) and "违法占用耕地比例" in ranking
     assert set(VERIFIED_PATCH_HEADERS) <= {c.value for c in book[PATCH_SHEET][1]}
     html = (out / "report.html").read_text(encoding="utf-8")
     for text in ("疑似违法占用耕地比例（套合）", "核查进度", "扣减后比例", "样例：违法占地建设经媒体曝光", "仅按套合结果（疑似）"):
         assert text in html, text
     names = [name for name, _ in pyogrio.list_layers(out / "patches.gpkg")]
-    assert names == ["patches", "county_ratios"]
+    assert names == ["patches", "county_ratios", "layer_styles"]  # + the default QGIS styles
     patches = gpd.read_file(out / "patches.gpkg", layer="patches")
     assert {"verdict", "effect", "verified_illegal_farmland_m2", "rectification", "key_project"} <= set(patches.columns)
     assert patches.key_project.sum() >= 1

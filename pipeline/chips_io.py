@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,11 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from detection.grid import Grid
 from pipeline.imagery import Imagery
 from reports.chips import ChipPair
 
-__all__ = ["ImageryChips", "array_source", "MARGIN_FRACTION", "MIN_MARGIN_PX"]
+__all__ = ["ChipImagery", "ImageryChips", "array_source", "MARGIN_FRACTION", "MIN_MARGIN_PX"]
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +63,50 @@ def array_source(arr: Any) -> Any | None:
     return None
 
 
+@dataclass(frozen=True)
+class ChipImagery:
+    """What reading chips needs, no pixels: the grid, the band names and per date the imagery's
+    tile reader (tile paths and offsets; files are opened per read), so it pickles to a county job.
+
+    ``before`` / ``after`` are the dask arrays themselves when their tile reader cannot be found.
+    """
+
+    grid: Grid
+    band_names: tuple[str, ...]
+    before: Any
+    after: Any
+
+    @classmethod
+    def of(cls, imagery: Imagery) -> "ChipImagery":
+        """The chip description of an opened imagery (metadata only)."""
+        readers = [array_source(a) or a for a in (imagery.before, imagery.after)]
+        return cls(imagery.grid, tuple(imagery.band_names), readers[0], readers[1])
+
+    def around(self, bounds: tuple[float, float, float, float]) -> "ChipImagery":
+        """Only the tiles a chip of a piece inside ``bounds`` (grid CRS) can touch: the tiles
+        within :data:`MAX_WINDOW_PX` / 2 pixels of it (a chip is at most that far from its piece)."""
+        if not all(hasattr(r, "within") for r in (self.before, self.after)) \
+                or not all(math.isfinite(v) for v in bounds):
+            return self
+        t = self.grid.transform
+        cols = sorted(((bounds[0] - t.c) / t.a, (bounds[2] - t.c) / t.a))
+        rows = sorted(((bounds[3] - t.f) / t.e, (bounds[1] - t.f) / t.e))
+        pad = MAX_WINDOW_PX // 2 + 2
+        win = (math.floor(rows[0]) - pad, math.ceil(rows[1]) + pad,
+               math.floor(cols[0]) - pad, math.ceil(cols[1]) + pad)
+        return replace(self, before=self.before.within(*win), after=self.after.within(*win))
+
+
 class ImageryChips:
-    """The chip source over one run's :class:`pipeline.imagery.Imagery` (metadata only until called).
+    """The chip source over one run's imagery (metadata only until called).
 
     Parameters
     ----------
     imagery
-        The opened imagery (``pipeline.imagery.open_imagery``).
+        The opened imagery (``pipeline.imagery.open_imagery``), or its :class:`ChipImagery`.
     """
 
-    def __init__(self, imagery: Imagery) -> None:
+    def __init__(self, imagery: Imagery | ChipImagery) -> None:
         names = tuple(imagery.band_names)
         try:
             self._rgb = tuple(names.index(b) for b in ("red", "green", "blue"))
@@ -84,7 +120,7 @@ class ImageryChips:
         self._t = t
         self._crs = pyproj.CRS.from_user_input(self.grid.crs)
         self._arrays = (imagery.before, imagery.after)
-        self._sources = tuple(array_source(a) for a in self._arrays)
+        self._sources = tuple(a if not hasattr(a, "dask") else array_source(a) for a in self._arrays)
         self.direct = all(s is not None for s in self._sources)
         if not self.direct:
             log.info("image chips are read through dask (whole chunks): the tile reader was not found")

@@ -6,8 +6,9 @@ overlap it, and the :class:`~pipeline.layers.LayerSource` of every input (paths,
 data). :func:`run_county` does one county's whole overlay where it runs (this process or a
 dask worker): it reads the county and its earlier neighbours by id, the patches in the
 county's window, then farmland, basic farmland and approvals in the window of those patches
-only, and splits and measures them (:func:`overlay.split.split_county`). Peak memory is set
-by the largest county, not by the country.
+only, and splits and measures them (:func:`overlay.split.split_county`). In a run it then
+writes the county's field package (:mod:`pipeline.county_package`). Peak memory is set by the
+largest county, not by the country.
 
 Patch ids (JCBH) are assigned per county (:func:`overlay.split.assign_patch_ids` on the
 county's pieces): the number starts with the county code, so it is unique within the county
@@ -27,6 +28,7 @@ from pyproj import CRS, Transformer
 from overlay.contracts import PATCH_COLUMNS
 from overlay.crs import zone_epsg_for_geometries
 from overlay.split import CountyTask, assign_patch_ids, split_county
+from pipeline.county_package import PackageJob, PackageRecord, write_county_package
 from pipeline.layers import LayerSource, Window, read_window
 
 __all__ = ["Sources", "CountyJob", "CountyResult", "plan_jobs", "run_county", "bounds_in", "empty_pieces"]
@@ -60,11 +62,13 @@ class CountyJob:
     sources: Sources
     year: int
     official_ids: bool = False
+    package: PackageJob | None = None  # write the county's field package (None: the caller does)
 
 
 @dataclass
 class CountyResult:
-    """What one county's job produced: its pieces (zone CRS, JCBH assigned) and what it read."""
+    """What one county's job produced: its pieces (zone CRS, JCBH assigned), what it read, and its
+    field package when the job wrote one."""
 
     county_code: str
     pieces: gpd.GeoDataFrame
@@ -72,6 +76,7 @@ class CountyResult:
     repaired: dict[str, set[int]] = field(default_factory=dict)
     dropped: dict[str, set[int]] = field(default_factory=dict)
     features_read: dict[str, int] = field(default_factory=dict)
+    package: PackageRecord | None = None
 
 
 def bounds_in(bounds, src, dst) -> tuple[float, float, float, float]:
@@ -130,7 +135,8 @@ def _record(result: CountyResult, role: str, window: Window) -> None:
 
 
 def run_county(job: CountyJob) -> CountyResult:
-    """Read one county's windows and split and measure its patches; pure apart from reading."""
+    """Read one county's windows and split and measure its patches, then write its field package
+    when ``job.package`` asks (a county without pieces has none); writes nothing else."""
     started = time.perf_counter()
     src = job.sources
     result = CountyResult(job.county_code, gpd.GeoDataFrame(), 0.0)
@@ -165,6 +171,8 @@ def run_county(job: CountyJob) -> CountyResult:
     pieces = split_county(task)
     result.pieces = assign_patch_ids(pieces, job.year, official_ids=job.official_ids) if len(pieces) \
         else empty_pieces(CRS.from_epsg(job.epsg))
+    if job.package is not None:
+        result.package = write_county_package(job.package, result.pieces, job.year)
     result.seconds = time.perf_counter() - started
     return result
 

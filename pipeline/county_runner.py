@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 from tqdm.auto import tqdm
 
 from pipeline.county_run import CountyJob, CountyResult, run_county
+from pipeline.errors import OutputError
 
 __all__ = ["CountyFailure", "Checkpoints", "run_jobs", "local_cluster_client"]
 
@@ -46,12 +47,14 @@ class Checkpoints:
     """Finished counties of one run, one file each, written atomically.
 
     ``key`` identifies the run's inputs and settings (e.g. the hashes of every input file and
-    the config); checkpoints written under another key are ignored and removed.
+    the config); checkpoints written under another key are ignored and removed. ``check``: a
+    loaded result it refuses (e.g. its field package is gone) is recomputed.
     """
 
-    def __init__(self, folder: Path, key: str) -> None:
+    def __init__(self, folder: Path, key: str, check: Callable[[CountyResult], bool] | None = None) -> None:
         self.folder = Path(folder)
         self.key = key
+        self.check = check
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = self.folder / "run-key.json"
         if stamp.exists():
@@ -80,7 +83,8 @@ class Checkpoints:
             except (OSError, EOFError, pickle.UnpicklingError, AttributeError):
                 path.unlink(missing_ok=True)
                 continue
-            if isinstance(result, CountyResult) and result.county_code == code:
+            if isinstance(result, CountyResult) and result.county_code == code \
+                    and (self.check is None or self.check(result)):
                 done[code] = result
         return done
 
@@ -103,6 +107,8 @@ def _timed(job: CountyJob) -> CountyResult | CountyFailure:
     started = time.perf_counter()
     try:
         return run_county(job)
+    except OutputError:  # a full disk, a read-only folder: the run's environment, not the county
+        raise
     except Exception as exc:  # noqa: BLE001 - every county failure is recorded with its reason
         return CountyFailure(job.county_code, job.county_name, _reason(exc),
                              time.perf_counter() - started)
@@ -149,6 +155,8 @@ def run_jobs(
                     job = job_of[future.key]
                     try:
                         outcome = future.result()
+                    except OutputError:
+                        raise
                     except Exception as exc:  # noqa: BLE001 - a lost worker fails its county only
                         outcome = CountyFailure(job.county_code, job.county_name, _reason(exc), 0.0)
                     finished(outcome)

@@ -738,6 +738,14 @@ class _DateReader:
         self.bands = bands
         self.shape = (len(bands), height, width)
 
+    def within(self, r0: int, r1: int, c0: int, c1: int) -> "_DateReader":
+        """The same reader over only the tiles that overlap rows ``r0:r1``, cols ``c0:c1``
+        (a read inside that window gives the same pixels; tiles keep their order)."""
+        tiles = tuple(t for t in self.tiles
+                      if t.row_off < r1 and t.row_off + t.height > r0
+                      and t.col_off < c1 and t.col_off + t.width > c0)
+        return _DateReader(tiles, self.bands, self.shape[1], self.shape[2])
+
     def __getitem__(self, key: tuple[slice, slice, slice]) -> np.ndarray:
         b0, b1 = _slice_bounds(key[0], self.shape[0])
         r0, r1 = _slice_bounds(key[1], self.shape[1])

@@ -139,13 +139,15 @@ def landcheck_version() -> str:
         return "unknown"
 
 
-def hashed(entries: Iterable[tuple[str, Path]], relative_to: Path | None = None) -> list[dict]:
-    """``role, path, bytes, sha256`` of each file (path shown relative to ``relative_to``)."""
+def hashed(entries: Iterable[tuple[str, Path]], relative_to: Path | None = None,
+           known: Mapping[Path, tuple[int, str]] | None = None) -> list[dict]:
+    """``role, path, bytes, sha256`` of each file (path shown relative to ``relative_to``);
+    ``known``: ``(bytes, sha256)`` of files hashed when they were written (not read again)."""
     out = []
     for role, path in entries:
         shown = path.relative_to(relative_to) if relative_to else path
-        out.append({"role": role, "path": str(shown), "bytes": path.stat().st_size,
-                    "sha256": sha256_file(path)})
+        size, digest = (known or {}).get(path) or (path.stat().st_size, sha256_file(path))
+        out.append({"role": role, "path": str(shown), "bytes": size, "sha256": digest})
     return out
 
 
@@ -154,8 +156,10 @@ def build_manifest(
     layer_reports: list[LayerReport], patch_stats: dict, pieces: pd.DataFrame, ratios: pd.DataFrame,
     unassigned: pd.DataFrame, overlaps: pd.DataFrame, outputs: dict[str, Path], staging: Path, scheduler: str | None,
     quality: dict | None = None, extra: Mapping[str, Any] | None = None,
+    known_hashes: Mapping[Path, tuple[int, str]] | None = None,
 ) -> dict:
-    """The manifest dict (JSON-ready); ``extra`` adds top-level sections (e.g. ``verification``)."""
+    """The manifest dict (JSON-ready); ``extra`` adds top-level sections (e.g. ``verification``);
+    ``known_hashes``: outputs hashed when written (the county jobs' field packages)."""
     levels = ratios["level"].value_counts().to_dict()
     manifest = {
         "landcheck_manifest": 1,
@@ -188,7 +192,7 @@ def build_manifest(
         },
         "data_quality": quality or {},
         "timings_s": timings,
-        "outputs": hashed(sorted(outputs.items()), relative_to=staging),
+        "outputs": hashed(sorted(outputs.items()), relative_to=staging, known=known_hashes),
         **dict(extra or {}),
     }
     return jsonable(manifest)

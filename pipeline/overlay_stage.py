@@ -9,6 +9,7 @@ work folder under a key of the run's inputs, so ``--resume`` recomputes only the
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from overlay.qa import overlapping_counties, overlapping_patches
 from overlay.split import unassigned_parts
 from pipeline import layers
 from pipeline.config import LayerConfig, RunConfig
-from pipeline.county_run import CountyJob, CountyResult, Sources, empty_pieces, plan_jobs
+from pipeline.county_package import PackageJob, PackageRecord, package_present
+from pipeline.county_run import CountyJob, CountyResult, Sources, bounds_in, empty_pieces, plan_jobs
 from pipeline.county_runner import Checkpoints, CountyFailure, run_jobs
 from pipeline.manifest import input_files, landcheck_version
 
@@ -52,6 +54,7 @@ class CountyOverlay:
     county_overlaps: pd.DataFrame
     county_seconds: dict[str, float] = field(default_factory=dict)
     resumed_counties: int = 0
+    packages: dict[str, PackageRecord] = field(default_factory=dict)  # by county code, written by the jobs
 
 
 def run_key(config: RunConfig) -> str:
@@ -129,12 +132,14 @@ def overlay_by_county(
     counties: tuple[gpd.GeoDataFrame, layers.LayerReport] | None = None,
     sources: dict[str, layers.LayerSource] | None = None,
     on_result: Callable[[CountyResult], None] | None = None,
+    packages: PackageJob | None = None,
 ) -> CountyOverlay:
     """Plan one job per county and run them; see the module docstring.
 
     ``patches``: the run's patches (received or detected; :data:`PATCH_COLUMNS`). ``work``: the
     run's work folder (checkpoints, indexed copies). ``counties``: the county layer already read
     with ``with_fid=True``, ``sources``: :func:`open_layer_sources` (both done here otherwise).
+    ``packages``: each job also writes its county's field package (:mod:`pipeline.county_package`).
     """
     work.mkdir(parents=True, exist_ok=True)
     county_frame, county_report = counties or layers.read_counties(config.counties, with_fid=True)
@@ -150,9 +155,14 @@ def overlay_by_county(
     official_ids = config.patches is not None and config.patches.id_field is not None
     jobs: list[CountyJob] = plan_jobs(county_frame, all_sources, year=config.year,
                                       official_ids=official_ids)
+    if packages is not None:
+        jobs = [dataclasses.replace(j, package=packages.for_county(_grid_bounds(j, packages)))
+                for j in jobs]
     # a fresh run's work folder is new (pipeline.output_folder.make_staging), so only a resumed
-    # run finds checkpoints here, and only those written under the same key count
-    checkpoints = Checkpoints(work / "counties", run_key(config))
+    # run finds checkpoints here, and only those written under the same key count; a county
+    # whose package is gone is recomputed
+    check = (lambda r: package_present(r.package, work)) if packages is not None else None
+    checkpoints = Checkpoints(work / "counties", run_key(config), check=check)
     resumed = len(checkpoints.load(j.county_code for j in jobs))
     if resumed:
         log(f"    resuming: {resumed} of {len(jobs)} counties already finished")
@@ -169,4 +179,15 @@ def overlay_by_county(
         layer_reports=reports, unassigned=unassigned_parts(patches, county_frame),
         overlaps=overlapping_patches(patches), county_overlaps=overlapping_counties(county_frame),
         county_seconds={r.county_code: r.seconds for r in results}, resumed_counties=resumed,
+        packages={r.county_code: r.package for r in results if r.package is not None},
     )
+
+
+def _grid_bounds(job: CountyJob, packages: PackageJob) -> tuple[float, float, float, float] | None:
+    """The county's bounding box in the imagery grid's CRS (None without chips)."""
+    if packages.chips is None:
+        return None
+    try:
+        return bounds_in(job.bbox, job.sources.counties.crs, packages.chips.grid.crs)
+    except Exception:  # noqa: BLE001 - no narrowing: the job gets every tile
+        return None

@@ -18,13 +18,12 @@ from typing import Callable, Iterator
 
 import geopandas as gpd
 import pandas as pd
-from pyproj import CRS
 
 from overlay.contracts import PATCH_COLUMNS
-from overlay.crs import zone_epsg_for_geometries
 from overlay.verified import decisive_ratios, key_project_mask, level_counts, previous_unrectified
 from pipeline import layers, output_folder
 from pipeline.config import RunConfig
+from pipeline.county_package import check_package_texts, deliver_packages, package_job
 from pipeline.county_runner import local_cluster_client
 from pipeline.diskio import writing
 from pipeline.imagery import Imagery, open_imagery
@@ -129,6 +128,7 @@ class _Overlaid:
     failures: list = field(default_factory=list)
     county_seconds: dict = field(default_factory=dict)
     resumed_counties: int = 0
+    packages: dict = field(default_factory=dict)  # county code -> PackageRecord, written by the jobs
 
 
 def _county_client(client, n_counties: int, workers: int | None = None):
@@ -146,15 +146,19 @@ def _county_client(client, n_counties: int, workers: int | None = None):
 
 
 def _read_and_overlay(config: RunConfig, *, client, progress: bool, log: Log, timings: _Timings,
-                      work: Path, imagery: Imagery | None = None, workers: int | None = None) -> _Overlaid:
+                      work: Path, imagery: Imagery | None = None, workers: int | None = None,
+                      packages: bool = False) -> _Overlaid:
     """Read and check every layer, detect or read the patches, overlay them county by county
     (:mod:`pipeline.overlay_stage`: each county job reads its own windows, on dask.distributed
-    when there is a client or the run is large; finished counties are checkpointed in ``work``)."""
+    when there is a client or the run is large; finished counties are checkpointed in ``work``).
+    ``packages``: each job also writes its county's field package into ``work``."""
     with timings.stage("read layers", log):
         if imagery is None:
             imagery = open_run_imagery(config)  # checks every tile and mask before any pixel is read
         counties, county_report = layers.read_counties(config.counties, with_fid=True)
         _check_severe_impact(config, counties)  # a config mistake: before any detection
+        if packages:
+            check_package_texts(config, counties=counties)
         sources = open_layer_sources(config, work, counties, imagery_bounds(imagery))
     stage_name = "read received patches" if config.patches else "detect patches"
     with timings.stage(stage_name, log):
@@ -162,12 +166,15 @@ def _read_and_overlay(config: RunConfig, *, client, progress: bool, log: Log, ti
         if config.patches is not None:
             layers.check_layer_extents((counties, config.counties.path),
                                        {"patches": (patches, config.patches.path)})
+        if packages:
+            check_package_texts(config, patches=patches)
     log(f"    {len(patches)} patches ({patch_stats['source']})")
     with timings.stage("overlay by county", log):
         jobs_client, owned = _county_client(client, len(counties), workers)
         try:
             stage = overlay_by_county(config, patches, work, client=jobs_client, progress=progress,
-                                      log=log, counties=(counties, county_report), sources=sources)
+                                      log=log, counties=(counties, county_report), sources=sources,
+                                      packages=package_job(config, imagery, work) if packages else None)
         finally:
             if owned:
                 cluster = jobs_client.cluster
@@ -177,7 +184,8 @@ def _read_and_overlay(config: RunConfig, *, client, progress: bool, log: Log, ti
                      patch_stats=patch_stats, layer_reports=stage.layer_reports,
                      unassigned=stage.unassigned, overlaps=stage.overlaps,
                      county_overlaps=stage.county_overlaps, failures=stage.failures,
-                     county_seconds=stage.county_seconds, resumed_counties=stage.resumed_counties)
+                     county_seconds=stage.county_seconds, resumed_counties=stage.resumed_counties,
+                     packages=stage.packages)
 
 
 def _check_severe_impact(config: RunConfig, counties: gpd.GeoDataFrame) -> None:
@@ -326,9 +334,10 @@ def run_pipeline(
     worker processes for the county jobs without a scheduler (1 = this process; default: by size).
     """
     warn = warn or log
-    from pipeline.chips_io import write_run_field_packages
-    from reports import (render_ratio_chart, write_county_csv, write_excel_report,
-                         write_html_report, write_patches_gpkg, write_unrectified_csv)
+    from pipeline.gis_project import write_run_gis_project
+    from reports import (render_ratio_chart, render_report_map, write_county_csv, write_excel_report,
+                         write_html_report, write_patches_gpkg, write_pdf_report,
+                         write_unrectified_csv)
 
     started = datetime.now(timezone.utc)
     timings = _Timings()
@@ -342,8 +351,8 @@ def run_pipeline(
         staging = output_folder.make_staging(claim.path, resume=resume)
         extras = _read_extras(config)
         overlaid = _read_and_overlay(config, client=client, progress=progress, log=log, timings=timings,
-                                     work=staging / output_folder.WORK_DIR, workers=workers)
-        imagery, counties, pieces = overlaid.imagery, overlaid.counties, overlaid.pieces
+                                     work=staging / output_folder.WORK_DIR, workers=workers, packages=True)
+        counties, pieces = overlaid.counties, overlaid.pieces
         failed = {f.county_code: f.reason for f in overlaid.failures}
 
         with timings.stage("verdicts and county ratios", log):
@@ -381,30 +390,40 @@ def run_pipeline(
         def _final(path: Path) -> Path:  # where a staged file will be, for messages
             return config.output / path.relative_to(staging)
         with timings.stage("write deliverables", log):
-            zones = dict(zip(counties["county_code"], zone_epsg_for_geometries(counties)))
-            county_crs = {code: CRS.from_epsg(int(epsg)) for code, epsg in zones.items()}
             outputs["county_ratios"] = staging / "county_ratios.csv"
             with writing(outputs["county_ratios"], _final(outputs["county_ratios"])):
                 write_county_csv(ratios, outputs["county_ratios"])
             outputs["patches"] = staging / "patches.gpkg"
             with writing(outputs["patches"], _final(outputs["patches"])):
                 write_patches_gpkg(decided.pieces, ratios, counties, outputs["patches"])
+            with writing(staging / "landcheck.qgz", _final(staging / "landcheck.qgz")):
+                outputs.update(write_run_gis_project(config, decided.pieces, counties, staging,
+                                                     generated_at=started))
             if decided.unrectified is not None:
                 outputs["previous_unrectified"] = staging / "previous_unrectified.csv"
                 with writing(outputs["previous_unrectified"], _final(outputs["previous_unrectified"])):
                     write_unrectified_csv(decided.unrectified, outputs["previous_unrectified"])
             with writing(staging / "field_verification", _final(staging / "field_verification")):
-                packages = write_run_field_packages(config, pieces, staging, county_crs, imagery)
+                packages = deliver_packages(overlaid.packages.items(), staging / output_folder.WORK_DIR,
+                                            staging)  # written by the county jobs
             outputs["chart"] = staging / "ratio_chart.png"
             with writing(outputs["chart"], _final(outputs["chart"])):
                 render_ratio_chart(ratios, run_info, outputs["chart"])
+            outputs["map"] = staging / "report_map.png"
+            with writing(outputs["map"], _final(outputs["map"])):
+                render_report_map(ratios, counties, decided.pieces, run_info, outputs["map"])
             outputs["report_html"] = staging / "report.html"
             with writing(outputs["report_html"], _final(outputs["report_html"])):
-                write_html_report(ratios, run_info, outputs["chart"], outputs["report_html"])
+                write_html_report(ratios, run_info, outputs["chart"], outputs["report_html"],
+                                  map_png=outputs["map"], pieces=decided.pieces)
+            outputs["report_pdf"] = staging / "report.pdf"
+            with writing(outputs["report_pdf"], _final(outputs["report_pdf"])):
+                write_pdf_report(ratios, run_info, outputs["report_pdf"], chart_png=outputs["chart"],
+                                 map_png=outputs["map"], pieces=decided.pieces)
             outputs["report_xlsx"] = staging / "report.xlsx"
             with writing(outputs["report_xlsx"], _final(outputs["report_xlsx"])):
                 write_excel_report(ratios, decided.pieces, run_info, outputs["report_xlsx"])
-            for code, path in sorted(packages.items()):
+            for code, (path, _) in sorted(packages.items()):
                 outputs[f"field_verification/{code}"] = path
 
         manifest = build_manifest(
@@ -413,6 +432,7 @@ def run_pipeline(
             overlaps=overlaid.overlaps, outputs=outputs, staging=staging, scheduler=scheduler, quality=quality,
             extra={"verification": decided.manifest_section(),
                    "counties": _county_section(overlaid)},
+            known_hashes={path: (rec.bytes, rec.sha256) for path, rec in packages.values()},
         )
         with writing(staging / "manifest.json", _final(staging / "manifest.json")):
             write_json(manifest, staging / "manifest.json")

@@ -49,7 +49,7 @@ from reports.units import M2_PER_MU, m2_to_mu
 
 __all__ = [
     "FIELD_SCHEMA", "FIELD_DIR", "PACKAGE_FIELDS", "ENCODINGS", "DEFAULT_ENCODING", "NO_IMAGERY",
-    "PackageEncodingError", "write_field_packages", "readme_text", "sheet_name", "field_description",
+    "PackageEncodingError", "write_field_packages", "readme_text", "sheet_name", "field_description", "check_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -270,9 +270,11 @@ def _props(row: Any, geom: Any, to_lonlat: pyproj.Transformer | None, projected:
     }
 
 
-def _check_text(props: Mapping[str, Any], encoding: str, code: str) -> None:
-    """Refuse a text value the encoding cannot write or the field cannot hold: one line."""
+def check_text(props: Mapping[str, Any], encoding: str, label: str) -> None:
+    """Refuse a text value (of package fields ``props``) the encoding cannot write or the field
+    cannot hold: :class:`PackageEncodingError`, one line starting with ``label``."""
     enc = ENCODINGS[encoding]
+    of = f" of patch {props['JCBH']}" if "JCBH" in props else ""
     for name, value in props.items():
         if not isinstance(value, str) or not value:
             continue
@@ -281,13 +283,17 @@ def _check_text(props: Mapping[str, Any], encoding: str, code: str) -> None:
         except UnicodeEncodeError as exc:
             bad = value[exc.start]
             raise PackageEncodingError(
-                f"field package {code}: {name} {value!r} of patch {props.get('JCBH')} cannot be written in "
+                f"{label}: {name} {value!r}{of} cannot be written in "
                 f"{enc.cpg} (character {bad!r} U+{ord(bad):04X} is not in {enc.cpg})") from None
         width = int(FIELD_SCHEMA[name].split(":")[1].split(".")[0])
         if len(raw) > width:
             raise PackageEncodingError(
-                f"field package {code}: {name} {value!r} of patch {props.get('JCBH')} needs {len(raw)} bytes in "
+                f"{label}: {name} {value!r}{of} needs {len(raw)} bytes in "
                 f"{enc.cpg}, the field holds {width}")
+
+
+def _check_text(props: Mapping[str, Any], encoding: str, code: str) -> None:
+    check_text(props, encoding, f"field package {code}")
 
 
 def _zinfo(name: str) -> zipfile.ZipInfo:

@@ -69,3 +69,29 @@ def test_the_failure_reason_is_in_the_notes_of_every_report(tmp_path):
     text = " ".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value)
     assert "must hold polygons" in text and "计算失败" in text
     assert "failed and has no figures" in result.output  # the console warning, even with --quiet
+
+
+def test_a_county_whose_package_fails_to_write_fails_alone(tmp_path, monkeypatch):
+    """The package is written by the county's job: its failure is that county's failure."""
+    import reports.field_package as fp
+
+    real = fp._write_zip
+
+    def broken(county, geoms, code, *args, **kwargs):
+        if code == "220204":
+            raise RuntimeError("the sheet renderer broke on this county")
+        return real(county, geoms, code, *args, **kwargs)
+    monkeypatch.setattr(fp, "_write_zip", broken)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(REPO / "configs" / "sample_truth.yaml"), "--out", str(out),
+                                       "--quiet", "--workers", "1"])
+    assert result.exit_code == 4, result.output
+    ratios = pd.read_csv(out / "county_ratios.csv", dtype={"county_code": str})
+    failed = ratios[ratios["level"] == "failed"]
+    assert list(failed["county_code"]) == ["220204"]
+    assert failed["failure_reason"].str.contains("the sheet renderer broke").all()
+    zips = sorted(p.name for p in (out / "field_verification").iterdir())
+    assert zips == ["220202.zip", "220203.zip", "220211.zip"]  # no half zip of the failed county
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    listed = sorted(e["path"] for e in manifest["outputs"] if e["path"].startswith("field_verification/"))
+    assert listed == [f"field_verification/{z}" for z in zips]

@@ -97,3 +97,27 @@ def test_sigterm_after_some_counties_keeps_them_for_resume(tmp_path, monkeypatch
     assert resumed.exit_code == 0, resumed.output
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["counties"]["resumed"] >= 1
+
+
+def zips(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "field_verification").glob("*.zip"))}
+
+
+def test_resumed_counties_keep_their_packages_and_a_lost_one_is_recomputed(tmp_path):
+    """Packages are written by the county jobs into the work folder: a checkpointed county's
+    package is delivered on resume; one whose package is gone (or torn) is computed again."""
+    whole = tmp_path / "whole"
+    assert CliRunner().invoke(main, ["run", str(CONFIG), "--out", str(whole), "--quiet"]).exit_code == 0
+    out = tmp_path / "resumed"
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(CONFIG), str(out)], cwd=REPO,
+                            capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    staging = next(p for p in tmp_path.iterdir() if p.name.startswith(".resumed.partial-"))
+    written = sorted((staging / ".work" / "packages" / "field_verification").glob("*.zip"))
+    assert len(written) >= 2 and not (staging / "field_verification").exists()  # nothing outside .work
+    written[0].write_bytes(written[0].read_bytes()[:100])  # torn: its county is not trusted
+    result = CliRunner().invoke(main, ["run", str(CONFIG), "--out", str(out), "--resume", "--quiet"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counties"]["resumed"] == 1
+    assert zips(out) == zips(whole) and len(zips(out)) == 4

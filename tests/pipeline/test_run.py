@@ -109,8 +109,8 @@ def test_invariants_and_traceability(run_name, request):
 
 def test_all_outputs_written_and_manifest_hashes_match(truth_run):
     out = truth_run.output
-    for name in ("county_ratios.csv", "patches.gpkg", "report.xlsx", "report.html", "ratio_chart.png",
-                 "manifest.json"):
+    for name in ("county_ratios.csv", "patches.gpkg", "report.xlsx", "report.html", "report.pdf", "ratio_chart.png",
+                 "report_map.png", "manifest.json"):
         assert (out / name).is_file(), name
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     for entry in manifest["outputs"]:
@@ -149,3 +149,35 @@ def test_cli_run_prints_where_outputs_are(tmp_path):
     assert res.exit_code == 0, res.output
     assert str(out.resolve()) in res.output
     assert (out / "report.xlsx").is_file()
+
+
+@pytest.mark.parametrize("run_name", ["truth_run", "detect_run"])
+def test_county_jobs_write_the_packages_the_serial_writer_writes(run_name, request, tmp_path):
+    """Each county job writes its own package (issue 8); byte for byte what the whole-run writer
+    (``write_run_field_packages``, kept as the reference) writes from the same pieces and imagery."""
+    from overlay.contracts import RUN_PIECE_COLUMNS
+    from overlay.crs import zone_epsg_for_geometries
+    from pipeline.chips_io import write_run_field_packages
+    from pipeline.layers import read_counties
+    from pipeline.run import open_run_imagery
+    from pyproj import CRS
+
+    result = request.getfixturevalue(run_name)
+    cfg = load_config(REPO / "configs" / ("sample_truth.yaml" if run_name == "truth_run" else "sample.yaml"))
+    counties, _ = read_counties(cfg.counties)
+    county_crs = {c: CRS.from_epsg(int(e)) for c, e in zip(counties["county_code"],
+                                                           zone_epsg_for_geometries(counties))}
+    pieces = result.pieces[[*RUN_PIECE_COLUMNS, result.pieces.geometry.name]]
+    reference = write_run_field_packages(cfg, pieces, tmp_path, county_crs, open_run_imagery(cfg))
+    written = sorted((result.output / "field_verification").glob("*.zip"))
+    assert [p.stem for p in written] == sorted(reference) == sorted(set(pieces["county_code"]))
+    for path in written:
+        assert path.read_bytes() == reference[path.stem].read_bytes(), path.name
+    with zipfile.ZipFile(written[0]) as zf:
+        assert any(n.startswith("chips/") for n in zf.namelist()) == (run_name == "detect_run")
+    manifest = json.loads((result.output / "manifest.json").read_text(encoding="utf-8"))
+    listed = {e["path"]: e for e in manifest["outputs"] if e["path"].startswith("field_verification/")}
+    assert sorted(listed) == [f"field_verification/{p.name}" for p in written]
+    for path in written:
+        assert listed[f"field_verification/{path.name}"]["sha256"] == sha256_file(path)
+        assert listed[f"field_verification/{path.name}"]["bytes"] == path.stat().st_size

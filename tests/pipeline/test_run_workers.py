@@ -23,6 +23,10 @@ def test_local_cluster_run_equals_in_process_run(tmp_path):
     pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
                                   pd.DataFrame(b.drop(columns="geometry")))
     assert a.geometry.geom_equals_exact(b.geometry, 0).all()
+    # the packages, written by the county jobs in the worker processes, too
+    packages = [{p.name: p.read_bytes() for p in (tmp_path / name / "field_verification").glob("*.zip")}
+                for name in ("one", "two")]
+    assert packages[0] == packages[1] and len(packages[0]) == 4
 
 
 def test_workers_and_scheduler_together_are_refused(tmp_path):

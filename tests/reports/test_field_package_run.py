@@ -1,6 +1,8 @@
 """The run's side of the field packages: the ``field_packages:`` config key, chips from the imagery."""
 from __future__ import annotations
 
+import hashlib
+import pickle
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -96,3 +98,76 @@ def test_a_name_gbk_cannot_write_is_a_config_error_naming_the_key(tmp_path, piec
     message = str(err.value)
     assert message.startswith(f"{SAMPLE}: field package 220102: XZQMC")
     assert "field_packages.encoding: utf-8" in message and "\n" not in message
+
+
+def _job(tmp_path, imagery, chips: bool = True):
+    from pipeline.county_package import package_job
+
+    run = SimpleNamespace(source=SAMPLE, output=tmp_path / "out", field_packages=FieldPackagesConfig("utf-8", chips))
+    return package_job(run, imagery, tmp_path / "work")
+
+
+def test_a_county_job_writes_the_package_the_whole_run_writer_writes(tmp_path, pieces, imagery) -> None:
+    """Per county, from its own pieces (no ``year``, any order) and only the tiles near it."""
+    from pipeline.county_package import write_county_package
+
+    reference = write_run_field_packages(_run(), pieces, tmp_path / "serial", None, imagery)
+    job = _job(tmp_path, imagery)
+    for code, path in reference.items():
+        county = pieces[pieces["county_code"] == code].drop(columns="year").iloc[::-1]
+        narrowed = job.for_county(tuple(county.total_bounds))
+        record = write_county_package(narrowed, county, int(pieces["year"].iloc[0]))
+        mine = Path(job.folder) / "field_verification" / record.name
+        assert record.name == f"{code}.zip" and record.bytes == mine.stat().st_size
+        assert mine.read_bytes() == path.read_bytes(), code
+        assert record.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert not [p for p in (Path(job.folder) / "field_verification").iterdir() if p.suffix != ".zip"]
+
+
+def test_a_county_without_pieces_gets_no_package(tmp_path, imagery) -> None:
+    from pipeline.county_package import write_county_package
+    from pipeline.county_run import empty_pieces
+
+    job = _job(tmp_path, imagery)
+    assert write_county_package(job, empty_pieces("EPSG:4551"), 2025) is None
+    assert not Path(job.folder).exists()
+
+
+def test_the_narrowed_imagery_keeps_only_near_tiles_and_reads_the_same(tmp_path) -> None:
+    from pipeline.chips_io import MAX_WINDOW_PX, ChipImagery, ImageryChips
+
+    res, width = 2.0, 3000
+    paths = {}
+    rng = np.random.default_rng(3)
+    for date in ("b", "a"):
+        for k in range(3):  # three tiles west to east
+            path = tmp_path / f"{date}{k}.tif"
+            with rasterio.open(path, "w", driver="GTiff", height=500, width=width, count=3, dtype="uint16",
+                               crs="EPSG:4551", transform=Affine(res, 0, 400000.0 + k * width * res, 0, -res,
+                                                                 4800000.0)) as dst:
+                dst.write(rng.integers(1, 900, size=(3, 500, width)).astype("uint16"))
+            paths.setdefault(date, []).append(path)
+    img = open_imagery(ImageryConfig(before=tuple(paths["b"]), after=tuple(paths["a"]),
+                                     bands={"red": 1, "green": 2, "blue": 3}), chunk_px=512)
+    whole = ChipImagery.of(img)
+    assert len(whole.before.tiles) == 3
+    piece = shapely.box(400100.0, 4799500.0, 400160.0, 4799560.0)  # near the west edge
+    near = whole.around(piece.bounds)
+    assert len(near.before.tiles) == len(near.after.tiles) == 1 + (MAX_WINDOW_PX // 2 + 2 > width)
+    a, b = ImageryChips(img)(piece, "EPSG:4551"), ImageryChips(near)(piece, "EPSG:4551")
+    assert np.array_equal(a.before, b.before, equal_nan=True) and np.array_equal(a.after, b.after, equal_nan=True)
+    assert pickle.loads(pickle.dumps(near)).before.tiles == near.before.tiles  # a job carries it
+
+
+def test_the_run_refuses_a_name_its_encoding_cannot_write_before_any_job(tmp_path) -> None:
+    from pipeline.county_package import check_package_texts
+    import geopandas as gpd
+
+    run = SimpleNamespace(source=SAMPLE, field_packages=FieldPackagesConfig("gbk", True), patches=None)
+    counties = gpd.GeoDataFrame({"county_code": ["220102"], "county_name": ["𠀀关区"]}, geometry=[None])
+    with pytest.raises(ConfigError) as err:
+        check_package_texts(run, counties=counties)
+    assert str(err.value).startswith(f"{SAMPLE}: field package 220102: XZQMC '𠀀关区' cannot be written in GBK")
+    assert "field_packages.encoding: utf-8" in str(err.value)
+    check_package_texts(SimpleNamespace(source=SAMPLE, field_packages=FieldPackagesConfig("utf-8", True),
+                                        patches=None), counties=counties)

@@ -163,10 +163,11 @@ def validate(config: Path) -> None:
     """Check CONFIG and its input files without running anything."""
     from pipeline import layers
     from pipeline.config import load_config
-    from pipeline.run import imagery_bounds, open_run_imagery
+    from pipeline.run import imagery_bounds, open_run_imagery, read_extras
 
     cfg = load_config(config)
     counties, _ = layers.read_counties(cfg.counties)
+    read_extras(cfg)  # the key-project layer and last year's run, as `run` reads them
     frames = {}
     for role in ("farmland", "basic_farmland", "approved"):
         frame, _ = layers.read_polygons(getattr(cfg, role), role)

@@ -266,7 +266,7 @@ class _Extras:
     previous: PreviousRun | None = None
 
 
-def _read_extras(config: RunConfig) -> _Extras:
+def read_extras(config: RunConfig) -> _Extras:
     """Read ``key_projects.layer`` and ``previous_run`` (one-line errors, exit 3)."""
     extras = _Extras()
     if config.key_projects is not None and config.key_projects.layer is not None:
@@ -349,7 +349,7 @@ def run_pipeline(
     try:
         client = _connect(scheduler)
         staging = output_folder.make_staging(claim.path, resume=resume)
-        extras = _read_extras(config)
+        extras = read_extras(config)
         overlaid = _read_and_overlay(config, client=client, progress=progress, log=log, timings=timings,
                                      work=staging / output_folder.WORK_DIR, workers=workers, packages=True)
         counties, pieces = overlaid.counties, overlaid.pieces

@@ -456,3 +456,24 @@ def test_manifest_layer_reports_carry_the_encoding():
     report = LayerReport(role="counties", path="c.shp", layer=None, crs="EPSG:4490", features=4,
                          repaired_invalid=0, dropped_empty=0, encoding="gbk (config)")
     assert report.to_dict()["encoding"] == "gbk (config)"
+
+
+def test_validate_reads_the_key_project_layer_and_last_years_run(make_config, tmp_path):
+    """``validate`` opens what ``run`` opens: a broken key-project layer or a folder that is not a
+    landcheck run is refused with one line naming it, as ``run`` refuses it."""
+    broken = tmp_path / "key.gpkg"
+    broken.write_bytes(b"not a geopackage")
+    not_a_run = tmp_path / "last_year"
+    not_a_run.mkdir()
+    for key, value, fragment in (
+            ("key_projects", {"layer": {"path": str(broken)}}, str(broken)),
+            ("previous_run", str(not_a_run), "not a landcheck output folder")):
+        config = make_config()
+        data = yaml.safe_load(config.read_text(encoding="utf-8"))
+        data[key] = value
+        config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        res = invoke("validate", config)
+        assert res.exit_code == 3, res.output
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("landcheck: error: "), res.output
+        assert fragment in lines[0], lines[0]

@@ -21,6 +21,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.worksheet.page import PageMargins
@@ -301,6 +302,24 @@ def _write_table(
     return header_widths, value_widths
 
 
+class _Aligner:
+    """Sets a cell's alignment by index: what ``cell.alignment = a`` does, without hashing the
+    alignment again for every cell (openpyxl looks each assignment up in the workbook's table,
+    which made styling a 200,000-row patch list take minutes)."""
+
+    def __init__(self, ws: Worksheet) -> None:
+        self._table = ws.parent._alignments  # noqa: SLF001 - the table cell.alignment indexes
+        self._ids: dict[Alignment, int] = {}
+
+    def __call__(self, cell: Any, alignment: Alignment) -> None:
+        aid = self._ids.get(alignment)
+        if aid is None:
+            aid = self._ids[alignment] = self._table.add(alignment)
+        if not cell._style:  # noqa: SLF001 - as openpyxl's own descriptor does
+            cell._style = StyleArray()  # noqa: SLF001
+        cell._style.alignmentId = aid  # noqa: SLF001
+
+
 def _set_widths(ws: Worksheet, cols: Sequence[_Col], header_widths: Sequence[int], value_widths: Sequence[int],
                 text_cap: int, header_row: int = 1) -> None:
     """Column widths that keep the printed page narrow.
@@ -311,6 +330,7 @@ def _set_widths(ws: Worksheet, cols: Sequence[_Col], header_widths: Sequence[int
     """
     lines = 1
     wrap = Alignment(wrap_text=True, vertical="center")
+    align = _Aligner(ws)
     tall: set[int] = set()
     for j, (c, h, v) in enumerate(zip(cols, header_widths, value_widths, strict=True), start=1):
         free_text = c.number_format is None
@@ -319,16 +339,22 @@ def _set_widths(ws: Worksheet, cols: Sequence[_Col], header_widths: Sequence[int
         lines = max(lines, -(-h // (width - 1)))
         if free_text and v > text_cap:
             for (cell,) in ws.iter_rows(min_row=header_row + 1, min_col=j, max_col=j):
-                cell.alignment = wrap
+                align(cell, wrap)
                 n = -(-_display_width(cell.value, None) // (width - 1))
                 if n > 1:  # a wrapped cell: its row as high as its lines (set, so every client agrees)
                     dim = ws.row_dimensions[cell.row]
                     dim.height = max(dim.height or 0, _LINE_PT * n + 2)
                     tall.add(cell.row)
+    centred: dict[str | None, Alignment] = {}  # one style object per alignment, not one per cell
     for row in sorted(tall):  # the other cells of a tall row centred beside the wrapped ones
-        for cell in ws[row]:
-            if not cell.alignment.wrap_text:
-                cell.alignment = Alignment(vertical="center", horizontal=cell.alignment.horizontal)
+        # (iter_rows with its bounds: ws[row] scans every cell of the sheet for its width)
+        for cell in next(ws.iter_rows(min_row=row, max_row=row, min_col=1, max_col=len(cols))):
+            alignment = cell.alignment
+            if not alignment.wrap_text:
+                horizontal = alignment.horizontal
+                if horizontal not in centred:
+                    centred[horizontal] = Alignment(vertical="center", horizontal=horizontal)
+                align(cell, centred[horizontal])
     ws.row_dimensions[header_row].height = _LINE_PT * lines + 4
 
 

@@ -98,8 +98,9 @@ def _levir_lines(card: dict) -> list[str]:
 
 def _retrain_default_lines() -> list[str]:
     return [
-        "`python bench/train_default.py` (about 2-3 minutes on 2 cores) rewrites this model, its "
-        "`.json` card and this page. Other labelled pairs: `landcheck train --pairs DIR`, or "
+        "`python bench/train_default.py` (about 10-15 minutes on 2 cores, most of it the features of "
+        "the 57 pairs, which are cached in `bench/out/lopo/<fingerprint>/samples.npz`; about 2 "
+        "minutes from that cache) rewrites this model, its `.json` card and this page. Other labelled pairs: `landcheck train --pairs DIR`, or "
         "`detection.training.read_pair_folder` (LEVIR layout), `training_matrix`, `fit_model`.",
         "",
     ]

@@ -63,9 +63,6 @@ def test_sample_covers_every_level(truth):
     assert set(truth.level) == {"none", "interview", "accountability", "no_ratio"}
 
 
-@pytest.mark.xfail(strict=True, reason="the learned detector (default) flags 3 ploughed fields and "
-                   "misses asphalt / earthworks on the synthetic sample: 220202 reads accountability, "
-                   "truth interview (tests/samplegen/test_sample_detection.py reports the details)")
 def test_detected_patches_give_the_true_levels(detect_run, truth):
     got = read_ratios(detect_run)  # the overlay's picture (the sample's verdicts decide the other)
     assert dict(got["suspected_level"]) == dict(truth["level"])

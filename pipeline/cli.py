@@ -143,7 +143,8 @@ def run(config: Path, out: Path | None, scheduler: str | None, workers: int | No
     for line in _named_levels(result.ratios):
         click.echo(f"  {line}")
     click.echo(f"landcheck: outputs in {result.output.resolve()}")
-    for name in ("county_ratios", "patches", "report_xlsx", "report_html", "chart", "manifest"):
+    for name in ("county_ratios", "patches", "qgis_project", "report_xlsx", "report_html", "report_pdf",
+                 "chart", "map", "manifest"):
         if name in result.outputs:
             click.echo(f"  {result.outputs[name]}")
     click.echo(f"  {result.output / 'field_verification'}/ "

@@ -146,6 +146,9 @@ def test_cli_run_prints_where_outputs_are(tmp_path):
     assert res.exit_code == 0, res.output
     assert str(out.resolve()) in res.output
     assert (out / "report.xlsx").is_file()
+    for name in ("county_ratios.csv", "patches.gpkg", "landcheck.qgz", "report.xlsx", "report.html",
+                 "report.pdf", "ratio_chart.png", "report_map.png", "manifest.json"):
+        assert f"  {out / name}\n" in res.output, name  # every deliverable is named
 
 
 @pytest.mark.parametrize("run_name", ["truth_run", "detect_run"])

@@ -49,7 +49,10 @@ def write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str | None, *,
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": SAMPLE_TIMESTAMP})
     try:
-        gdf.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+        # GeoPackage 1.2, as landcheck writes its own: Debian-stable GDAL (QGIS 3.22) warns that 1.4
+        # "may only be partially supported" (the dataset option applies when the file is created)
+        gdf.to_file(path, layer=layer, driver="GPKG", engine="pyogrio",
+                    **({} if add else {"dataset_options": {"VERSION": "1.2"}}))
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
 

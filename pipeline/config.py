@@ -124,7 +124,7 @@ class DetectionConfig:
     ``correct_shift`` measures and corrects a misregistration of the after date.
     """
 
-    min_area_m2: float = 400.0
+    min_area_m2: float | str = 400.0
     threshold: str | float = "auto"
     min_threshold: float | None = None
     opening_radius_px: int = 1
@@ -546,8 +546,15 @@ def _detection(section: _Section | None) -> DetectionConfig:
     min_threshold = section.get("min_threshold", None, (int, float))
     if min_threshold is not None:
         min_threshold = section.number("min_threshold", None, low=0.0)
+    # "auto": one small house but at least 16 pixels (detection.compose.resolve_min_area)
+    min_area_m2: float | str = "auto"
+    if section.data.get("min_area_m2") != "auto":
+        if isinstance(section.data.get("min_area_m2"), str):
+            section.fail(f"'{section.key('min_area_m2')}' must be a number (m²) or auto, "
+                         f"got {_describe(section.data['min_area_m2'])}")
+        min_area_m2 = section.number("min_area_m2", d.min_area_m2, low=0.0)
     return DetectionConfig(
-        min_area_m2=section.number("min_area_m2", d.min_area_m2, low=0.0),
+        min_area_m2=min_area_m2,
         threshold=threshold,
         min_threshold=min_threshold,
         chunk_px=int(chunk),

@@ -47,6 +47,7 @@ from detection.compose import (
     choose_threshold,
     needs_histogram,
     object_filter,
+    resolve_min_area,
     scene_statistics,
     score_depth,
 )
@@ -264,9 +265,10 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
 
     # -- object filter, ids, map coordinates
     areas = comps.pixels * grid.pixel_area
-    keep = object_filter(comps, pixel_area=grid.pixel_area, min_area_m2=settings.min_area_m2,
+    min_area_m2 = resolve_min_area(settings.min_area_m2, pixel_size)  # a number, or "auto"
+    keep = object_filter(comps, pixel_area=grid.pixel_area, min_area_m2=min_area_m2,
                          high=tinfo.get("threshold_high"))
-    by_area = areas >= settings.min_area_m2 * (1 - 1e-12)
+    by_area = areas >= min_area_m2 * (1 - 1e-12)
     kept = comps.select(keep)
     geoms = to_map_coordinates(kept.geometries, grid.transform)
     patches = gpd.GeoDataFrame(
@@ -314,7 +316,8 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
         "polygons_dropped": int(len(comps) - len(kept)),
         "area_dropped_m2": float(areas[~keep].sum()),
         "area_kept_m2": float(areas[keep].sum()),
-        "min_area_m2": float(settings.min_area_m2),
+        "min_area_m2": float(min_area_m2),
+        "min_area_rule": str(settings.min_area_m2) if isinstance(settings.min_area_m2, str) else "number",
         "grid_height": int(grid.height),
         "grid_width": int(grid.width),
         "grid_res": [float(r) for r in grid.res],

@@ -408,7 +408,7 @@ class MinArea:
 
 
 def choose_min_area(grid: Grid, *, flag_m2: float | None = None, flag_px: float | None = None,
-                    config_m2: float | None = None, config_source: str = "detection.min_area_m2",
+                    config_m2: float | str | None = None, config_source: str = "detection.min_area_m2",
                     pair_default: bool = True) -> MinArea:
     """The minimum patch area for a detect run.
 
@@ -432,7 +432,7 @@ def choose_min_area(grid: Grid, *, flag_m2: float | None = None, flag_px: float 
                               "pixels; use --min-area-px")
         if flag_px is not None:
             px, source = float(flag_px), "--min-area-px"
-        elif config_m2 is not None:
+        elif config_m2 is not None and config_m2 != "auto":
             px, source = float(config_m2), f"{config_source}, read as pixels (no georeference)"
         else:
             px, source = float(MIN_AREA_PX), f"default without georeference: {MIN_AREA_PX} px"
@@ -445,6 +445,10 @@ def choose_min_area(grid: Grid, *, flag_m2: float | None = None, flag_px: float 
         m2, source = float(flag_m2), "--min-area-m2"
     elif flag_px is not None:
         m2, source = float(flag_px) * pixel_m2, "--min-area-px"
+    elif config_m2 == "auto":
+        m2 = max(PAIR_MIN_AREA_M2, MIN_AREA_PX * pixel_m2)
+        source = (f"{config_source}: auto, the larger of {PAIR_MIN_AREA_M2:g} m² and {MIN_AREA_PX} "
+                  "pixels")
     elif config_m2 is not None:
         m2, source = float(config_m2), config_source
     elif pair_default:

@@ -104,6 +104,7 @@ def mutate(data, dotted, value):
     ("thresholds", {"interview": 0.2, "accountability": 0.15}, "is below"),
     ("thresholds", {"interview_rule": ">="}, "must be one of reaches, exceeds"),
     ("detection", {"min_area_m2": -1}, "'detection.min_area_m2' must be in"),
+    ("detection", {"min_area_m2": "small"}, "'detection.min_area_m2' must be a number (m²) or auto"),
     ("detection", {"threshold": "kmeans"}, "must be a number or one of auto, otsu"),
     ("detection", {"method": "cnn"}, "'detection.method' must be one of learned, spectral"),
     ("detection", {"model": "nowhere.txt"}, "'detection.model' file not found"),
@@ -218,3 +219,17 @@ def test_patches_with_imagery_dates_only_are_accepted(files):
 def test_config_path_that_is_a_folder(files):
     with pytest.raises(ConfigError, match="is a folder, not a config file"):
         load_config(files)
+
+
+def test_min_area_auto(files):
+    """``detection.min_area_m2: auto``: one small house but at least 16 pixels, resolved per grid."""
+    from detection.compose import resolve_min_area
+
+    data = base()
+    data["detection"] = {"min_area_m2": "auto"}
+    cfg = load_config(write(files, data))
+    assert cfg.detection.min_area_m2 == "auto"
+    assert resolve_min_area(cfg.detection.min_area_m2, 0.5) == 50.0
+    assert resolve_min_area(cfg.detection.min_area_m2, 2.0) == 64.0
+    assert resolve_min_area(cfg.detection.min_area_m2, 5.0) == 400.0
+

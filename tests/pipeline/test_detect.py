@@ -173,6 +173,9 @@ def test_min_area_filter_drops_small_block_and_reports_it(tmp_path):
     assert stats["area_dropped_m2"] == pytest.approx(320.0)
     patches, stats = detect(cfg, min_area_m2=300.0, chunk_px=64)
     assert len(patches) == 2 and stats["area_dropped_m2"] == 0
+    # auto at 2 m pixels: max(50 m², 16 px) = 64 m², so the 320 m² block is kept
+    patches, stats = detect(cfg, min_area_m2="auto", chunk_px=64)
+    assert len(patches) == 2 and stats["min_area_m2"] == 64.0 and stats["min_area_rule"] == "auto"
 
 
 # --------------------------------------------------------------------------- what must NOT be found

@@ -255,6 +255,9 @@ def test_min_area_flags_config_and_pixel_mode():
     assert choose_min_area(g, flag_m2=400).px == 1600
     assert choose_min_area(g, flag_px=100).m2 == 25
     assert choose_min_area(g, config_m2=400).source == "detection.min_area_m2"
+    auto = choose_min_area(grid_at(2.0), config_m2="auto")  # detection.min_area_m2: auto
+    assert (auto.m2, auto.px) == (64.0, 16.0) and "auto" in auto.source
+    assert choose_min_area(g, config_m2="auto").m2 == 50.0
     with pytest.raises(ConfigError, match="not both"):
         choose_min_area(g, flag_m2=1, flag_px=1)
     px = Grid(10, 10, Affine.identity(), None)

@@ -30,7 +30,8 @@ from reports.charts import _Text
 from reports.fonts import find_cjk_font
 from reports.patch_order import illegal_area_column
 
-__all__ = ["render_report_map", "ILLEGAL_MARKER_COLOUR", "OTHER_MARKER_COLOUR", "MAX_OUTLINES"]
+__all__ = ["render_report_map", "marker_plan", "ILLEGAL_MARKER_COLOUR", "OTHER_MARKER_COLOUR", "MAX_OUTLINES",
+           "MAX_MARKERS"]
 
 ILLEGAL_MARKER_COLOUR = "#b5001f"
 """Marker of a piece with illegal farmland."""
@@ -41,7 +42,20 @@ OTHER_MARKER_COLOUR = "#404040"
 MAX_OUTLINES = 20000
 """Above this many pieces only the markers are drawn (outlines are sub-pixel at that scale)."""
 
+MAX_MARKERS = 2000
+"""Above this many pieces (a province or the country) a marker per piece would cover the level
+colours: only the illegal pieces are drawn, as dots, and the legend says the others are not."""
+
 _UNKNOWN_COLOUR = "#cccccc"
+
+
+def marker_plan(n_pieces: int, n_counties: int) -> dict[str, Any]:
+    """How the pieces and county borders are drawn for this many of each: ``others`` (draw the
+    pieces without illegal farmland), ``size`` (marker area, points²), ``border`` (county border
+    width, points) and ``fill_alpha`` (of the level colours)."""
+    many = n_pieces > MAX_MARKERS
+    return {"others": not many, "size": 1.5 if many else (6 if n_pieces >= 500 else 22),
+            "border": 0.15 if n_counties > 300 else 0.7, "fill_alpha": 0.7 if many else 0.45}
 
 
 def _plot_crs(counties: gpd.GeoDataFrame) -> Any:
@@ -123,11 +137,13 @@ def render_report_map(
             grid = fig.add_gridspec(1, 2, width_ratios=(1.25, 1.0))
             axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
         colours = [LEVEL_COLOURS.get(str(lev), _UNKNOWN_COLOUR) for lev in shapes["level"]]
+        plan = marker_plan(0 if drawn is None else len(drawn), len(shapes))
         for k, ax in enumerate(axes):
-            shapes.plot(ax=ax, color=colours, alpha=0.45, edgecolor="none")
-            shapes.boundary.plot(ax=ax, color="#333333", linewidth=0.7)
+            shapes.plot(ax=ax, color=colours, alpha=plan["fill_alpha"], edgecolor="none")
+            shapes.boundary.plot(ax=ax, color="#333333", linewidth=plan["border"])
             if drawn is not None:
-                _draw_pieces(ax, drawn, illegal, outlines=k == 1 or zoom is None, small=k == 0 and zoom is not None)
+                _draw_pieces(ax, drawn, illegal, outlines=k == 1 or zoom is None, small=k == 0 and zoom is not None,
+                             plan=plan)
             ax.set_aspect("equal")
             ax.set_axis_off()
         ax = axes[0]
@@ -161,15 +177,20 @@ def render_report_map(
 
         n_illegal, n_other = int(illegal.sum()), int((~illegal).sum())
         present = [lev for lev in LEVELS if lev in set(shapes["level"].astype(str))]
-        handles: list[Any] = [Patch(facecolor=LEVEL_COLOURS[lev], alpha=0.45, edgecolor="#333333",
+        handles: list[Any] = [Patch(facecolor=LEVEL_COLOURS[lev], alpha=plan["fill_alpha"], edgecolor="#333333",
                                     label=level_labels[lev]) for lev in present]
         if n_illegal:
-            handles.append(Line2D([], [], linestyle="none", marker="^", markersize=7, color=ILLEGAL_MARKER_COLOUR,
+            handles.append(Line2D([], [], linestyle="none", marker="^" if plan["others"] else "o",
+                                  markersize=7 if plan["others"] else 4, color=ILLEGAL_MARKER_COLOUR,
                                   label=text.pick(f"违法占用耕地图斑（{n_illegal}）", f"illegal patches ({n_illegal})")))
-        if n_other:
+        if n_other and plan["others"]:
             handles.append(Line2D([], [], linestyle="none", marker="o", markersize=6, markerfacecolor="none",
                                   color=OTHER_MARKER_COLOUR,
                                   label=text.pick(f"其他图斑（{n_other}）", f"other patches ({n_other})")))
+        elif n_other:  # said, not drawn: at this scale they would hide the level colours
+            handles.append(Line2D([], [], linestyle="none", marker="", color="none",
+                                  label=text.pick(f"其他图斑 {n_other} 个（此比例尺下未绘出）",
+                                                  f"other patches: {n_other} (not drawn at this scale)")))
         if handles:
             fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), fontsize=9,
                        frameon=False)
@@ -195,14 +216,19 @@ def _zoom_box(drawn: gpd.GeoDataFrame | None, span: float) -> tuple[float, float
     return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
-def _draw_pieces(ax: Any, drawn: gpd.GeoDataFrame, illegal: np.ndarray, *, outlines: bool, small: bool) -> None:
-    """Piece outlines (up to :data:`MAX_OUTLINES`) and one marker per piece."""
+def _draw_pieces(ax: Any, drawn: gpd.GeoDataFrame, illegal: np.ndarray, *, outlines: bool, small: bool,
+                 plan: dict[str, Any]) -> None:
+    """Piece outlines (up to :data:`MAX_OUTLINES`) and one marker per piece (:func:`marker_plan`)."""
     if outlines and len(drawn) <= MAX_OUTLINES:
         drawn.plot(ax=ax, color=np.where(illegal, ILLEGAL_MARKER_COLOUR, "#ffffff").tolist(), alpha=0.5,
                    edgecolor="#111111", linewidth=0.6, zorder=3)
     points = shapely.point_on_surface(drawn.geometry.values)
     xs, ys = shapely.get_x(points), shapely.get_y(points)
-    size = 6 if small or len(drawn) >= 500 else 22
+    if not plan["others"]:  # many pieces: the illegal ones as dots, the others not at all
+        ax.scatter(xs[illegal], ys[illegal], s=plan["size"], c=ILLEGAL_MARKER_COLOUR, linewidths=0,
+                   marker="o", zorder=5)
+        return
+    size = 6 if small else plan["size"]
     ax.scatter(xs[~illegal], ys[~illegal], s=size, facecolors="none", edgecolors=OTHER_MARKER_COLOUR,
                linewidths=0.8, zorder=4)
     ax.scatter(xs[illegal], ys[illegal], s=size * 1.3, c=ILLEGAL_MARKER_COLOUR, edgecolors="white",

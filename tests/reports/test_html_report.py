@@ -84,3 +84,15 @@ def test_map_top_patches_and_phone_layout(tmp_path: Path, ratios: pd.DataFrame, 
     assert "220104-2025-00002" not in top and "220203-2025-00001" not in top
     assert top.index("南关区") < top.index("永吉县")  # counties in ranking order
     assert "斜线" not in page  # the no-ratio county is words, not a hatched bar
+
+
+def test_map_plan_keeps_the_level_colours_visible_for_a_country():
+    """A province or the country: a marker per piece would cover the counties' level colours, so
+    only illegal pieces are drawn (as dots), thinner borders; a county's few pieces all show."""
+    from reports.report_map import MAX_MARKERS, marker_plan
+
+    few = marker_plan(20, 4)
+    assert few["others"] and few["size"] == 22 and few["border"] == 0.7
+    country = marker_plan(200_000, 2_875)
+    assert not country["others"] and country["size"] < few["size"] and country["border"] < few["border"]
+    assert marker_plan(MAX_MARKERS, 100)["others"] and not marker_plan(MAX_MARKERS + 1, 100)["others"]

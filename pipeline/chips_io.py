@@ -194,6 +194,18 @@ CHIPS_OFF: tuple[str, str] = ("配置 field_packages.chips: false 未生成影�
 """Why the packages have no chips when the config turns them off."""
 
 
+def no_chips_reason(config: Any, imagery: Imagery | None) -> tuple[str, str] | None:
+    """Why the run's field packages have no chips (no imagery: received patches; or the config
+    turns them off), or None when they have chips."""
+    from reports.field_package import NO_IMAGERY
+
+    if imagery is None:
+        return NO_IMAGERY
+    if not config.field_packages.chips:
+        return CHIPS_OFF
+    return None
+
+
 def write_run_field_packages(config: Any, pieces: Any, out_dir: Any, county_crs: Any,
                              imagery: Imagery | None) -> dict:
     """``reports.write_field_packages`` with the run's settings (``field_packages:``) and chips.
@@ -203,16 +215,11 @@ def write_run_field_packages(config: Any, pieces: Any, out_dir: Any, county_crs:
     :class:`~pipeline.errors.ConfigError` (exit 2) naming the config key.
     """
     from pipeline.errors import ConfigError
-    from reports.field_package import NO_IMAGERY, PackageEncodingError, write_field_packages
+    from reports.field_package import PackageEncodingError, write_field_packages
 
     settings = config.field_packages
-    chip_source, reason = None, None
-    if imagery is None:
-        reason = NO_IMAGERY
-    elif not settings.chips:
-        reason = CHIPS_OFF
-    else:
-        chip_source = ImageryChips(imagery)
+    reason = no_chips_reason(config, imagery)
+    chip_source = ImageryChips(imagery) if reason is None else None
     try:
         return write_field_packages(pieces, out_dir, county_crs=county_crs, encoding=settings.encoding,
                                     chip_source=chip_source, no_chips_reason=reason)

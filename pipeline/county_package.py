@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import geopandas as gpd
 from pyproj import CRS
 
-from pipeline.chips_io import CHIPS_OFF, ChipImagery, ImageryChips
+from pipeline.chips_io import ChipImagery, ImageryChips, no_chips_reason
 from pipeline.imagery import Imagery
 
 __all__ = ["PackageJob", "PackageRecord", "package_job", "write_county_package", "package_present",
@@ -62,16 +62,9 @@ class PackageJob:
 def package_job(config: Any, imagery: Imagery | None, work: Path) -> PackageJob:
     """The run's :class:`PackageJob` (``field_packages:`` settings; chips unless the run has no
     imagery or the config turns them off, as :func:`pipeline.chips_io.write_run_field_packages`)."""
-    from reports.field_package import NO_IMAGERY
-
     settings = config.field_packages
-    chips, reason = None, None
-    if imagery is None:
-        reason = NO_IMAGERY
-    elif not settings.chips:
-        reason = CHIPS_OFF
-    else:
-        chips = ChipImagery.of(imagery)
+    reason = no_chips_reason(config, imagery)
+    chips = ChipImagery.of(imagery) if reason is None else None
     folder = (Path(work) / PACKAGES_DIR).resolve()
     return PackageJob(str(folder), str(config.output), settings.encoding, chips, reason, str(config.source))
 

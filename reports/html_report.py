@@ -23,6 +23,7 @@ from overlay.contracts import (COLUMN_LABELS_ZH, COUNTY_COLUMNS, LEVEL_COLOURS, 
                                STATUS_LABELS_ZH, VERDICT_BY_CODE)
 from reports._common import atomic_output, is_missing, require_columns, require_run_info
 from reports.patch_order import TOP_PER_COUNTY, illegal_area_column, top_illegal_pieces
+from reports.report_map import map_caption_zh
 from reports.tables import county_totals, sort_ratios
 from reports.texts import (data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh,
                            verification_lines_zh)
@@ -216,6 +217,14 @@ def _top_patches(table: pd.DataFrame, pieces: pd.DataFrame) -> list[str]:
     return parts
 
 
+def _figure(title: str, png: bytes, alt: str, caption: str) -> list[str]:
+    """A section with a heading, an embedded PNG and its caption."""
+    data = base64.b64encode(png).decode("ascii")
+    return ["<section>", f"<h2>{_e(title)}</h2>", "<figure>",
+            f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}">',
+            f'<figcaption class="note">{_e(caption)}</figcaption>', "</figure>", "</section>"]
+
+
 def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: bytes | None, *,
                 map_png: bytes | None = None, pieces: pd.DataFrame | None = None) -> str:
     """Build the report page as a string.
@@ -311,28 +320,11 @@ def render_html(ratios: pd.DataFrame, run_info: Mapping[str, Any], chart_png: by
         parts += ["</dl>", "</section>"]
 
     if chart_png is not None:
-        data = base64.b64encode(chart_png).decode("ascii")
-        parts += [
-            "<section>",
-            "<h2>各县违法占用耕地比例</h2>",
-            "<figure>",
-            f'<img src="data:image/png;base64,{data}" alt="{_e("各县违法占用耕地比例柱状图")}">',
-            "<figcaption class=\"note\">虚线为约谈、问责比例标准；无新增占用耕地的县不计算比例，在其位置以文字注明，不画柱。</figcaption>",
-            "</figure>",
-            "</section>",
-        ]
-
+        parts += _figure("各县违法占用耕地比例", chart_png, "各县违法占用耕地比例柱状图",
+                         "虚线为约谈、问责比例标准；无新增占用耕地的县不计算比例，在其位置以文字注明，不画柱。")
     if map_png is not None:
-        data = base64.b64encode(map_png).decode("ascii")
-        parts += [
-            "<section>",
-            "<h2>各县处理等级与监测图斑分布</h2>",
-            "<figure>",
-            f'<img src="data:image/png;base64,{data}" alt="{_e("各县处理等级与监测图斑分布图")}">',
-            "<figcaption class=\"note\">各县按处理等级着色；红色三角为含违法占用耕地的图斑，空心圆为其他图斑。</figcaption>",
-            "</figure>",
-            "</section>",
-        ]
+        parts += _figure("各县处理等级与监测图斑分布", map_png, "各县处理等级与监测图斑分布图",
+                         map_caption_zh(0 if pieces is None else len(pieces), len(table)))
 
     parts += [
         "<section>",

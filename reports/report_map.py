@@ -30,7 +30,7 @@ from reports.charts import _Text
 from reports.fonts import find_cjk_font
 from reports.patch_order import illegal_area_column
 
-__all__ = ["render_report_map", "marker_plan", "ILLEGAL_MARKER_COLOUR", "OTHER_MARKER_COLOUR", "MAX_OUTLINES",
+__all__ = ["render_report_map", "marker_plan", "map_caption_zh", "ILLEGAL_MARKER_COLOUR", "OTHER_MARKER_COLOUR", "MAX_OUTLINES",
            "MAX_MARKERS"]
 
 ILLEGAL_MARKER_COLOUR = "#b5001f"
@@ -66,6 +66,13 @@ def _plot_crs(counties: gpd.GeoDataFrame) -> Any:
     minx, _, maxx, _ = counties.total_bounds
     zone = int(round(((minx + maxx) / 2 - 75.0) / 3.0))
     return f"EPSG:{4534 + min(max(zone, 0), 20)}"
+
+
+def map_caption_zh(n_pieces: int, n_counties: int) -> str:
+    """The caption under the map (HTML and PDF report), saying what :func:`marker_plan` drew."""
+    if marker_plan(n_pieces, n_counties)["others"]:
+        return "各县按处理等级着色；红色三角为含违法占用耕地的图斑，空心圆为其他图斑。"
+    return "各县按处理等级着色；红点为含违法占用耕地的图斑；图斑较多，其他图斑在此比例尺下未绘出。"
 
 
 def render_report_map(

@@ -39,6 +39,7 @@ from overlay.contracts import (COLUMN_LABELS_ZH, COUNTY_COLUMNS, LEVEL_FILLS, LE
                                STATUS_LABELS_ZH, VERDICT_BY_CODE)
 from reports._common import atomic_output, is_missing, require_columns, require_run_info
 from reports.patch_order import TOP_PER_COUNTY, illegal_area_column, top_illegal_pieces
+from reports.report_map import map_caption_zh
 from reports.tables import county_totals, sort_ratios
 from reports.texts import (data_quality_lines_zh, generated_date_zh, rules_lines_zh, source_label_zh, title_zh,
                            verification_lines_zh)
@@ -335,7 +336,8 @@ def write_pdf_report(
     if map_png is not None:
         story.append(KeepTogether([_p("各县处理等级与监测图斑分布", s["h2"]),
                                    _image(Path(map_png).read_bytes(), frame_w, frame_h),
-                                   _p("各县按处理等级着色；红色三角为含违法占用耕地的图斑，空心圆为其他图斑。", s["meta"])]))
+                                   _p(map_caption_zh(0 if pieces is None else len(pieces), len(table)),
+                                      s["meta"])]))
     story += [_p("县级排名", s["h2"]), _ranking(table, totals, s)]
     if verified:
         story += [_p("核查进度", s["h2"]), _progress(table, s),

@@ -37,14 +37,20 @@ def pieces_table(out: Path) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def test_a_killed_run_resumes_to_identical_outputs(tmp_path):
+def whole_and_killed(tmp_path: Path) -> tuple[Path, Path]:
+    """An uninterrupted run (``whole``) and a run SIGKILLed after two counties (``resumed``, not
+    yet resumed): their output folders."""
     whole = tmp_path / "whole"
     assert CliRunner().invoke(main, ["run", str(CONFIG), "--out", str(whole), "--quiet"]).exit_code == 0
-
     out = tmp_path / "resumed"
     killed = subprocess.run([sys.executable, "-c", KILLER, str(CONFIG), str(out)], cwd=REPO,
                             capture_output=True, text=True)
     assert killed.returncode == -9, killed.stderr
+    return whole, out
+
+
+def test_a_killed_run_resumes_to_identical_outputs(tmp_path):
+    whole, out = whole_and_killed(tmp_path)
     assert not out.exists()  # nothing published by the killed run
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".resumed.partial-")]
     assert len(leftovers) == 1 and len(list((leftovers[0] / ".work" / "counties").glob("*.pkl"))) == 2
@@ -106,12 +112,7 @@ def zips(out: Path) -> dict[str, bytes]:
 def test_resumed_counties_keep_their_packages_and_a_lost_one_is_recomputed(tmp_path):
     """Packages are written by the county jobs into the work folder: a checkpointed county's
     package is delivered on resume; one whose package is gone (or torn) is computed again."""
-    whole = tmp_path / "whole"
-    assert CliRunner().invoke(main, ["run", str(CONFIG), "--out", str(whole), "--quiet"]).exit_code == 0
-    out = tmp_path / "resumed"
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(CONFIG), str(out)], cwd=REPO,
-                            capture_output=True, text=True)
-    assert killed.returncode == -9, killed.stderr
+    whole, out = whole_and_killed(tmp_path)
     staging = next(p for p in tmp_path.iterdir() if p.name.startswith(".resumed.partial-"))
     written = sorted((staging / ".work" / "packages" / "field_verification").glob("*.zip"))
     assert len(written) >= 2 and not (staging / "field_verification").exists()  # nothing outside .work

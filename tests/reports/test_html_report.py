@@ -96,3 +96,5 @@ def test_map_plan_keeps_the_level_colours_visible_for_a_country():
     country = marker_plan(200_000, 2_875)
     assert not country["others"] and country["size"] < few["size"] and country["border"] < few["border"]
     assert marker_plan(MAX_MARKERS, 100)["others"] and not marker_plan(MAX_MARKERS + 1, 100)["others"]
+    from reports.report_map import map_caption_zh  # the caption says what was drawn
+    assert "空心圆" in map_caption_zh(20, 4) and "未绘出" in map_caption_zh(200_000, 2_875)

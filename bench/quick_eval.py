@@ -104,7 +104,7 @@ def cmd_probs(args) -> None:
 
 
 def post_mask(score, ok, pixel, *, low, high, area, otsu=True, rect=True, open_r=1, close_r=1,
-              high_rel=None):
+              high_rel=None, ring_px=0, ring_max=1.0, ring_stat="mean"):
     from detection.clean import clean_mask
     from detection.compose import LARGE_LOT_M2, MIN_RECTANGULARITY
     from detection.threshold import histogram_edges, otsu_threshold
@@ -137,8 +137,34 @@ def post_mask(score, ok, pixel, *, low, high, area, otsu=True, rect=True, open_r
     from affine import Affine
     from rasterio.features import rasterize
 
-    return rasterize(((g, 1) for g in kept), out_shape=score.shape, transform=Affine.identity(),
-                     fill=0, dtype="uint8").astype(bool), t
+    mask = rasterize(((g, 1) for g in kept), out_shape=score.shape, transform=Affine.identity(),
+                     fill=0, dtype="uint8").astype(bool)
+    if ring_px:
+        mask = ring_filter(mask, score, ring_px, ring_max, ring_stat, t)
+    return mask, t
+
+
+def ring_filter(mask, score, ring_px, ring_max, stat, t):
+    """Drop objects whose surrounding ring (ring_px wide) scores high too: a field-wide change."""
+    from scipy import ndimage
+
+    lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return mask
+    dist, (ii, jj) = ndimage.distance_transform_edt(~mask, return_indices=True)
+    ring = np.where((dist > 1.5) & (dist <= ring_px + 1.5), lab[ii, jj], 0)
+    ids = np.arange(1, n + 1)
+    if stat == "mean":
+        v = ndimage.mean(score, labels=ring, index=ids)
+    else:
+        v = ndimage.mean((score > stat_t(stat, t)).astype(np.float32), labels=ring, index=ids)
+    v = np.nan_to_num(np.asarray(v, float), nan=0.0)
+    drop = ids[v > ring_max]
+    return mask & ~np.isin(lab, drop)
+
+
+def stat_t(stat, t):
+    return float(stat.split(":")[1]) if ":" in stat else t
 
 
 def cmd_post(args) -> None:
@@ -149,7 +175,8 @@ def cmd_post(args) -> None:
         ts = []
         for k in keys:
             m, t = post_mask(z[f"levir/{k}"], z[f"ok/{k}"], 0.5, low=args.low, high=args.high, area=area,
-                             otsu=not args.no_otsu, rect=not args.no_rect)
+                             otsu=not args.no_otsu, rect=not args.no_rect, ring_px=args.ring_px,
+                             ring_max=args.ring_max, ring_stat=args.ring_stat)
             c = confusion(m, z[f"label/{k}"], ignore=~z[f"ok/{k}"])
             rows.append(c)
             ts.append(t)
@@ -169,7 +196,8 @@ def cmd_post(args) -> None:
             for k in nk:
                 m, _ = post_mask(z[f"naip/{k}"], z[f"ok/{k}"], 5.0, low=args.low, high=args.high,
                                  area=max(area, args.naip_area or 0), otsu=not args.no_otsu,
-                                 rect=not args.no_rect)
+                                 rect=not args.no_rect, ring_px=round(args.ring_px * 0.1) if args.ring_metres else args.ring_px,
+                                 ring_max=args.ring_max, ring_stat=args.ring_stat)
                 sh.append(float((m & z[f"ok/{k}"]).sum() / max(z[f"ok/{k}"].sum(), 1)))
             sh = np.array(sh)
             line += (f" | NAIP {int((sh <= 0.01).sum())}/{len(sh)} <=1%, median {100 * np.median(sh):.2f} "
@@ -235,6 +263,10 @@ def main() -> None:
     q.add_argument("--no-otsu", action="store_true")
     q.add_argument("--no-rect", action="store_true")
     q.add_argument("-v", "--verbose", action="store_true")
+    q.add_argument("--ring-px", type=int, default=0, help="ring width, LEVIR pixels (0.5 m)")
+    q.add_argument("--ring-metres", action="store_true", help="NAIP ring = same metres (ring_px / 10)")
+    q.add_argument("--ring-max", type=float, default=1.0)
+    q.add_argument("--ring-stat", default="mean", help="mean | frac | frac:T")
     r = sub.add_parser("train")
     r.add_argument("--tag", required=True)
     r.add_argument("--folds", default="")

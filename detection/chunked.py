@@ -19,7 +19,7 @@ from detection.threshold import SCORE_BINS, SCORE_RANGE, histogram_edges
 from detection.vectorize import chunk_components
 
 __all__ = ["score_block", "score_array", "score_histogram", "clean_array", "components_tasks",
-           "registered_score_array", "histogram_array"]
+           "registered_score_array", "histogram_array", "source_window"]
 
 
 def score_block(
@@ -120,14 +120,21 @@ def clean_array(mask: da.Array, valid: da.Array, opening_radius: int, closing_ra
     return out if work == mask.chunks else out.rechunk(mask.chunks)
 
 
-def components_tasks(mask: da.Array, score: da.Array) -> list[Delayed]:
-    """One delayed :func:`detection.vectorize.chunk_components` per spatial chunk."""
+def components_tasks(mask: da.Array, score: da.Array, *, optimize_graph: bool = True) -> list[Delayed]:
+    """One delayed :func:`detection.vectorize.chunk_components` per spatial chunk.
+
+    The graphs of ``mask`` and ``score`` are optimised together (``optimize_graph``; pass False
+    when the caller already optimised them jointly with other outputs of the same compute): apart,
+    each gets its own fused copy of what they share (the score, hence the imagery reads).
+    """
     if mask.chunks != score.chunks:
         raise ValueError("mask and score must share their chunks")
+    if optimize_graph:
+        mask, score = dask.optimize(mask, score)
     row_offs = np.cumsum((0,) + mask.chunks[0][:-1])
     col_offs = np.cumsum((0,) + mask.chunks[1][:-1])
-    mblocks = mask.to_delayed()
-    sblocks = score.to_delayed()
+    mblocks = mask.to_delayed(optimize_graph=False)
+    sblocks = score.to_delayed(optimize_graph=False)
     fn = dask.delayed(chunk_components, pure=True)
     return [fn(mblocks[i, j], sblocks[i, j], int(row_offs[i]), int(col_offs[j]))
             for i in range(len(row_offs)) for j in range(len(col_offs))]
@@ -184,3 +191,29 @@ def histogram_array(score: da.Array, valid: da.Array, edges: np.ndarray,
     values = da.where(valid, da.clip(score, lo, hi), np.float32(lo - 1.0))
     counts, _ = da.histogram(values, bins=edges)
     return counts
+
+
+def _read_source(source, key: tuple[slice, ...]) -> np.ndarray:
+    return np.asarray(source[key])
+
+
+def source_window(arr: da.Array, rows: slice, cols: slice) -> da.Array:
+    """``arr[..., rows, cols]`` as one block read straight from the array's source.
+
+    Slicing a dask array built by ``da.from_array`` over a lazy reader (e.g.
+    :mod:`pipeline.imagery`'s) reads every whole chunk the window touches; here the reader
+    itself is asked for the window only, so a few small windows spread over a large grid read
+    only those pixels. Any other array (computed, or wrapping an in-memory array) is sliced
+    as usual. Contiguous slices with ``start`` and ``stop`` only.
+    """
+    key = (slice(None),) * (arr.ndim - 2) + (rows, cols)
+    name = "original-" + arr.name
+    layers = arr.__dask_graph__().layers
+    source = None
+    if len(layers) == 2 and name in layers:
+        source = dict(layers[name]).get(name)
+    if source is None or tuple(getattr(source, "shape", ())) != arr.shape:
+        return arr[key]
+    shape = tuple(arr.shape[:-2]) + (rows.stop - rows.start, cols.stop - cols.start)
+    block = dask.delayed(_read_source, pure=True)(source, key)
+    return da.from_delayed(block, shape=shape, dtype=arr.dtype, meta=arr._meta)

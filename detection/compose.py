@@ -12,7 +12,9 @@ Steps
    ``zscore`` inputs), and the dates' reflectance scale;
 2. **co-registration**: the whole-pixel shift of the after date (:mod:`detection.register`);
 3. **score** per block (:func:`score_block`, the registered method's depth as overlap);
-4. **threshold** chosen per image from the score histogram (:func:`choose_threshold`);
+4. **threshold** chosen per image from the score histogram (:func:`choose_threshold`): of
+   every pixel, or on an image over :data:`EXACT_THRESHOLD_MAX_PIXELS` of the windows of
+   :func:`threshold_windows` (:func:`window_counts`);
 5. **clean** (opening, closing), **components** (4-connected) and the **object filter**
    (:func:`object_filter`): a patch is kept when it reaches the minimum area and (learned) its
    highest probability reaches the model's upper threshold (hysteresis: pixels down to the
@@ -57,6 +59,11 @@ __all__ = [
     "object_filter",
     "resolve_min_area",
     "detect_arrays",
+    "EXACT_THRESHOLD_MAX_PIXELS",
+    "threshold_windows",
+    "expand_window",
+    "score_counts",
+    "window_counts",
 ]
 
 #: band order of the arrays handed to the composition (the pipeline's order)
@@ -412,6 +419,77 @@ def _windows(shape: tuple[int, int], size: int = 512, n: int = 3) -> list[tuple[
     return out
 
 
+#: an image up to this many pixels gets its threshold from the histogram of every pixel (its
+#: score, 5 bytes a pixel with the valid mask, is kept in memory between the score and the
+#: threshold); a larger one from :func:`threshold_windows`
+EXACT_THRESHOLD_MAX_PIXELS = 16_000_000
+#: side of a threshold window, pixels, and windows per side of the regular grid of windows
+THRESHOLD_WINDOW_PX = 256
+THRESHOLD_WINDOWS_PER_SIDE = 8
+
+
+def threshold_windows(shape: tuple[int, int], size: int | None = None,
+                      per_side: int | None = None) -> list[tuple[slice, slice]]:
+    """A regular grid of up to ``per_side`` x ``per_side`` square windows spread over the grid.
+
+    Window ``(i, j)`` is centred on the fractions ``((i + 0.5) / k, (j + 0.5) / k)`` of the grid
+    (chunk-independent); windows never overlap and stay inside the grid. Empty for an empty
+    grid; a grid smaller than the windows gets one window, the whole grid. ``size`` and
+    ``per_side`` default to :data:`THRESHOLD_WINDOW_PX` and :data:`THRESHOLD_WINDOWS_PER_SIDE`.
+    """
+    size = THRESHOLD_WINDOW_PX if size is None else int(size)
+    per_side = THRESHOLD_WINDOWS_PER_SIDE if per_side is None else int(per_side)
+    h, w = (int(v) for v in shape)
+    if h <= 0 or w <= 0:
+        return []
+    sh, sw = min(size, h), min(size, w)
+    kr = max(1, min(per_side, h // sh))
+    kc = max(1, min(per_side, w // sw))
+    out: list[tuple[slice, slice]] = []
+    for i in range(kr):
+        r0 = min(max(int(round((i + 0.5) * h / kr - sh / 2)), 0), h - sh)
+        for j in range(kc):
+            c0 = min(max(int(round((j + 0.5) * w / kc - sw / 2)), 0), w - sw)
+            out.append((slice(r0, r0 + sh), slice(c0, c0 + sw)))
+    return out
+
+
+def expand_window(window: tuple[slice, slice], depth: int, shape: tuple[int, int]
+                  ) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """``(outer, inner)``: the window grown by ``depth`` pixels (clipped to the grid) and where
+    the window lies inside it. The score of the inner pixels computed on the outer block
+    equals their score on the whole grid (the score's declared depth)."""
+    (rows, cols), d = window, int(depth)
+    r0, c0 = max(rows.start - d, 0), max(cols.start - d, 0)
+    r1, c1 = min(rows.stop + d, shape[0]), min(cols.stop + d, shape[1])
+    outer = (slice(r0, r1), slice(c0, c1))
+    inner = (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
+    return outer, inner
+
+
+def score_counts(score: np.ndarray, valid: np.ndarray, edges: np.ndarray,
+                 value_range: tuple[float, float]) -> np.ndarray:
+    """Histogram counts (int64) of the valid scores clipped to ``value_range``."""
+    lo, hi = value_range
+    counts, _ = np.histogram(np.clip(score[np.asarray(valid, dtype=bool)], lo, hi), bins=edges)
+    return counts.astype(np.int64, copy=False)
+
+
+def window_counts(before: np.ndarray, after: np.ndarray, valid: np.ndarray,
+                  inner: tuple[slice, slice], *, settings: Settings, stats: SceneStats,
+                  pixel_size_m: float, edges: np.ndarray, value_range: tuple[float, float]
+                  ) -> np.ndarray:
+    """Score histogram counts of the ``inner`` part of one outer block (:func:`expand_window`).
+
+    ``before``, ``after``, ``valid`` are the outer block. Every valid inner pixel is counted
+    once (scores are finite and clipped into the range), so counts of several windows add up
+    and their sum is the number of valid pixels sampled.
+    """
+    v = np.asarray(valid, dtype=bool)
+    score = score_block(before, after, v, settings=settings, stats=stats, pixel_size_m=pixel_size_m)
+    return score_counts(score[inner], v[inner], edges, value_range)
+
+
 def detect_arrays(before: np.ndarray, after: np.ndarray, valid: np.ndarray | None = None, *,
                   pixel_size_m: float, settings: Settings = Settings(),
                   dtype: str = "float32", sample_stride: int = 1) -> DetectionResult:
@@ -454,8 +532,7 @@ def detect_arrays(before: np.ndarray, after: np.ndarray, valid: np.ndarray | Non
     score = score_block(b, a, ok, settings=settings, stats=stats, pixel_size_m=pixel_size_m)
     method = get_method(settings.method)
     edges = histogram_edges(HIST_BINS, method.value_range)
-    lo, hi = method.value_range
-    counts, _ = np.histogram(np.clip(score[ok], lo, hi), bins=edges)
+    counts = score_counts(score, ok, edges, method.value_range)
     t, tinfo = choose_threshold(settings, counts, edges)
     info.update(tinfo)
     mask = clean_mask((score > np.float32(t)) & ok, ok, opening_radius=settings.opening_radius_px,

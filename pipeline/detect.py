@@ -1,19 +1,28 @@
 """The detection stage: before/after tiles -> change polygons ("patches"), streamed with dask.
 
 Thin orchestration of :mod:`detection.compose` over the lazy arrays of
-:mod:`pipeline.imagery`; every pass is bounded in memory by the chunk size:
+:mod:`pipeline.imagery`; every step is bounded in memory by the chunk size, and the imagery
+is read in full once (steps 1 and 2 read a decimated lattice and a few windows):
 
-1. **sample** a regular lattice of pixels (chunk-independent), count valid / nodata / cloud
-   pixels, and read up to three fixed windows of both dates for the co-registration check;
-   the scene statistics of the configured score come from these
-   (:func:`detection.compose.scene_statistics`, :mod:`detection.register`);
-2. **histogram** the score (the registered method mapped with its declared overlap,
-   :func:`detection.chunked.registered_score_array`) and choose the threshold for this image
-   (:func:`detection.compose.choose_threshold`);
-3. **threshold, clean** with overlap between chunks and **vectorise** per chunk, join pieces
-   across chunk borders, then the object filter (minimum area, hysteresis core;
-   :func:`detection.compose.object_filter`) and number the polygons in raster order of their
-   first pixel.
+1. **sample** a regular lattice of pixels (chunk-independent) and read up to three fixed
+   windows of both dates for the co-registration check; the scene statistics of the
+   configured score come from these (:func:`detection.compose.scene_statistics`,
+   :mod:`detection.register`);
+2. **threshold statistics** (methods that need the score histogram,
+   :func:`detection.compose.needs_histogram`): on an image of at most
+   :data:`detection.compose.EXACT_THRESHOLD_MAX_PIXELS` the score of every pixel (the
+   registered method mapped with its declared overlap,
+   :func:`detection.chunked.registered_score_array`) is computed once and kept in memory
+   (5 bytes a pixel with the valid mask) for step 3, so the threshold is exactly the
+   whole-image one; on a larger image the histogram comes from the windows of
+   :func:`detection.compose.threshold_windows`, each read alone, grown by the score's depth
+   and scored (``threshold_sample`` in the statistics says which). Then
+   :func:`detection.compose.choose_threshold`;
+3. **one pass**: score (unless kept from step 2), **threshold, clean** with overlap between
+   chunks and **vectorise** per chunk (the valid / nodata / cloud pixel counts are taken in the
+   same pass), join pieces across chunk borders, then the object filter (minimum area,
+   hysteresis core; :func:`detection.compose.object_filter`) and number the polygons in raster
+   order of their first pixel.
 
 The dask scheduler is whatever is active (threads by default, a ``distributed.Client`` when
 one is set up by the caller). Tasks hold paths, not open files.
@@ -24,11 +33,11 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
 import dask
-import dask.array as da
 import geopandas as gpd
 import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
@@ -38,18 +47,23 @@ from detection.chunked import (
     components_tasks,
     histogram_array,
     registered_score_array,
+    source_window,
 )
 from detection.compose import (
+    EXACT_THRESHOLD_MAX_PIXELS,
     HIST_BINS,
     SceneStats,
     Settings,
     _windows,
     choose_threshold,
+    expand_window,
     needs_histogram,
     object_filter,
     resolve_min_area,
     scene_statistics,
     score_depth,
+    threshold_windows,
+    window_counts,
 )
 from detection.normalize import sample_stride
 from detection.registry import get_method
@@ -198,6 +212,37 @@ def detect_on_imagery(
         raise InputFileError(exc.path, exc.problem) from None
 
 
+def _window_counts(img: Imagery, settings: Settings, stats: SceneStats, pixel_size_m: float,
+                   depth: int, edges: np.ndarray, value_range: tuple[float, float]
+                   ) -> tuple[np.ndarray, int]:
+    """Score histogram over :func:`detection.compose.threshold_windows`, and how many windows.
+
+    Each window is read straight from the imagery's readers, grown by the score's ``depth``
+    (so its pixels score as on the whole grid), scored and counted; only the windows are read.
+    """
+    grid_shape = img.grid.shape
+    parts = []
+    for win in threshold_windows(grid_shape):
+        (rows, cols), inner = expand_window(win, depth, grid_shape)
+        try:  # the imagery's own definition of valid, on the window's arrays
+            sub = replace(img, before=source_window(img.before, rows, cols),
+                          after=source_window(img.after, rows, cols),
+                          cloud=source_window(img.cloud, rows, cols))
+            b, a, v = sub.before, sub.after, sub.valid
+        except TypeError:  # not a dataclass: slice (reads the chunks the window touches)
+            b, a, v = img.before[:, rows, cols], img.after[:, rows, cols], img.valid[rows, cols]
+        # one block each, graphs not optimised: dask's task fusion would give valid its own
+        # copy of the window reads
+        b, a, v = (x.rechunk(x.shape).to_delayed(optimize_graph=False).ravel()[0] for x in (b, a, v))
+        parts.append(dask.delayed(window_counts, pure=True)(
+            b, a, v, inner, settings=settings, stats=stats,
+            pixel_size_m=float(pixel_size_m), edges=edges, value_range=value_range))
+    counts = np.zeros(len(edges) - 1, dtype=np.int64)
+    for c in dask.compute(*parts, optimize_graph=False):
+        counts += c
+    return counts, len(parts)
+
+
 def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bool
                        ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     from detection.register import estimate_shift
@@ -210,14 +255,14 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
     data_valid = img.data_valid
     valid = data_valid & ~img.cloud
 
-    # -- pass 1: sample for the scene statistics, co-registration windows, pixel counts
+    # -- pass 1: decimated sample for the scene statistics, co-registration windows
     t = time.perf_counter()
     stride = sample_stride(grid.height, grid.width, SAMPLE_TARGET)
     wins = _windows(grid.shape) if (settings.method == "learned" and settings.correct_shift) else []
     with _step("sampling pixels for the scene statistics", progress):
-        sb, sa, sv, n_data, n_cloud, *win_arrays = dask.compute(
+        sb, sa, sv, *win_arrays = dask.compute(
             img.before[:, ::stride, ::stride], img.after[:, ::stride, ::stride],
-            valid[::stride, ::stride], data_valid.sum(), (data_valid & img.cloud).sum(),
+            valid[::stride, ::stride],
             *[x[:, r, c] for r, c in wins for x in (img.before, img.after)],
         )
     sb, sa = sb[:, sv], sa[:, sv]
@@ -238,28 +283,51 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
     depth = score_depth(settings, pixel_size)
     score = registered_score_array(img.before, img.after, valid, settings=settings,
                                    stats=stats_scene, pixel_size_m=pixel_size, depth=depth)
+    # pixel counts: computed with whichever step reads the imagery in full (chunks shared)
+    n_data_arr, n_cloud_arr = data_valid.sum(), (data_valid & img.cloud).sum()
 
-    # -- pass 2: threshold for this image
+    # -- threshold for this image: from every pixel of a small image (its score kept in
+    # memory for the pass below), from windows spread over a large one; never a full read
     t = time.perf_counter()
     counts = edges = None
+    threshold_sample: str | None = None
+    counted = None
     if needs_histogram(settings):
         edges = histogram_edges(HIST_BINS, method.value_range)
-        with _step("score histogram for the threshold", progress):
-            (counts,) = dask.compute(histogram_array(score, valid, edges, method.value_range))
+        if grid.height * grid.width <= EXACT_THRESHOLD_MAX_PIXELS:
+            with _step("scoring every pixel for the threshold", progress):
+                score, valid, n_data_arr, n_cloud_arr = dask.persist(score, valid, n_data_arr,
+                                                                     n_cloud_arr)
+                (counts,) = dask.compute(histogram_array(score, valid, edges, method.value_range))
+            threshold_sample = "whole image"
+        else:
+            with _step("scoring windows for the threshold", progress):
+                counts, n_win = _window_counts(img, settings, stats_scene, pixel_size, depth,
+                                               edges, method.value_range)
+            threshold_sample = f"{n_win} windows, {int(counts.sum())} pixels"
+            if counts.sum() == 0 and sv.any():  # no valid pixel in any window: whole image
+                with _step("score histogram for the threshold", progress):
+                    (counts,) = dask.compute(histogram_array(score, valid, edges, method.value_range))
+                threshold_sample = "whole image (second read: no valid pixel in the windows)"
+        counted = int(counts.sum())
     threshold, tinfo = choose_threshold(settings, counts, edges)
     timings["threshold_s"] = time.perf_counter() - t
 
-    # -- pass 3: mask, clean, vectorise per chunk; merge
+    # -- one pass: score, mask, clean with overlap, vectorise per chunk; merge
     t = time.perf_counter()
     change = (score > np.float32(threshold)) & valid
     cleaned = clean_array(change, valid, settings.opening_radius_px, settings.closing_radius_px)
-    tasks = components_tasks(cleaned, score)
-    with _step("thresholding, cleaning and vectorising", progress), warnings.catch_warnings():
+    # optimised together, then computed as delayed pieces: the chunks of the imagery (or of the
+    # kept score) are read once for the components and the pixel counts
+    cleaned, score, n_data_arr, n_cloud_arr = dask.optimize(cleaned, score, n_data_arr, n_cloud_arr)
+    tasks = components_tasks(cleaned, score, optimize_graph=False)
+    pixel_counts = [x.to_delayed(optimize_graph=False).item() for x in (n_data_arr, n_cloud_arr)]
+    with _step("scoring, thresholding, cleaning and vectorising", progress), warnings.catch_warnings():
         # rasterio's shapes() in worker threads now and then emits a spurious
         # NotGeoreferencedWarning (a race inside rasterio; the coordinates are right). The filter is
         # set here, in the one thread that starts the compute, not in the workers.
         warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
-        chunks = dask.compute(*tasks)
+        *chunks, n_data, n_cloud = dask.compute(*tasks, *pixel_counts)
     comps = merge_components(list(chunks))
     timings["vectorise_s"] = time.perf_counter() - t
 
@@ -298,6 +366,8 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
         "otsu_threshold": tinfo["otsu_threshold"],
         "threshold_high": tinfo.get("threshold_high"),
         "min_threshold": settings.min_threshold,
+        "threshold_sample": threshold_sample,
+        "threshold_sample_pixels": counted,
         "shift": shift_info,
         "score_depth_px": int(depth),
         "scene": stats_scene.as_dict(),

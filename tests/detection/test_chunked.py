@@ -93,3 +93,66 @@ def test_components_dask_equals_eager(pair, size):
     assert lazy.pixels.sum() == mask.sum() and 390 < lazy.pixels[0] <= 400  # a few invalid px
     assert lazy.mean_scores.tolist() == eager.mean_scores.tolist()
     assert all(a.equals_exact(b, 0.0) for a, b in zip(lazy.geometries, eager.geometries))
+
+
+class _CountingReader:
+    """A lazy (bands, rows, cols) source that records the windows asked of it."""
+
+    ndim = 3
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, data: np.ndarray):
+        self.data = data
+        self.shape = data.shape
+        self.keys: list = []
+
+    def __getitem__(self, key):
+        self.keys.append(key)
+        return self.data[key]
+
+
+def test_source_window_reads_only_the_window():
+    from detection.chunked import source_window
+
+    data = np.arange(2 * 300 * 200, dtype=np.float32).reshape(2, 300, 200)
+    reader = _CountingReader(data)
+    arr = da.from_array(reader, chunks=(2, 128, 128), name="reader-test", asarray=False, fancy=False,
+                        meta=np.empty((0, 0, 0), dtype=np.float32))
+    win = source_window(arr, slice(100, 140), slice(120, 150))  # inside 4 chunks
+    assert win.shape == (2, 40, 30)
+    np.testing.assert_array_equal(win.compute(), data[:, 100:140, 120:150])
+    assert reader.keys == [(slice(None), slice(100, 140), slice(120, 150))]
+    # a computed (or in-memory) array is sliced as usual
+    derived = arr + 1
+    np.testing.assert_array_equal(source_window(derived, slice(0, 5), slice(0, 7)).compute(),
+                                  data[:, :5, :7] + 1)
+
+
+@pytest.mark.parametrize("method", ["spectral", "learned"])
+def test_window_counts_of_a_partition_equal_the_whole_image_counts(pair, method):
+    from detection.compose import (
+        Settings, expand_window, scene_statistics, score_block as registered, score_counts,
+        score_depth, window_counts,
+    )
+    from detection.registry import get_method
+    from detection.threshold import histogram_edges
+
+    before, after, valid = pair
+    before = np.where(np.isfinite(after), before, np.nan).astype(np.float32)
+    settings = Settings(method=method)
+    ok = valid & np.isfinite(before).all(0)
+    stats = scene_statistics(settings, before[:, ok], after[:, ok], dtype="uint16")
+    depth = score_depth(settings, 2.0)
+    value_range = get_method(method).value_range
+    edges = histogram_edges(1000, value_range)
+    whole = registered(before, after, ok, settings=settings, stats=stats, pixel_size_m=2.0)
+    expected = score_counts(whole, ok, edges, value_range)
+    total = np.zeros_like(expected)
+    for rows in (slice(0, 37), slice(37, 100), slice(100, 150)):  # windows tiling the grid
+        for cols in (slice(0, 70), slice(70, 130)):
+            (r, c), inner = expand_window((rows, cols), depth, ok.shape)
+            total += window_counts(before[:, r, c], after[:, r, c], ok[r, c], inner,
+                                   settings=settings, stats=stats, pixel_size_m=2.0, edges=edges,
+                                   value_range=value_range)
+    assert total.sum() == ok.sum()
+    np.testing.assert_array_equal(total, expected)

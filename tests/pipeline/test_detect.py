@@ -324,3 +324,80 @@ def test_learned_real_no_change_pair_finds_nothing(shared_data):
                         bands={"blue": 3, "green": 2, "red": 1, "nir": 4})
     patches, stats = detect_learned(cfg, chunk_px=128)
     assert len(patches) == 0
+
+
+# --------------------------------------------------------------------------- one pass over the pixels
+@pytest.fixture
+def read_log(monkeypatch):
+    """Every window the imagery reader is asked for: (date folder, rows, cols) -> times read."""
+    import collections
+
+    import pipeline.imagery as imagery
+
+    log: collections.Counter = collections.Counter()
+    original = imagery._DateReader.__getitem__
+
+    def counted(self, key):
+        date = Path(self.tiles[0].path).parent.name if self.tiles else "?"
+        log[(date, key[1].start, key[1].stop, key[2].start, key[2].stop)] += 1
+        return original(self, key)
+
+    monkeypatch.setattr(imagery._DateReader, "__getitem__", counted)
+    return log
+
+
+def _pixels(log, date: str) -> int:
+    return sum((k[2] - k[1]) * (k[4] - k[3]) * n for k, n in log.items() if k[0] == date)
+
+
+@pytest.mark.parametrize("threshold", ["otsu", 0.1])
+def test_imagery_is_read_in_full_once_after_the_sample(tmp_path, read_log, threshold):
+    # 128 x 176 px: the statistics lattice has stride 1 here, so it reads every chunk once; the
+    # threshold and the detection then share a single read (before: three reads of each chunk)
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")], seasonal=True)
+    patches, stats = detect(cfg, chunk_px=64, threshold=threshold)
+    assert len(patches) == 1
+    for date in ("before", "after"):
+        assert _pixels(read_log, date) == 2 * H * W
+    assert set(read_log.values()) == {2}  # every chunk window: the lattice, then the one pass
+    assert stats["threshold_sample"] == ("whole image" if threshold == "otsu" else None)
+    if threshold == "otsu":
+        assert stats["threshold_sample_pixels"] == stats["pixels_valid"]
+
+
+def test_windowed_threshold_reads_only_the_windows(tmp_path, read_log, monkeypatch):
+    import detection.compose as compose
+    import pipeline.detect as detect_stage
+
+    monkeypatch.setattr(detect_stage, "EXACT_THRESHOLD_MAX_PIXELS", 0)  # the large-image rule
+    monkeypatch.setattr(compose, "THRESHOLD_WINDOW_PX", 32)
+    monkeypatch.setattr(compose, "THRESHOLD_WINDOWS_PER_SIDE", 2)
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")], seasonal=True)
+    patches, stats = detect(cfg, chunk_px=64)
+    assert stats["threshold_sample"] == f"4 windows, {4 * 32 * 32} pixels"
+    assert stats["threshold_sample_pixels"] == 4 * 32 * 32
+    for date in ("before", "after"):  # lattice + the one pass + 4 windows of 32 x 32 (depth 0)
+        assert _pixels(read_log, date) == 2 * H * W + 4 * 32 * 32
+    windows = [k for k in read_log if (k[2] - k[1], k[4] - k[3]) == (32, 32)]
+    assert len(windows) == 8 and all(read_log[k] == 1 for k in windows)
+
+
+@pytest.mark.parametrize("method", ["spectral", "learned"])
+def test_windowed_threshold_equals_whole_image_threshold_when_the_window_is_the_image(
+        tmp_path, monkeypatch, method):
+    import pipeline.detect as detect_stage
+
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete"), ((slice(5, 20), slice(100, 120)), "steel")],
+                    seasonal=True)
+    kw = {"method": method, "chunk_px": 64}
+    if method == "learned":
+        kw["threshold"] = "auto"
+    exact, exact_stats = detect(cfg, **kw)
+    monkeypatch.setattr(detect_stage, "EXACT_THRESHOLD_MAX_PIXELS", 0)
+    windowed, stats = detect(cfg, **kw)  # one 256 px window, clipped: the whole 128 x 176 grid
+    assert exact_stats["threshold_sample"] == "whole image"
+    assert stats["threshold_sample"] == f"1 windows, {exact_stats['pixels_valid']} pixels"
+    assert stats["otsu_threshold"] == exact_stats["otsu_threshold"]
+    assert stats["threshold"] == exact_stats["threshold"]
+    assert list(windowed.mean_score) == list(exact.mean_score)
+    assert all(shapely.equals_exact(a, b, 0.0) for a, b in zip(windowed.geometry, exact.geometry))

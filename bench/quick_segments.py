@@ -31,6 +31,8 @@ def norm(x):
     return out.transpose(1,2,0)
 
 def coverage(mask, after, pixel):
+    if args.get('mode') == 'objects':
+        return coverage_objects(mask, after, pixel)
     seg=felzenszwalb(norm(after), scale=SCALE, sigma=0.8, min_size=max(4,int(MINM2/pixel/pixel)))
     lab,n=ndimage.label(mask, structure=np.ones((3,3)))
     if n==0: return lab, np.zeros(0)
@@ -45,6 +47,21 @@ def coverage(mask, after, pixel):
         ext=segsize[ids].sum()
         cov[i-1]=m.sum()/ext
     return lab,cov
+
+def coverage_objects(mask, after, pixel):
+    """The shipped implementation: detection.objects on each patch's own window."""
+    from detection.objects import coverage_of_patches, stretch_limits
+    from detection.vectorize import chunk_components, merge_components
+    lab,n=ndimage.label(mask, structure=np.ones((3,3)))
+    if n==0: return lab, np.zeros(0)
+    comps=merge_components([chunk_components(mask, mask.astype(np.float32))])
+    lo,hi=stretch_limits(after[:3].reshape(3,-1)[:, ::7])
+    cov=coverage_of_patches(comps.geometries, lambda r0,r1,c0,c1: after[:, r0:r1, c0:c1], mask.shape,
+                            lo=lo, hi=hi, pixel_size_m=pixel)
+    # components -> labels: the label under each component's first pixel
+    out=np.ones(n)
+    out[lab[comps.first_rows, comps.first_cols]-1]=cov
+    return lab,out
 
 t=time.time()
 lev={c:[] for c in COVS}

@@ -18,7 +18,10 @@ Steps
 5. **clean** (opening, closing), **components** (4-connected) and the **object filter**
    (:func:`object_filter`): a patch is kept when it reaches the minimum area and (learned) its
    highest probability reaches the model's upper threshold (hysteresis: pixels down to the
-   lower threshold grow a patch around a confident core, so a large lot comes out whole).
+   lower threshold grow a patch around a confident core, so a large lot comes out whole);
+6. **object test on the after date** (:func:`segment_filter`, :mod:`detection.objects`): a
+   patch covering under ``min_segment_coverage`` of the after-date segments it touches is a
+   piece of a whole field that changed, not an object, and is dropped.
 
 The ``onnx`` method (:mod:`detection.onnx_model`) replaces step 3 by the network's change
 probability on overlapping blended tiles (no shift correction: the network sees the dates as
@@ -28,18 +31,19 @@ delivered); its automatic threshold is the model's ``landcheck.threshold`` or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from detection.clean import clean_mask
-from detection.learned import LearnedModel, load_model, probability_block
+from detection.learned import LearnedModel, load_model, probability_block, shift_image
 from detection.normalize import (
     fit_gain_offset,
     relative_correction,
     robust_standardise,
     robust_standardise_params,
 )
+from detection.objects import MIN_SEGMENT_COVERAGE, coverage_of_patches, stretch_limits
 from detection.registry import get_method
 from detection.score import construction_score, reflectance_scale
 from detection.threshold import histogram_edges, otsu_threshold
@@ -57,6 +61,7 @@ __all__ = [
     "needs_histogram",
     "onnx_model",
     "object_filter",
+    "segment_filter",
     "resolve_min_area",
     "detect_arrays",
     "EXACT_THRESHOLD_MAX_PIXELS",
@@ -95,6 +100,8 @@ class Settings:
         16 pixels).
     correct_shift
         Measure and correct the misregistration of the after date.
+    min_segment_coverage
+        The object test on after-date segments (:func:`segment_filter`); 0 = off.
     """
 
     method: str = "learned"
@@ -105,6 +112,7 @@ class Settings:
     closing_radius_px: int = 1
     min_area_m2: float | str = 400.0
     correct_shift: bool = True
+    min_segment_coverage: float = MIN_SEGMENT_COVERAGE
 
 
 @dataclass(frozen=True)
@@ -378,6 +386,33 @@ def object_filter(comps: Components, *, pixel_area: float, min_area_m2: float,
     return keep
 
 
+def segment_filter(comps: Components, keep: np.ndarray, read_after: Callable[[int, int, int, int], np.ndarray],
+                   shape: tuple[int, int], *, after_sample: np.ndarray, pixel_size_m: float,
+                   min_coverage: float) -> tuple[np.ndarray, dict[str, Any]]:
+    """The kept components that are objects of their own on the after date, and a record.
+
+    A kept component covering less than ``min_coverage`` of the after-date segments it touches
+    is dropped (:mod:`detection.objects`: a piece of a whole field that changed). Each is judged
+    on its own window of the after date (``read_after(row0, row1, col0, col1)``, bands in
+    :data:`BAND_ORDER`, misregistration corrected), stretched with the scene's limits from
+    ``after_sample`` (``(bands, n)`` valid sample pixels), so the result is chunk-independent.
+    """
+    info: dict[str, Any] = {"min_segment_coverage": float(min_coverage), "polygons_dropped_by_segments": 0,
+                            "area_dropped_by_segments_px": 0}
+    keep = np.asarray(keep, dtype=bool).copy()
+    if min_coverage <= 0 or not keep.any():
+        return keep, info
+    lo, hi = stretch_limits(np.asarray(after_sample)[:3])
+    idx = np.flatnonzero(keep)
+    cov = coverage_of_patches(comps.geometries[idx], read_after, shape, lo=lo, hi=hi,
+                              pixel_size_m=pixel_size_m)
+    drop = idx[cov < float(min_coverage)]
+    keep[drop] = False
+    info["polygons_dropped_by_segments"] = int(drop.size)
+    info["area_dropped_by_segments_px"] = int(comps.pixels[drop].sum())
+    return keep, info
+
+
 @dataclass(frozen=True)
 class DetectionResult:
     """Eager detection output."""
@@ -540,5 +575,12 @@ def detect_arrays(before: np.ndarray, after: np.ndarray, valid: np.ndarray | Non
     comps = merge_components([chunk_components(mask, score)])
     keep = object_filter(comps, pixel_area=pixel_size_m ** 2, min_area_m2=settings.min_area_m2,
                          high=tinfo.get("threshold_high"))
+    if settings.min_segment_coverage > 0 and keep.any():
+        after3 = shift_image(a[:3], *stats.shift)
+        keep, seg_info = segment_filter(
+            comps, keep, lambda r0, r1, c0, c1: after3[:, r0:r1, c0:c1], ok.shape,
+            after_sample=a[:3, ::s, ::s][:, sv], pixel_size_m=pixel_size_m,
+            min_coverage=settings.min_segment_coverage)
+        info.update(seg_info)
     info["scene"] = stats.as_dict()
     return DetectionResult(score, mask, comps, keep, t, info)

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from detection.objects import MIN_SEGMENT_COVERAGE
 from overlay.accounting import RULES, Thresholds as ThresholdConfig
 from pipeline.errors import ConfigError, InputFileError
 
@@ -121,7 +122,10 @@ class DetectionConfig:
     ``onnx`` (:func:`check_model`); ``threshold`` ``auto`` (the method's per-image rule), ``otsu`` or a
     number; ``min_threshold`` the floor of an automatic threshold (None = the method's
     default: 0.08 for ``spectral``, the model's lower threshold for ``learned``);
-    ``correct_shift`` measures and corrects a misregistration of the after date.
+    ``correct_shift`` measures and corrects a misregistration of the after date;
+    ``min_segment_coverage`` drops a patch covering less than this share of the after-date
+    segments it touches (a piece of a whole field that changed; 0 = no test,
+    :mod:`detection.objects`).
     """
 
     min_area_m2: float | str = 400.0
@@ -134,6 +138,7 @@ class DetectionConfig:
     method: str = "learned"
     model: Path | None = None
     correct_shift: bool = True
+    min_segment_coverage: float = MIN_SEGMENT_COVERAGE
 
 
 @dataclass(frozen=True)
@@ -514,7 +519,7 @@ def _detection(section: _Section | None) -> DetectionConfig:
         return DetectionConfig()
     section.check_keys(("method", "model", "min_area_m2", "threshold", "min_threshold",
                         "opening_radius_px", "closing_radius_px", "chunk_px", "max_grid_pixels",
-                        "correct_shift"))
+                        "correct_shift", "min_segment_coverage"))
     from detection.registry import METHOD_NAMES
 
     d = DetectionConfig()
@@ -562,6 +567,8 @@ def _detection(section: _Section | None) -> DetectionConfig:
         method=method,
         model=model,
         correct_shift=bool(correct_shift),
+        min_segment_coverage=float(section.number("min_segment_coverage", d.min_segment_coverage,
+                                                  low=0.0, high=1.0)),
         **radii,
     )
 

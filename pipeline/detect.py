@@ -59,6 +59,7 @@ from detection.compose import (
     expand_window,
     needs_histogram,
     object_filter,
+    segment_filter,
     resolve_min_area,
     scene_statistics,
     score_depth,
@@ -109,7 +110,27 @@ def settings_from_config(detection: DetectionConfig) -> Settings:
         closing_radius_px=detection.closing_radius_px,
         min_area_m2=detection.min_area_m2,
         correct_shift=detection.correct_shift,
+        min_segment_coverage=detection.min_segment_coverage,
     )
+
+
+def after_window_reader(img: Imagery, shift: tuple[int, int]):
+    """``read(row0, row1, col0, col1)``: the after date's first three bands in a window of the
+    grid, misregistration-corrected like the score (``shift_image``: ``out[y, x] =
+    after[y - dy, x - dx]``), NaN outside the grid. Reads only the window."""
+    dy, dx = (int(v) for v in shift)
+    height, width = img.grid.shape
+
+    def read(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        out = np.full((3, r1 - r0, c1 - c0), np.nan, dtype=np.float32)
+        sr0, sr1 = max(r0 - dy, 0), min(r1 - dy, height)
+        sc0, sc1 = max(c0 - dx, 0), min(c1 - dx, width)
+        if sr1 > sr0 and sc1 > sc0:
+            block = source_window(img.after, slice(sr0, sr1), slice(sc0, sc1))[:3]
+            out[:, sr0 + dy - r0:sr1 + dy - r0, sc0 + dx - c0:sc1 + dx - c0] = block.compute(scheduler="sync")
+        return out
+
+    return read
 
 
 def check_model(detection: DetectionConfig, band_names: tuple[str, ...]) -> None:
@@ -337,6 +358,13 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
     keep = object_filter(comps, pixel_area=grid.pixel_area, min_area_m2=min_area_m2,
                          high=tinfo.get("threshold_high"))
     by_area = areas >= min_area_m2 * (1 - 1e-12)
+    t = time.perf_counter()
+    with _step("object test on the after date's segments", progress and bool(keep.any())):
+        keep_core = keep
+        keep, seg_info = segment_filter(comps, keep, after_window_reader(img, stats_scene.shift), grid.shape,
+                                        after_sample=sa, pixel_size_m=pixel_size,
+                                        min_coverage=settings.min_segment_coverage)
+    timings["segments_s"] = time.perf_counter() - t
     kept = comps.select(keep)
     geoms = to_map_coordinates(kept.geometries, grid.transform)
     patches = gpd.GeoDataFrame(
@@ -381,7 +409,8 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
         "pixels_changed_kept": int(kept.pixels.sum()),
         "polygons_before_min_area": int(len(comps)),
         "polygons_after_min_area": int(by_area.sum()),
-        "polygons_dropped_by_core": int((by_area & ~keep).sum()),
+        "polygons_dropped_by_core": int((by_area & ~keep_core).sum()),
+        **seg_info,
         "polygons_kept": int(len(kept)),
         "polygons_dropped": int(len(comps) - len(kept)),
         "area_dropped_m2": float(areas[~keep].sum()),

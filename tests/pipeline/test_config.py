@@ -110,6 +110,8 @@ def mutate(data, dotted, value):
     ("detection", {"model": "nowhere.txt"}, "'detection.model' file not found"),
     ("detection", {"method": "spectral", "model": "nowhere.txt"}, "only used with method 'learned'"),
     ("detection", {"chunk_px": 8}, "at least 64"),
+    ("detection", {"min_segment_coverage": 1.5}, "'detection.min_segment_coverage' must be in [0.0, 1.0]"),
+    ("detection", {"min_segment_coverage": "yes"}, "'detection.min_segment_coverage' must be"),
     ("imagery", KeyError, "either 'imagery'"),
 ])
 def test_bad_values_are_one_line_errors(files, dotted, value, message):
@@ -233,3 +235,11 @@ def test_min_area_auto(files):
     assert resolve_min_area(cfg.detection.min_area_m2, 2.0) == 64.0
     assert resolve_min_area(cfg.detection.min_area_m2, 5.0) == 400.0
 
+
+
+def test_min_segment_coverage_default_and_off(files):
+    from detection.objects import MIN_SEGMENT_COVERAGE
+
+    assert load_config(write(files, base())).detection.min_segment_coverage == MIN_SEGMENT_COVERAGE
+    off = load_config(write(files, mutate(base(), "detection", {"min_segment_coverage": 0})))
+    assert off.detection.min_segment_coverage == 0.0

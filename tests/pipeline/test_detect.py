@@ -350,6 +350,12 @@ def _pixels(log, date: str) -> int:
     return sum((k[2] - k[1]) * (k[4] - k[3]) * n for k, n in log.items() if k[0] == date)
 
 
+def _object_windows(log) -> list:
+    """The windows read by the object test: of the after date only, once each."""
+    before = {k[1:] for k in log if k[0] == "before"}
+    return [k for k, n in log.items() if k[0] == "after" and n == 1 and k[1:] not in before]
+
+
 @pytest.mark.parametrize("threshold", ["otsu", 0.1])
 def test_imagery_is_read_in_full_once_after_the_sample(tmp_path, read_log, threshold):
     # 128 x 176 px: the statistics lattice has stride 1 here, so it reads every chunk once; the
@@ -357,6 +363,11 @@ def test_imagery_is_read_in_full_once_after_the_sample(tmp_path, read_log, thres
     cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")], seasonal=True)
     patches, stats = detect(cfg, chunk_px=64, threshold=threshold)
     assert len(patches) == 1
+    # the object test reads one small window of the after date per kept patch, around it
+    objects = _object_windows(read_log)
+    assert len(objects) == len(patches) == stats["polygons_kept"]
+    for key in objects:
+        del read_log[key]
     for date in ("before", "after"):
         assert _pixels(read_log, date) == 2 * H * W
     assert set(read_log.values()) == {2}  # every chunk window: the lattice, then the one pass
@@ -376,6 +387,8 @@ def test_windowed_threshold_reads_only_the_windows(tmp_path, read_log, monkeypat
     patches, stats = detect(cfg, chunk_px=64)
     assert stats["threshold_sample"] == f"4 windows, {4 * 32 * 32} pixels"
     assert stats["threshold_sample_pixels"] == 4 * 32 * 32
+    for key in _object_windows(read_log):
+        del read_log[key]
     for date in ("before", "after"):  # lattice + the one pass + 4 windows of 32 x 32 (depth 0)
         assert _pixels(read_log, date) == 2 * H * W + 4 * 32 * 32
     windows = [k for k in read_log if (k[2] - k[1], k[4] - k[3]) == (32, 32)]

@@ -1,0 +1,147 @@
+"""Object-level test on segments of the after date: is a patch an object, or a piece of a field?
+
+A new roof, yard or road is an object of its own in the after image: graph segmentation of the
+after date (Felzenszwalb & Huttenlocher 2004, ``skimage.segmentation.felzenszwalb``) gives it
+segments that the patch mostly covers. The largest false alarms on farmland are fragments of a
+whole field that changed (harvested, ploughed, gone bare and bright): the patch is the part of
+the field where the probability happened to cross the threshold, and the after-date segment it
+lies in is the whole field, many times larger than the patch.
+
+:func:`segment_coverage` measures, for one patch, the share of the after-date segments it
+touches that it covers; :func:`patch_windows` gives the window of the after date each patch is
+judged on (the patch's box plus :data:`WINDOW_MARGIN` times its extent on each side, so the
+result does not depend on chunks or tiles). A patch is dropped below
+:data:`MIN_SEGMENT_COVERAGE`. Chosen with ``bench/quick_segments.py`` (docs/benchmarks.md):
+on the held-out eastern half of NAIP North Dakota it took the pairs at or under 1 % flagged from
+39 to 42 of 45 at an unchanged LEVIR F1.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "MIN_SEGMENT_COVERAGE",
+    "SEGMENT_MIN_M2",
+    "SEGMENT_SCALE",
+    "SEGMENT_SIGMA",
+    "WINDOW_MARGIN",
+    "coverage_of_patches",
+    "patch_windows",
+    "segment_coverage",
+    "stretch_limits",
+]
+
+#: Felzenszwalb scale (larger = larger segments), on bands stretched to 0-1
+SEGMENT_SCALE = 50.0
+#: Gaussian pre-smoothing of the segmentation, pixels
+SEGMENT_SIGMA = 0.8
+#: smallest segment, m² (at least 4 pixels)
+SEGMENT_MIN_M2 = 25.0
+#: a patch covering less than this share of its after-date segments is a piece of a larger change
+MIN_SEGMENT_COVERAGE = 0.15
+#: the window of a patch reaches this many times the patch's extent beyond its box on each side
+WINDOW_MARGIN = 2.0
+#: the window reaches at least this many pixels beyond the patch's box
+MIN_MARGIN_PX = 16
+
+
+def stretch_limits(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band 1st and 99th percentiles of a ``(bands, n)`` sample of the after date (NaN ignored).
+
+    The stretch is the scene's, so a patch is segmented the same way whatever window holds it.
+    """
+    x = np.asarray(sample, dtype=np.float64)
+    lo = np.nanpercentile(x, 1, axis=1) if x.shape[1] else np.zeros(x.shape[0])
+    hi = np.nanpercentile(x, 99, axis=1) if x.shape[1] else np.ones(x.shape[0])
+    lo = np.nan_to_num(lo, nan=0.0)
+    hi = np.nan_to_num(hi, nan=1.0)
+    return lo, np.maximum(hi, lo + 1e-6)
+
+
+def patch_windows(bounds: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``(m, 4)`` int windows ``row0, row1, col0, col1`` of the after date for each patch.
+
+    Parameters
+    ----------
+    bounds
+        ``(m, 4)`` patch boxes in grid pixel coordinates ``xmin, ymin, xmax, ymax`` (x = column).
+    shape
+        ``(rows, cols)`` of the grid; windows are clipped to it.
+    """
+    b = np.asarray(bounds, dtype=np.float64).reshape(-1, 4)
+    ext = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    margin = np.maximum(np.ceil(WINDOW_MARGIN * ext), MIN_MARGIN_PX)
+    c0 = np.clip(np.floor(b[:, 0] - margin), 0, shape[1])
+    c1 = np.clip(np.ceil(b[:, 2] + margin), 0, shape[1])
+    r0 = np.clip(np.floor(b[:, 1] - margin), 0, shape[0])
+    r1 = np.clip(np.ceil(b[:, 3] + margin), 0, shape[0])
+    return np.stack([r0, r1, c0, c1], axis=1).astype(np.int64)
+
+
+def segment_coverage(after: np.ndarray, patch: np.ndarray, *, lo: np.ndarray, hi: np.ndarray,
+                     pixel_size_m: float) -> float:
+    """Share of the after-date segments touched by ``patch`` that the patch covers.
+
+    Parameters
+    ----------
+    after
+        ``(bands, h, w)`` after-date window (any band order, NaN = no data; the first three
+        bands are used).
+    patch
+        ``(h, w)`` bool, the patch's pixels in the window.
+    lo, hi
+        Per-band stretch limits (:func:`stretch_limits`) of the first three bands.
+    pixel_size_m
+        Ground pixel size, for the smallest segment.
+
+    Returns 1.0 for an empty patch (nothing to judge).
+    """
+    from skimage.segmentation import felzenszwalb
+
+    patch = np.asarray(patch, dtype=bool)
+    n = int(patch.sum())
+    if n == 0:
+        return 1.0
+    x = np.asarray(after[:3], dtype=np.float64)
+    lo3 = np.asarray(lo, dtype=np.float64)[:3, None, None]
+    hi3 = np.asarray(hi, dtype=np.float64)[:3, None, None]
+    rgb = np.clip((np.nan_to_num(x, nan=0.0) - lo3) / (hi3 - lo3), 0.0, 1.0).transpose(1, 2, 0)
+    min_px = max(4, int(round(SEGMENT_MIN_M2 / float(pixel_size_m) ** 2)))
+    seg = felzenszwalb(rgb, scale=SEGMENT_SCALE, sigma=SEGMENT_SIGMA, min_size=min_px)
+    sizes = np.bincount(seg.ravel())
+    touched = np.unique(seg[patch])
+    return float(n / sizes[touched].sum())
+
+
+def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, int], *, lo: np.ndarray,
+                        hi: np.ndarray, pixel_size_m: float) -> np.ndarray:
+    """:func:`segment_coverage` of each patch polygon on its own after-date window.
+
+    Parameters
+    ----------
+    geometries
+        ``(m,)`` patch polygons in grid pixel coordinates (x = column, y = row).
+    read_after
+        ``read_after(row0, row1, col0, col1) -> (bands, h, w)`` float array of the after date
+        (on the before date's grid, misregistration corrected).
+    shape
+        ``(rows, cols)`` of the grid.
+    lo, hi, pixel_size_m
+        As for :func:`segment_coverage`.
+    """
+    import shapely
+    from affine import Affine
+    from rasterio.features import rasterize
+
+    geoms = np.asarray(geometries, dtype=object)
+    out = np.ones(len(geoms), dtype=np.float64)
+    if len(geoms) == 0:
+        return out
+    for i, (g, (r0, r1, c0, c1)) in enumerate(zip(geoms, patch_windows(shapely.bounds(geoms), shape))):
+        if r1 <= r0 or c1 <= c0:
+            continue
+        patch = rasterize([(g, 1)], out_shape=(int(r1 - r0), int(c1 - c0)),
+                          transform=Affine.translation(float(c0), float(r0)), fill=0, dtype="uint8")
+        out[i] = segment_coverage(read_after(int(r0), int(r1), int(c0), int(c1)), patch.astype(bool),
+                                  lo=lo, hi=hi, pixel_size_m=pixel_size_m)
+    return out

@@ -1,0 +1,89 @@
+"""The after-date segment test: an object of its own against a fragment of a changed field."""
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from detection.objects import (
+    MIN_SEGMENT_COVERAGE,
+    coverage_of_patches,
+    patch_windows,
+    segment_coverage,
+    stretch_limits,
+)
+
+
+def _scene(seed: int = 0) -> np.ndarray:
+    """(3, 200, 200): dark green farmland, a 12x12 px bright roof at (20, 20), a bright bare
+    field filling rows 80-200, cols 60-200, all with mild noise."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((3, 200, 200))
+    img[:] = np.array([40.0, 90.0, 50.0])[:, None, None]
+    img[:, 20:32, 20:32] = np.array([200.0, 190.0, 185.0])[:, None, None]
+    img[:, 80:, 60:] = np.array([210.0, 200.0, 180.0])[:, None, None]
+    return img + rng.normal(0, 3, img.shape)
+
+
+def _limits(img: np.ndarray):
+    return stretch_limits(img.reshape(3, -1))
+
+
+def test_a_roof_covers_its_segment():
+    img = _scene()
+    patch = np.zeros(img.shape[1:], bool)
+    patch[20:32, 20:32] = True
+    lo, hi = _limits(img)
+    assert segment_coverage(img, patch, lo=lo, hi=hi, pixel_size_m=1.0) > 0.8
+
+
+def test_a_fragment_of_a_bright_field_is_a_small_part_of_its_segment():
+    img = _scene()
+    patch = np.zeros(img.shape[1:], bool)
+    patch[120:135, 120:135] = True
+    lo, hi = _limits(img)
+    cov = segment_coverage(img, patch, lo=lo, hi=hi, pixel_size_m=1.0)
+    assert cov < MIN_SEGMENT_COVERAGE
+    # the whole field as the patch is an object again
+    field = np.zeros(img.shape[1:], bool)
+    field[80:, 60:] = True
+    assert segment_coverage(img, field, lo=lo, hi=hi, pixel_size_m=1.0) > 0.8
+
+
+def test_empty_patch_is_not_judged():
+    img = _scene()
+    lo, hi = _limits(img)
+    assert segment_coverage(img, np.zeros(img.shape[1:], bool), lo=lo, hi=hi, pixel_size_m=1.0) == 1.0
+
+
+def test_windows_reach_twice_the_extent_and_stay_on_the_grid():
+    w = patch_windows(np.array([[50.0, 40.0, 60.0, 45.0], [0.0, 0.0, 2.0, 2.0]]), (100, 70))
+    # 10 px extent -> 20 px margin; x = column, y = row; clipped to 70 columns
+    assert w[0].tolist() == [20, 65, 30, 70]
+    # small patch: at least 16 px, clipped at 0
+    assert w[1].tolist() == [0, 18, 0, 18]
+
+
+def test_stretch_limits_ignore_nan_and_never_collapse():
+    s = np.array([[np.nan, 1.0, 2.0, 3.0], [5.0, 5.0, 5.0, 5.0]])
+    lo, hi = stretch_limits(s)
+    assert np.isfinite(lo).all() and (hi > lo).all()
+    assert 1.0 <= lo[0] <= 1.1 and 2.9 <= hi[0] <= 3.0
+
+
+def test_coverage_of_patches_reads_each_patch_window_in_grid_coordinates():
+    img = _scene()
+    lo, hi = _limits(img)
+    reads = []
+
+    def read_after(r0, r1, c0, c1):
+        reads.append((r0, r1, c0, c1))
+        return img[:, r0:r1, c0:c1]
+
+    roof = shapely.box(20, 20, 32, 32)  # x = column, y = row
+    fragment = shapely.box(120, 120, 135, 135)
+    cov = coverage_of_patches(np.array([roof, fragment], dtype=object), read_after, img.shape[1:],
+                              lo=lo, hi=hi, pixel_size_m=1.0)
+    assert cov[0] > 0.8 and cov[1] < MIN_SEGMENT_COVERAGE
+    assert len(reads) == 2 and reads[0][0] <= 20 and reads[0][1] >= 32
+    assert coverage_of_patches(np.array([], dtype=object), read_after, img.shape[1:], lo=lo, hi=hi,
+                               pixel_size_m=1.0).shape == (0,)

@@ -1,7 +1,9 @@
 """Choosing the change threshold: Otsu over a global score histogram, with a floor.
 
-The histogram is computed once over the whole grid (with dask, summing per-chunk integer
-counts, hence independent of chunking); Otsu's method only needs the counts. A no-change pair
+The histogram sums per-chunk (or per-window) integer counts, hence is independent of chunking:
+over the whole grid for an image of up to ``detection.compose.EXACT_THRESHOLD_MAX_PIXELS``, over
+the windows of ``detection.compose.threshold_windows`` for a larger one (``pipeline.detect``);
+Otsu's method only needs the counts. A no-change pair
 has a unimodal score histogram near 0, where Otsu still returns *some* split -- the floor
 ``min_threshold`` makes such a pair find nothing.
 """

@@ -11,7 +11,8 @@ import shapely
 from geopandas import GeoDataFrame, GeoSeries
 from pyproj import CRS
 
-__all__ = ["CGCS2000_GEOGRAPHIC", "gk3_central_meridian", "gk3_epsg_for_lon", "zone_epsg_for_geometries"]
+__all__ = ["CGCS2000_GEOGRAPHIC", "gk3_central_meridian", "gk3_epsg_for_lon", "gk3_epsg_for_lons",
+           "zone_epsg_for_geometries"]
 
 CGCS2000_GEOGRAPHIC = 4490
 _FIRST_EPSG, _FIRST_CM, _LAST_CM = 4534, 75, 135
@@ -30,6 +31,15 @@ def gk3_epsg_for_lon(lon: float) -> int:
     return _FIRST_EPSG + (gk3_central_meridian(lon) - _FIRST_CM) // 3
 
 
+def gk3_epsg_for_lons(lons: np.ndarray) -> np.ndarray:
+    """:func:`gk3_epsg_for_lon` of each longitude, vectorised (``ValueError`` for a non-finite one)."""
+    lons = np.asarray(lons, dtype=float)
+    if not np.isfinite(lons).all():
+        raise ValueError(f"longitude must be finite, got {lons[~np.isfinite(lons)][0]}")
+    cm = np.clip(3 * np.floor(lons / 3.0 + 0.5).astype(np.int64), _FIRST_CM, _LAST_CM)
+    return (_FIRST_EPSG + (cm - _FIRST_CM) // 3).astype(np.int64)
+
+
 def zone_epsg_for_geometries(geoms: GeoSeries | GeoDataFrame) -> np.ndarray:
     """Zone EPSG per geometry, from the longitude of its centroid.
 
@@ -41,4 +51,4 @@ def zone_epsg_for_geometries(geoms: GeoSeries | GeoDataFrame) -> np.ndarray:
         raise ValueError("geometries have no CRS")
     geographic = series.to_crs(CRS.from_epsg(CGCS2000_GEOGRAPHIC))
     lons = shapely.get_x(shapely.centroid(geographic.values))
-    return np.array([gk3_epsg_for_lon(float(lon)) for lon in lons], dtype=np.int64)
+    return gk3_epsg_for_lons(lons)

@@ -16,7 +16,8 @@ removed, can change it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ from geopandas import GeoDataFrame, GeoSeries
 from pyproj import CRS
 
 from overlay.contracts import MEASURE_COLUMNS, collision_suffix, location_code, make_jcbh
-from overlay.crs import CGCS2000_GEOGRAPHIC, gk3_epsg_for_lon, zone_epsg_for_geometries
+from overlay.crs import CGCS2000_GEOGRAPHIC, gk3_epsg_for_lons, zone_epsg_for_geometries
 
 __all__ = [
     "SLIVER_M2",
@@ -77,6 +78,25 @@ def _query(layer: GeoDataFrame | GeoSeries, geoms: GeoSeries) -> np.ndarray:
     return np.unique(hits)
 
 
+def _query_boxes(layer: GeoDataFrame, bounds: np.ndarray, geoms: GeoSeries) -> np.ndarray:
+    """Indexes of ``layer`` features whose box shares an area with the box of any of ``geoms``.
+
+    ``bounds`` are the layer's feature bounds. A superset of the features that can share an
+    area with ``geoms`` (only those count in :func:`measure_pieces`), found from the index
+    and the boxes alone, without a GEOS predicate per pair.
+    """
+    if len(layer) == 0 or len(geoms) == 0:
+        return np.empty(0, dtype=np.int64)
+    target = geoms.to_crs(layer.crs) if geoms.crs != layer.crs else geoms
+    gi, li = layer.sindex.query(target.values)
+    hits = li[_boxes_overlap(shapely.bounds(target.values)[gi], bounds[li])]
+    if 8 * len(hits) < len(layer):  # few hits in a large layer (one of many counties)
+        return np.unique(hits)
+    seen = np.zeros(len(layer), dtype=bool)
+    seen[hits] = True
+    return np.flatnonzero(seen)
+
+
 def county_tasks(
     patches: GeoDataFrame,
     counties: GeoDataFrame,
@@ -94,6 +114,8 @@ def county_tasks(
     patches_in_counties = patches.geometry.to_crs(counties.crs) if patches.crs != counties.crs \
         else patches.geometry
     pairs = counties.sindex.query(patches_in_counties.values, predicate="intersects")
+    layers = {"farmland": farmland, "basic_farmland": basic_farmland, "approved": approved}
+    bounds = {name: shapely.bounds(layer.geometry.values).reshape(-1, 4) for name, layer in layers.items()}
     tasks = []
     for ci in np.unique(pairs[1]):
         county = counties.iloc[[ci]]
@@ -109,10 +131,8 @@ def county_tasks(
             county=county.geometry,
             earlier_counties=earlier.geometry,
             patches=county_patches,
-            farmland=farmland.geometry.iloc[_query(farmland, county_patches.geometry)],
-            basic_farmland=basic_farmland.geometry.iloc[
-                _query(basic_farmland, county_patches.geometry)],
-            approved=approved.geometry.iloc[_query(approved, county_patches.geometry)],
+            **{name: layer.geometry.iloc[_query_boxes(layer, bounds[name], county_patches.geometry)]
+               for name, layer in layers.items()},
         ))
     return tasks
 
@@ -171,7 +191,26 @@ def _snap(value: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return np.where(whole - value < SLIVER_M2, whole, value)
 
 
-def overlap_free(layer: np.ndarray) -> np.ndarray:
+def _boxes_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row of two ``(n, 4)`` bounds arrays: whether the boxes share an area (not only an edge).
+
+    Two geometries whose boxes share no area have an intersection of zero area, so pairs
+    failing this test can be skipped without changing any measured area.
+    """
+    return ((np.minimum(a[:, 2], b[:, 2]) > np.maximum(a[:, 0], b[:, 0]))
+            & (np.minimum(a[:, 3], b[:, 3]) > np.maximum(a[:, 1], b[:, 1])))
+
+
+def _box_within(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """Per row of two ``(n, 4)`` bounds arrays: whether ``inner``'s box lies within ``outer``'s.
+
+    A necessary condition for ``outer`` to cover ``inner``: cheap pre-filter for GEOS predicates.
+    """
+    return ((outer[:, 0] <= inner[:, 0]) & (outer[:, 1] <= inner[:, 1])
+            & (outer[:, 2] >= inner[:, 2]) & (outer[:, 3] >= inner[:, 3]))
+
+
+def overlap_free(layer: np.ndarray, tree: shapely.STRtree | None = None) -> np.ndarray:
     """Per feature: True when it provably overlaps no other feature of ``layer``.
 
     GEOS's coverage validator flags every feature with an edge that lies inside another
@@ -180,11 +219,113 @@ def overlap_free(layer: np.ndarray) -> np.ndarray:
     Flagging is conservative: T-junctions and nested or duplicate features are flagged
     (a nested feature's container may stay unflagged; the nested one is enough to send a
     group down the union path).
+
+    Only features whose box shares an area with another feature's box can overlap anything;
+    the validator runs on those alone (their area-sharing neighbours are among them), the
+    others are overlap-free without a GEOS call.
     """
     layer = np.asarray(layer, dtype=object)
+    clean = np.ones(len(layer), dtype=bool)
     if len(layer) < 2:
-        return np.ones(len(layer), dtype=bool)
-    return np.asarray(shapely.is_empty(shapely.coverage_invalid_edges(layer)), dtype=bool)
+        return clean
+    tree = shapely.STRtree(layer) if tree is None else tree
+    a, b = tree.query(layer)  # pairs of features whose boxes meet
+    bounds = shapely.bounds(layer)
+    near = (a != b) & _boxes_overlap(bounds[a], bounds[b])
+    suspects = np.unique(a[near])
+    if len(suspects) > 1:
+        clean[suspects] = shapely.is_empty(shapely.coverage_invalid_edges(layer[suspects]))
+    return clean
+
+
+def _open_rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ring vertices of each polygon without holes, without the closing one: (xy, ring index)."""
+    xy, ring = shapely.get_coordinates(geoms, return_index=True)
+    keep = np.r_[ring[1:] == ring[:-1], False]
+    return xy[keep], ring[keep]
+
+
+def _cyclic_next(ring: np.ndarray) -> np.ndarray:
+    """Index of each vertex's successor in its open ring (``ring`` sorted; the last wraps around)."""
+    nxt = np.arange(1, len(ring) + 1)
+    if len(ring):
+        change = np.r_[ring[1:] != ring[:-1], True]
+        nxt[change] = np.flatnonzero(np.r_[True, change[:-1]])
+    return nxt
+
+
+def _twice_signed_area(xy: np.ndarray, ring: np.ndarray, n: int) -> np.ndarray:
+    """Shoelace sum per open ring (twice its signed area, positive counter-clockwise)."""
+    nxt = _cyclic_next(ring)
+    return np.bincount(ring, xy[:, 0] * xy[nxt, 1] - xy[nxt, 0] * xy[:, 1], minlength=n)
+
+
+def convex_polygons(geoms: np.ndarray) -> np.ndarray:
+    """Per geometry: True for a (valid) Polygon without holes whose boundary turns one way only.
+
+    Collinear vertices are allowed. Validity is assumed (a self-crossing ring turning one way,
+    a pentagram, would pass): the layers are made valid when they are read.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = np.zeros(len(geoms), dtype=bool)
+    cand = np.flatnonzero((shapely.get_type_id(geoms) == 3) & ~shapely.is_empty(geoms))
+    cand = cand[shapely.get_num_interior_rings(geoms[cand]) == 0]
+    if not len(cand):
+        return out
+    xy, ring = _open_rings(geoms[cand])
+    nxt = _cyclic_next(ring)
+    edge = xy[nxt] - xy
+    turn = edge[:, 0] * edge[nxt, 1] - edge[:, 1] * edge[nxt, 0]
+    left = np.bincount(ring, turn > 0, minlength=len(cand)) > 0
+    right = np.bincount(ring, turn < 0, minlength=len(cand)) > 0
+    out[cand] = left != right
+    return out
+
+
+def clipped_areas(subjects: np.ndarray, clips: np.ndarray) -> np.ndarray:
+    """Area of ``subjects[k] ∩ clips[k]`` per pair, without building the intersection.
+
+    ``clips`` must be convex polygons without holes (:func:`convex_polygons`), ``subjects``
+    polygons without holes, of any shape. Sutherland-Hodgman: each subject ring is cut by the
+    half-plane of each edge of its clip in turn, all pairs at once; for a concave subject the
+    ring may keep zero-width bridges along the clip's edges, which add no area. Coordinates
+    are taken relative to each clip's first vertex, so the shoelace sum keeps its precision.
+    """
+    k = len(subjects)
+    if k == 0:
+        return np.zeros(0)
+    cxy, cring = _open_rings(clips)
+    sxy, ring = _open_rings(subjects)
+    cstart = np.flatnonzero(np.r_[True, cring[1:] != cring[:-1]])
+    ccount = np.diff(np.r_[cstart, len(cring)])  # edges per clip
+    origin = cxy[cstart]
+    cxy, sxy = cxy - origin[cring], sxy - origin[ring]
+    sign = np.sign(_twice_signed_area(cxy, cring, k))  # the interior lies left (+) or right (-)
+    for j in range(int(ccount.max())):
+        if not len(ring):
+            break
+        a = cxy[cstart + np.minimum(j, ccount - 1)][ring]
+        b = cxy[cstart + (j + 1) % ccount][ring]
+        d = sign[ring] * ((b[:, 0] - a[:, 0]) * (sxy[:, 1] - a[:, 1])
+                          - (b[:, 1] - a[:, 1]) * (sxy[:, 0] - a[:, 0]))
+        d = np.where((ccount > j)[ring], d, 1.0)  # clips with fewer edges: all inside
+        nxt = _cyclic_next(ring)
+        inside = d >= 0
+        crossing = inside != inside[nxt]
+        # per vertex, in ring order: the vertex if inside, then the edge's crossing if any
+        count = inside.astype(np.int64) + crossing
+        start = np.cumsum(count) - count
+        out = np.empty((int(count.sum()), 2))
+        out[start[inside]] = sxy[inside]
+        c = np.flatnonzero(crossing)
+        t = d[c] / (d[c] - d[nxt[c]])
+        out[start[c] + inside[c]] = sxy[c] + t[:, None] * (sxy[nxt[c]] - sxy[c])
+        sxy, ring = out, np.repeat(ring, count)
+    return np.abs(_twice_signed_area(sxy, ring, k)) / 2.0
+
+
+def _no_ints() -> np.ndarray:
+    return np.empty(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -192,84 +333,190 @@ class CoveredParts:
     """Pairwise disjoint parts of some geometries inside the union of a layer.
 
     ``owner[k]`` is the index of the geometry that ``parts[k]`` belongs to; the parts of
-    one owner do not overlap, so areas add up (:meth:`area_by_owner`).
+    one owner do not overlap, so areas add up (:meth:`area_by_owner`). Parts measured
+    without being built (see :func:`covered_parts`'s ``area_only``) are listed as
+    ``measured_owner``, ``measured_feature`` (the layer feature cut) and ``measured_m2``.
     """
 
     owner: np.ndarray
     parts: np.ndarray
+    measured_owner: np.ndarray = field(default_factory=_no_ints)
+    measured_feature: np.ndarray = field(default_factory=_no_ints)
+    measured_m2: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def area_by_owner(self, n: int) -> np.ndarray:
-        """Summed part area per owner (length ``n``)."""
-        if len(self.owner) == 0:
-            return np.zeros(n)
-        return np.bincount(self.owner, weights=shapely.area(self.parts), minlength=n)
+        """Summed part area per owner (length ``n``), built and measured-only parts alike."""
+        built = np.bincount(self.owner, weights=shapely.area(self.parts), minlength=n) \
+            if len(self.owner) else np.zeros(n)
+        return built + self.measured_by_owner(n)
+
+    def measured_by_owner(self, n: int, features: np.ndarray | None = None) -> np.ndarray:
+        """Summed area per owner of the measured-only parts (of ``features`` only, a mask, if given)."""
+        sel = slice(None) if features is None else features[self.measured_feature]
+        return np.bincount(self.measured_owner[sel], weights=self.measured_m2[sel], minlength=n)
 
 
 class Layer:
-    """A layer's features with its spatial index and overlap flags, built once per task."""
+    """A layer's features with their boxes, spatial index and overlap flags, built once per task."""
 
     def __init__(self, geoms: np.ndarray) -> None:
         self.geoms = np.asarray(geoms, dtype=object)
+        self.bounds = shapely.bounds(self.geoms).reshape(-1, 4)
         self.tree = shapely.STRtree(self.geoms)
-        self.clean = overlap_free(self.geoms)
+        self._clean: np.ndarray | None = None
+        self._convex: np.ndarray | None = None
         shapely.prepare(self.geoms)
 
+    @property
+    def clean(self) -> np.ndarray:
+        """:func:`overlap_free` of the features, computed on first use."""
+        if self._clean is None:
+            self._clean = overlap_free(self.geoms, self.tree)
+        return self._clean
 
-def covered_parts(geoms: np.ndarray, layer: Layer) -> CoveredParts:
+    @property
+    def convex(self) -> np.ndarray:
+        """:func:`convex_polygons` of the features, computed on first use."""
+        if self._convex is None:
+            self._convex = convex_polygons(self.geoms)
+        return self._convex
+
+    def pairs(self, geoms: np.ndarray, bounds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(geometry, feature) index pairs whose boxes share an area (``bounds``: of ``geoms``)."""
+        gi, li = self.tree.query(geoms)
+        bounds = shapely.bounds(geoms).reshape(-1, 4) if bounds is None else bounds
+        keep = _boxes_overlap(bounds[gi], self.bounds[li])
+        return gi[keep], li[keep]
+
+
+def _union_by_owner(owner: np.ndarray, pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One union per owner of its pieces: (owners, unions), owners ascending."""
+    order = np.argsort(owner, kind="stable")
+    owner, pieces = owner[order], pieces[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    ends = np.r_[starts[1:], len(owner)]
+    merged = np.array([pieces[s] if e - s == 1 else shapely.union_all(pieces[s:e])
+                       for s, e in zip(starts, ends)], dtype=object)
+    return owner[starts], merged
+
+
+def covered_parts(
+    geoms: np.ndarray, layer: Layer,
+    area_only: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> CoveredParts:
     """Each geometry's part inside the union of ``layer``, as disjoint pieces (no double count).
 
-    A geometry covered by one feature is its own part. Otherwise each (geometry, feature)
-    intersection is a part when none of the features it meets can overlap another
-    (:func:`overlap_free`); a feature covered by the geometry is its own part (no GEOS
-    overlay). Only geometries meeting a flagged feature are unioned, as one part.
+    Pairs whose boxes share no area are skipped (their intersection has no area). A geometry
+    covered by one feature is its own part. Otherwise each (geometry, feature) intersection
+    is a part when none of the features it meets can overlap another (:func:`overlap_free`);
+    a feature covered by the geometry is its own part (no GEOS overlay). Only geometries
+    meeting a flagged feature are unioned, as one part. GEOS predicates run only where the
+    boxes allow them to hold.
+
+    ``area_only(geometry indexes, feature indexes)`` marks the pairs whose cut part is needed
+    for its area only: where the feature or the geometry is convex (the other a polygon without
+    holes) the area is measured by :func:`clipped_areas` and the part is not built.
     """
     geoms = np.asarray(geoms, dtype=object)
-    empty = np.empty(0, dtype=np.int64)
+    empty = CoveredParts(np.empty(0, dtype=np.int64), np.empty(0, dtype=object))
     if len(geoms) == 0 or len(layer.geoms) == 0:
-        return CoveredParts(empty, np.empty(0, dtype=object))
-    gi, li = layer.tree.query(geoms, predicate="intersects")
+        return empty
+    gbounds = shapely.bounds(geoms).reshape(-1, 4)
+    gi, li = layer.pairs(geoms, gbounds)
+    gb, lb = gbounds[gi], layer.bounds[li]
     if len(gi) == 0:
-        return CoveredParts(empty, np.empty(0, dtype=object))
-    within = shapely.covers(layer.geoms[li], geoms[gi])  # prepared layer features do the test
+        return empty
+    # a geometry covered by one feature is its own part (prepared layer features do the test)
+    maybe = np.flatnonzero(_box_within(gb, lb))
+    within = maybe[shapely.covers(layer.geoms[li[maybe]], geoms[gi[maybe]])]
     inside = np.zeros(len(geoms), dtype=bool)
     inside[gi[within]] = True
     keep = ~inside[gi]
-    gi, li = gi[keep], li[keep]
+    gi, li, gb, lb = gi[keep], li[keep], gb[keep], lb[keep]
     owners = [np.flatnonzero(inside)]
     parts = [geoms[inside]]
+    extra = None
     if len(gi):
         flagged = np.zeros(len(geoms), dtype=bool)
         flagged[gi[~layer.clean[li]]] = True
         # disjoint path: one part per (geometry, feature) pair
         simple = ~flagged[gi]
         sg, sl = gi[simple], li[simple]
-        whole = shapely.covered_by(layer.geoms[sl], geoms[sg])
+        maybe = np.flatnonzero(_box_within(lb[simple], gb[simple]))
+        whole = np.zeros(len(sg), dtype=bool)
+        whole[maybe[shapely.covered_by(layer.geoms[sl[maybe]], geoms[sg[maybe]])]] = True
+        measured = np.zeros(len(sg), dtype=bool)
+        if area_only is not None:
+            measured = ~whole & area_only(sg, sl)
+            measured[measured] = _clippable(geoms[sg[measured]], layer.geoms[sl[measured]],
+                                            layer.convex[sl[measured]])
+        if measured.any():
+            mg, ml = sg[measured], sl[measured]
+            swap = ~layer.convex[ml]  # then the geometry is the convex one
+            m2 = np.zeros(len(mg))
+            m2[~swap] = clipped_areas(geoms[mg[~swap]], layer.geoms[ml[~swap]])
+            m2[swap] = clipped_areas(layer.geoms[ml[swap]], geoms[mg[swap]])
+            extra = (mg, ml, m2)
+        built = ~measured
         cut = np.empty(len(sg), dtype=object)
         cut[whole] = layer.geoms[sl[whole]]
-        cut[~whole] = shapely.intersection(geoms[sg[~whole]], layer.geoms[sl[~whole]])
-        owners.append(sg)
-        parts.append(_polygonal(cut))
+        crossing = built & ~whole
+        cut[crossing] = shapely.intersection(geoms[sg[crossing]], layer.geoms[sl[crossing]])
+        owners.append(sg[built])
+        parts.append(_polygonal(cut[built]))
         # union path: geometries meeting a feature that may overlap another
         ug, ul = gi[~simple], li[~simple]
         if len(ug):
-            pieces = shapely.intersection(geoms[ug], layer.geoms[ul])
-            order = np.argsort(ug, kind="stable")
-            ug, pieces = ug[order], pieces[order]
-            starts = np.flatnonzero(np.r_[True, ug[1:] != ug[:-1]])
-            ends = np.r_[starts[1:], len(ug)]
-            merged = np.array([pieces[s] if e - s == 1 else shapely.union_all(pieces[s:e])
-                               for s, e in zip(starts, ends)], dtype=object)
-            owners.append(ug[starts])
+            owner, merged = _union_by_owner(ug, shapely.intersection(geoms[ug], layer.geoms[ul]))
+            owners.append(owner)
             parts.append(_polygonal(merged))
     owner = np.concatenate(owners).astype(np.int64)
     part = np.concatenate(parts)
     nonempty = ~shapely.is_empty(part)
-    return CoveredParts(owner[nonempty], part[nonempty])
+    if extra is None:
+        return CoveredParts(owner[nonempty], part[nonempty])
+    return CoveredParts(owner[nonempty], part[nonempty], *extra)
+
+
+def _clippable(geoms: np.ndarray, features: np.ndarray, convex_features: np.ndarray) -> np.ndarray:
+    """Per pair: whether :func:`clipped_areas` can measure it (one side convex, the other a
+    polygon without holes)."""
+    simple = (shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+    ok = convex_features & simple
+    rest = np.flatnonzero(~ok & (shapely.get_type_id(features) == 3))
+    if len(rest):
+        rest = rest[shapely.get_num_interior_rings(features[rest]) == 0]
+        ok[rest] = convex_polygons(geoms[rest])
+    return ok
 
 
 def _within_owner(inner: CoveredParts, outer: CoveredParts) -> CoveredParts:
     """Parts of parts, re-owned by the original geometries."""
     return CoveredParts(outer.owner[inner.owner], inner.parts)
+
+
+def _quiet_features(farm: Layer, basic: Layer, approved: Layer) -> tuple[np.ndarray, ...]:
+    """Per farmland feature: (settled, near an approval, inside one basic feature).
+
+    A feature is settled when it overlaps nothing else in its layer and lies within one
+    basic-farmland feature or shares no area with any (box test): its parts are all or none
+    basic farmland. A part of a settled feature that meets no approval (the feature's box or
+    the piece's box shares no area with any approval's) needs only its area, not its geometry.
+    """
+    n = len(farm.geoms)
+    fi, bi = basic.pairs(farm.geoms, farm.bounds)
+    near_basic = np.zeros(n, dtype=bool)
+    near_basic[fi] = True
+    maybe = _box_within(farm.bounds[fi], basic.bounds[bi])
+    fi, bi = fi[maybe], bi[maybe]
+    in_basic = np.zeros(n, dtype=bool)
+    in_basic[fi[shapely.covers(basic.geoms[bi], farm.geoms[fi])]] = True
+    near_approved = np.zeros(n, dtype=bool)
+    near_approved[approved.pairs(farm.geoms, farm.bounds)[0]] = True
+    settled = in_basic | ~near_basic
+    if settled.any():
+        settled &= farm.clean
+    return settled, near_approved, in_basic
 
 
 def measure_pieces(
@@ -279,17 +526,27 @@ def measure_pieces(
 
     Measured geometrically: the piece, its farmland part, the basic-farmland part of
     that, and the approved parts, each as disjoint pieces (:func:`covered_parts`; overlapping
-    layer features are unioned, never counted twice). Derived by subtraction so that the
-    invariants hold by construction: ``illegal = farmland - legal``, ``other = area - farmland``.
+    layer features are unioned, never counted twice). A farmland part that is all or none
+    basic farmland and meets no approval (:func:`_quiet_features`) is only measured, not
+    built. Derived by subtraction so that the invariants hold by construction:
+    ``illegal = farmland - legal``, ``other = area - farmland``.
     """
     pieces = np.asarray(pieces, dtype=object)
     n = len(pieces)
     area = shapely.area(pieces) if n else np.zeros(0)
     farm_layer, basic_layer, approved_layer = Layer(farmland), Layer(basic_farmland), Layer(approved)
-    farm = covered_parts(pieces, farm_layer)
+    settled, near_approved, in_basic = _quiet_features(farm_layer, basic_layer, approved_layer)
+    piece_near_approved = np.zeros(n, dtype=bool)
+    piece_near_approved[approved_layer.pairs(pieces)[0]] = True
+
+    def area_only(g: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """(piece, feature) pairs whose part is all or none basic and meets no approval."""
+        return settled[f] & ~(near_approved[f] & piece_near_approved[g])
+
+    farm = covered_parts(pieces, farm_layer, area_only)
     farmland_m2 = _snap(farm.area_by_owner(n), area)
     basic = _within_owner(covered_parts(farm.parts, basic_layer), farm)
-    basic_m2 = _snap(basic.area_by_owner(n), farmland_m2)
+    basic_m2 = _snap(basic.area_by_owner(n) + farm.measured_by_owner(n, in_basic), farmland_m2)
     legal_m2 = _snap(_within_owner(covered_parts(farm.parts, approved_layer), farm).area_by_owner(n),
                      farmland_m2)
     basic_legal_m2 = _snap(
@@ -329,7 +586,7 @@ def representative_points(patches: GeoDataFrame | GeoSeries) -> pd.DataFrame:
         raise ValueError("patches have no CRS")
     points = GeoSeries(shapely.point_on_surface(series.values), crs=series.crs)
     lons = shapely.get_x(points.to_crs(CRS.from_epsg(CGCS2000_GEOGRAPHIC)).values)
-    epsg = np.array([gk3_epsg_for_lon(float(lon)) for lon in lons], dtype=np.int64)
+    epsg = gk3_epsg_for_lons(lons)
     x, y = np.empty(len(points)), np.empty(len(points))
     for code in np.unique(epsg):
         sel = epsg == code
@@ -386,17 +643,27 @@ def _location_codes(pieces: pd.DataFrame) -> dict[str, str]:
     full-precision coordinates (then ``source_id``, for identical points): the first keeps the
     bare code, the next get ``A``, ``B``, ...
     """
-    patches = pieces.groupby(pieces["source_id"].astype(str), sort=False)[[_REP_X, _REP_Y]].first()
-    table = pd.DataFrame({
-        "cell": [location_code(x, y) for x, y in zip(patches[_REP_X], patches[_REP_Y])],
-        "neg_y": -patches[_REP_Y].to_numpy(),
-        "x": patches[_REP_X].to_numpy(),
-        "source_id": patches.index.to_numpy(),
-    })
-    table = table.sort_values(["cell", "neg_y", "x", "source_id"], kind="stable")
-    rank = table.groupby("cell", sort=False).cumcount()
-    return {sid: cell + collision_suffix(int(r))
-            for sid, cell, r in zip(table["source_id"], table["cell"], rank)}
+    sids = pieces["source_id"].astype(str).to_numpy(dtype=object)
+    first = ~pd.Series(sids).duplicated().to_numpy()  # one row per patch, as all its pieces agree
+    sids = sids[first]
+    xs, ys = pieces[_REP_X].to_numpy()[first], pieces[_REP_Y].to_numpy()[first]
+    cells = [location_code(x, y) for x, y in zip(xs.tolist(), ys.tolist())]
+    codes = dict(zip(sids.tolist(), cells))
+    cell_id, _ = pd.factorize(np.asarray(cells, dtype=object))
+    shared = np.flatnonzero(np.bincount(cell_id)[cell_id] > 1)  # only these need a suffix
+    if len(shared):
+        table = pd.DataFrame({"cell": cell_id[shared], "neg_y": -ys[shared], "x": xs[shared],
+                              "source_id": sids[shared]})
+        table = table.sort_values(["cell", "neg_y", "x", "source_id"], kind="stable")
+        rank = table.groupby("cell", sort=False).cumcount()
+        for sid, r in zip(table["source_id"].tolist(), rank.tolist()):
+            codes[sid] += collision_suffix(r)
+    return codes
+
+
+def _sort_order(*keys: list[str]) -> np.ndarray:
+    """Stable order of rows sorted by the string ``keys``, first key first."""
+    return np.lexsort([np.asarray(k, dtype=str) for k in reversed(keys)])
 
 
 def assign_patch_ids(pieces: GeoDataFrame, year: int, *, official_ids: bool = False) -> GeoDataFrame:
@@ -411,19 +678,18 @@ def assign_patch_ids(pieces: GeoDataFrame, year: int, *, official_ids: bool = Fa
     :func:`_location_codes`); every piece of a patch has the same location code.
     """
     out = pieces.copy()
-    codes = out["county_code"].astype(str)
+    codes = out["county_code"].astype(str).tolist()
+    sids = out["source_id"].astype(str).tolist()
     if official_ids:
-        ids = out["source_id"].astype(str).tolist()
+        ids = sids
     else:
         locations = _location_codes(out) if len(out) else {}
-        ids = [make_jcbh(code, year, locations[sid])
-               for code, sid in zip(codes, out["source_id"].astype(str))]
+        ids = [make_jcbh(code, year, locations[sid]) for code, sid in zip(codes, sids)]
     out = out.drop(columns=[c for c in (_REP_X, _REP_Y) if c in out.columns])
     out.insert(0, "patch_id", ids)
-    order = pd.DataFrame({"code": codes.to_numpy(), "id": ids,
-                          "source_id": out["source_id"].astype(str).to_numpy()}) \
-        .sort_values(["code", "id", "source_id"], kind="stable").index
-    return out.iloc[order].reset_index(drop=True)
+    if not len(out):
+        return out.reset_index(drop=True)
+    return out.iloc[_sort_order(codes, ids, sids)].reset_index(drop=True)
 
 
 def unassigned_parts(patches: GeoDataFrame, counties: GeoDataFrame) -> GeoDataFrame:

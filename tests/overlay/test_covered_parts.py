@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import shapely
 
-from overlay.split import Layer, covered_parts, measure_pieces, overlap_free
+from overlay.split import (Layer, clipped_areas, convex_polygons, covered_parts, measure_pieces,
+                           overlap_free)
 
 
 def reference_area(geoms: np.ndarray, layer: np.ndarray) -> np.ndarray:
@@ -98,3 +99,126 @@ def test_measure_pieces_matches_the_definition_on_overlapping_layers(seed):
                                shapely.area(shapely.intersection(pieces, app_union)), atol=0.011)
     np.testing.assert_allclose(got["farmland_m2"], got["legal_farmland_m2"] + got["illegal_farmland_m2"])
     np.testing.assert_allclose(got["area_m2"], got["farmland_m2"] + got["other_m2"])
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_area_only_parts_give_the_same_areas(name, seed):
+    """With every feature marked area-only, clippable pairs are measured, not built: same areas."""
+    rng = np.random.default_rng(seed)
+    layer = LAYERS[name](rng)
+    geoms = np.concatenate([random_boxes(rng, 60, 110.0, 3, 45), np.array([
+        shapely.Polygon([(5, 5), (60, 5), (60, 20), (20, 20), (20, 60), (5, 60)]),  # concave L
+        shapely.box(30, 30, 90, 90).difference(shapely.box(50, 50, 60, 60)),  # a hole
+        shapely.MultiPolygon([shapely.box(0, 70, 10, 80), shapely.box(40, 70, 50, 80)])], dtype=object)])
+    lay = Layer(layer)
+    parts = covered_parts(geoms, lay, lambda g, f: np.ones(len(g), dtype=bool))
+    np.testing.assert_allclose(parts.area_by_owner(len(geoms)), reference_area(geoms, layer), atol=1e-6)
+    if name in ("clean grid", "grid with holes"):
+        assert len(parts.measured_owner) > 0  # the fast path was taken
+    built = covered_parts(geoms, lay)
+    assert len(built.measured_owner) == 0  # without the mask every part is built
+    np.testing.assert_allclose(built.area_by_owner(len(geoms)),
+                               parts.area_by_owner(len(geoms)), atol=1e-6)
+
+
+def star(rng: np.random.Generator, cx: float, cy: float) -> shapely.Polygon:
+    """A concave polygon: vertices at random radii around a centre, in angle order."""
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
+    radii = rng.uniform(5, 40, 9)
+    return shapely.Polygon(np.c_[cx + radii * np.cos(angles), cy + radii * np.sin(angles)])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clipped_areas_match_geos(seed):
+    """Convex clips (boxes, hulls either way round) against convex and concave subjects, far from
+    the origin as real coordinates are, including shared edges, containment and disjoint pairs."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    x, y = rng.uniform(530000, 531000, n), rng.uniform(4840000, 4841000, n)
+    hulls = shapely.convex_hull(shapely.multipoints(
+        np.c_[np.repeat(x, 7) + rng.uniform(0, 50, 7 * n), np.repeat(y, 7) + rng.uniform(0, 50, 7 * n)],
+        indices=np.repeat(np.arange(n), 7)))
+    clips = {"box": shapely.box(x, y, x + rng.uniform(5, 60, n), y + rng.uniform(5, 60, n)),
+             "hull": hulls, "hull_cw": shapely.orient_polygons(hulls, exterior_cw=True)}
+    sx, sy = x + rng.uniform(-30, 30, n), y + rng.uniform(-30, 30, n)
+    subjects = {"box": shapely.box(sx, sy, sx + rng.uniform(5, 80, n), sy + rng.uniform(5, 80, n)),
+                "star": np.array([star(rng, a + 20, b + 20) for a, b in zip(sx, sy)], dtype=object),
+                "shared edge": shapely.box(x, y, x + 30, y + 30),
+                "inside": shapely.box(x + 1, y + 1, x + 2, y + 2),
+                "around": shapely.box(x - 100, y - 100, x + 200, y + 200),
+                "disjoint": shapely.box(x - 90, y - 90, x - 80, y - 80)}
+    for clip in clips.values():
+        assert convex_polygons(clip).all()
+        for subject in [*subjects.values(), clip]:
+            valid = shapely.is_valid(subject)
+            got = clipped_areas(subject[valid], clip[valid])
+            want = shapely.area(shapely.intersection(subject[valid], clip[valid]))
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert len(clipped_areas(np.empty(0, dtype=object), np.empty(0, dtype=object))) == 0
+
+
+def test_convex_polygons():
+    geoms = np.array([
+        shapely.box(0, 0, 1, 1),
+        shapely.Polygon([(0, 0), (1, 0), (2, 0), (2, 2), (0, 2)]),  # a collinear vertex is fine
+        shapely.Polygon([(0, 0), (2, 0), (2, 2), (1, 1), (0, 2)]),  # concave
+        shapely.box(0, 0, 4, 4).difference(shapely.box(1, 1, 2, 2)),  # a hole
+        shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]),
+        shapely.Polygon(),
+        shapely.Point(0, 0),
+    ], dtype=object)
+    assert list(convex_polygons(geoms)) == [True, True, False, False, False, False, False]
+
+
+def test_overlap_free_needs_no_validator_for_boxes_that_only_touch():
+    """Features whose boxes share an area are validated; two triangles sharing a diagonal do not
+    overlap; features whose boxes only touch are overlap-free without a GEOS call."""
+    b = shapely.box
+    triangles = np.array([shapely.Polygon([(0, 0), (1, 0), (1, 1)]),
+                          shapely.Polygon([(0, 0), (1, 1), (0, 1)]),
+                          b(1, 0, 2, 1), b(5, 5, 6, 6)], dtype=object)
+    assert overlap_free(triangles).all()
+    crossing = np.array([shapely.Polygon([(0, 0), (1, 0), (1, 1)]),
+                         shapely.Polygon([(0, 0), (1, 0.5), (0, 1)]),
+                         b(1, 0, 2, 1)], dtype=object)
+    assert list(overlap_free(crossing)) == [False, False, True]
+
+
+def test_measure_pieces_special_arrangements():
+    """Patch inside one parcel, parcel inside a patch, a patch touching parcels only along edges,
+    a concave patch over convex parcels, a convex patch over a concave parcel, parcels partly
+    basic and parcels near approvals: known areas, and the definition."""
+    b = shapely.box
+    farmland = np.array([
+        b(0, 0, 100, 100),                                          # 0: holds patch A
+        b(200, 0, 210, 10),                                         # 1: inside patch B
+        b(300, 0, 320, 20), b(320, 0, 340, 20),                     # 2, 3: patch C touches their edges
+        b(400, 0, 420, 20), b(420, 0, 440, 20), b(400, 20, 420, 40),  # 4-6: under the L patch D
+        shapely.Polygon([(500, 0), (560, 0), (560, 60), (530, 30), (500, 60)]),  # 7: concave, patch E
+        b(600, 0, 620, 20), b(620, 0, 640, 20),                     # 8, 9: patch F, half basic
+    ], dtype=object)
+    basic = np.array([b(0, 0, 100, 100), b(600, 0, 630, 20), b(400, 0, 420, 40)], dtype=object)
+    approved = np.array([b(430, 0, 450, 10), b(630, 15, 700, 100)], dtype=object)
+    pieces = np.array([
+        b(10, 10, 20, 30),                                          # A: 200 m², inside parcel 0
+        b(195, -5, 215, 15),                                        # B: 400 m², parcel 1 (100) inside
+        b(340, 0, 360, 20),                                         # C: touches parcel 3 only
+        shapely.Polygon([(405, 5), (435, 5), (435, 15), (415, 15), (415, 35), (405, 35)]),  # D: L
+        b(510, 10, 550, 50),                                        # E: over the concave parcel
+        b(610, 5, 635, 18),                                         # F
+    ], dtype=object)
+    got = measure_pieces(pieces, farmland, basic, approved)
+    assert list(got["farmland_m2"][:3]) == [200.0, 100.0, 0.0]
+    assert list(got["basic_farmland_m2"][:3]) == [200.0, 0.0, 0.0]
+    farm_union, basic_union, app_union = (shapely.union_all(g) for g in (farmland, basic, approved))
+    farm_geom = shapely.intersection(pieces, farm_union)
+    basic_geom = shapely.intersection(farm_geom, basic_union)
+    np.testing.assert_allclose(got["farmland_m2"], shapely.area(farm_geom), atol=1e-6)
+    np.testing.assert_allclose(got["basic_farmland_m2"], shapely.area(basic_geom), atol=1e-6)
+    np.testing.assert_allclose(got["legal_farmland_m2"],
+                               shapely.area(shapely.intersection(farm_geom, app_union)), atol=1e-6)
+    np.testing.assert_allclose(got["illegal_basic_farmland_m2"],
+                               shapely.area(shapely.difference(basic_geom, app_union)), atol=1e-6)
+    assert got["legal_farmland_m2"][3] == pytest.approx(25.0)  # D meets approval 0 on parcel 5
+    assert got["legal_farmland_m2"][5] == pytest.approx(3.0 * 5.0)  # F meets approval 1 on parcel 9

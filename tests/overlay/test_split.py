@@ -166,3 +166,31 @@ def test_no_false_parts_along_a_boundary_given_in_degrees(monkeypatch):
                                geometry=centres.buffer(300).values, crs=4529).to_crs(4490)
     monkeypatch.setattr(split, "SLIVER_M2", 1e-6)
     assert unassigned_parts(patches, counties).empty
+
+
+def test_tasks_hold_every_feature_sharing_area_and_none_only_touching(world):
+    """county_tasks picks layer features by box: a parcel touching the patches only along an edge is
+    left out (it adds no area), one sharing area is kept, and the figures are unchanged."""
+    from overlay.split import county_tasks
+
+    patches, counties, farmland, basic, approved = world
+    extra = gdf([box(40, 10, 60, 30), box(30, 20, 45, 35)])  # beside P1 (shares its edge), on P1
+    farmland = pd.concat([farmland, extra], ignore_index=True)
+    tasks = {t.county_code: t for t in county_tasks(patches, counties, farmland, basic, approved)}
+    held = {shapely.normalize(g).wkt for g in tasks["220201"].farmland.values}
+    assert shapely.normalize(box(30, 20, 45, 35)).wkt in held
+    assert shapely.normalize(box(40, 10, 60, 30)).wkt not in held
+    got = by_source(split_patches(patches, counties, farmland, basic, approved, year=2025))
+    assert got[("P1", "220201")].farmland_m2 == 600
+
+
+def test_representative_point_zones_match_the_scalar_rule():
+    """Patches on both sides of a zone border (127.5E) get the zone of their own longitude."""
+    from overlay.crs import gk3_epsg_for_lon
+    from overlay.split import representative_points
+
+    lons = np.array([127.49, 127.499, 127.501, 127.51, 126.0, 129.0])
+    geo = gpd.GeoSeries(shapely.buffer(shapely.points(lons, np.full(len(lons), 43.8)), 1e-4), crs=4490)
+    rep = representative_points(geo)
+    expected = [gk3_epsg_for_lon(lon) for lon in lons]
+    assert list(rep["epsg"]) == expected == [4551, 4551, 4552, 4552, 4551, 4552]

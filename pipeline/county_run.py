@@ -17,8 +17,10 @@ and cannot depend on any other county's patches.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -29,7 +31,7 @@ from overlay.contracts import PATCH_COLUMNS
 from overlay.crs import zone_epsg_for_geometries
 from overlay.split import CountyTask, assign_patch_ids, split_county
 from pipeline.county_package import PackageJob, PackageRecord, write_county_package
-from pipeline.layers import LayerSource, Window, read_window
+from pipeline.layers import LayerSource, Window, crs_of, read_window
 
 __all__ = ["Sources", "CountyJob", "CountyResult", "plan_jobs", "run_county", "bounds_in", "empty_pieces"]
 
@@ -81,11 +83,40 @@ class CountyResult:
 
 def bounds_in(bounds, src, dst) -> tuple[float, float, float, float]:
     """``bounds`` given in ``src`` as a box in ``dst`` (edges densified, so curved edges are inside)."""
+    transformer = _transformer(src, dst)
+    if transformer is None:
+        return tuple(float(v) for v in bounds)
+    out = transformer.transform_bounds(*bounds, densify_pts=21)
+    return tuple(float(v) for v in out)
+
+
+def _transformer(src, dst) -> Transformer | None:
+    """The transformer from ``src`` to ``dst`` (None when they are the same CRS); built once per
+    process and thread for CRS given as text or EPSG codes (every job of a run has the same few)."""
+    if isinstance(src, (str, int)) and isinstance(dst, (str, int)):
+        return _cached_transformer(src, dst, threading.get_ident())
+    return _make_transformer(src, dst)
+
+
+def _make_transformer(src, dst) -> Transformer | None:
+    """A new transformer from ``src`` to ``dst`` (None when they are the same CRS)."""
     src, dst = CRS.from_user_input(src), CRS.from_user_input(dst)
     if src == dst:
-        return tuple(float(v) for v in bounds)
-    out = Transformer.from_crs(src, dst, always_xy=True).transform_bounds(*bounds, densify_pts=21)
-    return tuple(float(v) for v in out)
+        return None
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+@lru_cache(maxsize=64)
+def _cached_transformer(src, dst, thread: int) -> Transformer | None:
+    """:func:`_make_transformer`, once per (CRS pair, thread): transformers are not shared between
+    threads."""
+    return _make_transformer(src, dst)
+
+
+@lru_cache(maxsize=64)
+def _is_projected(crs: str) -> bool:
+    """Whether ``crs`` (text) is projected, decided once per process."""
+    return crs_of(crs).is_projected
 
 
 def _grow(bounds, margin: float) -> tuple[float, float, float, float]:
@@ -124,7 +155,7 @@ def _window_of(source: LayerSource, bounds, crs, margin_m: float = 1.0) -> Windo
     box = bounds_in(bounds, crs, source.crs)
     if not all(math.isfinite(v) for v in box):
         return read_window(source, fids=[])
-    margin = margin_m if CRS.from_user_input(source.crs).is_projected else margin_m / 1e5
+    margin = margin_m if _is_projected(source.crs) else margin_m / 1e5
     return read_window(source, _grow(box, margin))
 
 
@@ -148,7 +179,7 @@ def run_county(job: CountyJob) -> CountyResult:
                           columns=PATCH_COLUMNS)
     _record(result, "patches", patches)
     frame = patches.frame
-    in_county_crs = frame.geometry.to_crs(src.counties.crs) if len(frame) else frame.geometry
+    in_county_crs = frame.geometry.to_crs(crs_of(src.counties.crs)) if len(frame) else frame.geometry
     shapely.prepare(county_geom)
     frame = frame[shapely.intersects(county_geom, np.asarray(in_county_crs.values))] if len(frame) \
         else frame

@@ -7,8 +7,13 @@ geometries dropped) is counted in a :class:`LayerReport`, never silent.
 from __future__ import annotations
 
 import math
+import os
 import re
+import sqlite3
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,7 +26,7 @@ from pyproj import CRS, Transformer
 from pipeline.config import CountyLayerConfig, LayerConfig, PatchesConfig
 from pipeline.errors import BadVectorError
 
-__all__ = ["LayerReport", "LayerSource", "Window", "open_source", "read_window", "window_report",
+__all__ = ["LayerReport", "LayerSource", "Window", "open_source", "read_window", "window_report", "crs_of",
            "read_polygons", "read_counties", "read_patches", "layer_files",
            "check_layer_extents"]
 
@@ -214,7 +219,10 @@ def _check_text(values: pd.Series, what: str, path: Path, encoding: str | None) 
     """Refuse text that was decoded with the wrong encoding (mojibake) or could not be decoded."""
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return
-    strings = pd.Series(values.dropna().unique()).astype(str)
+    present = values.dropna().unique()
+    if all(isinstance(v, str) and v.isascii() for v in present):  # nothing _SUSPECT can match
+        return
+    strings = pd.Series(present).astype(str)
     strings = strings[strings.str.contains(_SUSPECT)]
     said = f" (it says {encoding})" if encoding else ""
     for text in strings:
@@ -242,7 +250,15 @@ def _clean_polygons(frame: gpd.GeoDataFrame, path: Path, role: str) -> tuple[gpd
     Returns ``(frame, repaired, dropped)``: ``repaired`` counts invalid polygons made valid and
     kept, ``dropped`` null or empty geometries and invalid ones with no area left after repair.
     """
-    geoms = np.asarray(frame.geometry.values)
+    geoms, invalid, missing = _clean_geoms(np.asarray(frame.geometry.values), path, role)
+    out = frame.set_geometry(gpd.GeoSeries(geoms, crs=frame.crs, index=frame.index))
+    # an invalid polygon with no area left after repair (a zero-width sliver) counts as dropped only
+    return out[~missing].reset_index(drop=True), int((invalid & ~missing).sum()), int(missing.sum())
+
+
+def _clean_geoms(geoms: np.ndarray, path: Path, role: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(geoms, invalid, missing)``: the polygons with invalid ones made valid (a copy when any
+    was), which were invalid, and which are null or empty (after repair); refuses non-polygons."""
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     kinds = shapely.get_type_id(geoms)
     bad = ~missing & ~np.isin(kinds, _POLYGONAL)
@@ -258,9 +274,7 @@ def _clean_polygons(frame: gpd.GeoDataFrame, path: Path, role: str) -> tuple[gpd
         geoms = geoms.copy()
         geoms[invalid] = [_polygonal_part(g) for g in repaired]
         missing |= shapely.is_empty(geoms)
-    out = frame.set_geometry(gpd.GeoSeries(geoms, crs=frame.crs, index=frame.index))
-    # an invalid polygon with no area left after repair (a zero-width sliver) counts as dropped only
-    return out[~missing].reset_index(drop=True), int((invalid & ~missing).sum()), int(missing.sum())
+    return geoms, invalid, missing
 
 
 def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
@@ -576,14 +590,15 @@ def read_window(source: LayerSource, bbox: tuple[float, float, float, float] | N
 
     Or, with ``fids``, those features. Returns ``fid`` (the feature's id in the user's file),
     ``columns`` (attributes of a layer read without an indexed copy) and geometry, plus the ids
-    of the features repaired or dropped (see :func:`_clean_polygons`).
+    of the features repaired or dropped (see :func:`_clean_polygons`). A GeoPackage layer with an
+    R-tree is read over a connection kept open in this process (:func:`_gpkg_window`), any other
+    through GDAL; both give the same features in the same order.
     """
     if source.features == 0 or (fids is not None and not len(fids)):
         empty = {"fid": np.empty(0, dtype=np.int64), **{c: [] for c in columns}}
-        return Window(gpd.GeoDataFrame(empty, geometry=[], crs=source.crs), frozenset(), frozenset())
+        return Window(gpd.GeoDataFrame(empty, geometry=[], crs=crs_of(source.crs)), frozenset(), frozenset())
     if columns and source.fid_column:
         raise ValueError(f"{source.role}: attributes are not kept in the indexed copy")
-    opened = _Opened(source.read_path, source.read_layer, {}, source.encoding)
     read = [source.fid_column] if source.fid_column else list(columns)
     if fids is None:
         where = {"bbox": tuple(float(v) for v in bbox)}
@@ -591,20 +606,247 @@ def read_window(source: LayerSource, bbox: tuple[float, float, float, float] | N
         where = {"where": f"{source.fid_column} IN ({','.join(str(int(f)) for f in fids)})"}
     else:
         where = {"fids": [int(f) for f in fids]}
-    frame = _read_frame(opened, source.role, read, fid_as_index=source.fid_column is None, **where)
-    ids = (frame[source.fid_column].to_numpy(dtype=np.int64) if source.fid_column
-           else frame.index.to_numpy(dtype=np.int64))
-    frame = gpd.GeoDataFrame({"fid": ids, **{c: frame[c].to_numpy() for c in columns}},
-                             geometry=frame.geometry.values, crs=frame.crs)
-    fids = ids
-    geoms = np.asarray(frame.geometry.values)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    invalid = ~missing & ~shapely.is_valid(geoms)
-    cleaned, _, _ = _clean_polygons(frame, source.path, source.role)
-    kept = set(cleaned["fid"].tolist())
-    dropped = frozenset(int(f) for f in fids if int(f) not in kept)
-    repaired = frozenset(int(f) for f in fids[invalid] if int(f) in kept)
-    return Window(cleaned, repaired, dropped)
+    fast = _gpkg_window(source, read, bbox=where.get("bbox"), fids=where.get("fids"),
+                        original_fids=None if fids is None or not source.fid_column else fids)
+    if fast is None:
+        opened = _Opened(source.read_path, source.read_layer, {}, source.encoding)
+        frame = _read_frame(opened, source.role, read, fid_as_index=source.fid_column is None, **where)
+        ids = (frame[source.fid_column].to_numpy(dtype=np.int64) if source.fid_column
+               else frame.index.to_numpy(dtype=np.int64))
+        values = {c: frame[c].to_numpy() for c in columns}
+        geoms, crs = np.asarray(frame.geometry.values), frame.crs
+    else:
+        ids, values, geoms, crs = fast
+        for column in read:
+            _check_text(pd.Series(values[column]), f"field '{column}'", source.path, source.encoding)
+    geoms, invalid, missing = _clean_geoms(geoms, source.path, source.role)
+    keep = ~missing
+    if keep.all():
+        frame = _frame({"fid": ids, **{c: values[c] for c in columns}}, geoms, crs)
+    else:
+        frame = _frame({"fid": ids[keep], **{c: values[c][keep] for c in columns}}, geoms[keep], crs)
+    kept = set(ids[keep].tolist())
+    dropped = frozenset(int(f) for f in ids[missing].tolist() if f not in kept)
+    repaired = frozenset(int(f) for f in ids[invalid & keep].tolist())
+    return Window(frame, repaired, dropped)
+
+
+def _frame(columns: dict, geoms: np.ndarray, crs) -> gpd.GeoDataFrame:
+    """``GeoDataFrame(columns, geometry=geoms, crs=crs)``, built without the detour geopandas takes
+    through a frame that has no geometry yet (a caught exception per frame, most of its cost)."""
+    data = pd.DataFrame({**columns, "geometry": gpd.array.from_shapely(geoms, crs=crs)})
+    return gpd.GeoDataFrame(data, geometry="geometry")
+
+
+@lru_cache(maxsize=64)
+def crs_of(crs: str) -> CRS:
+    """``CRS.from_user_input(crs)``, built once per process for each CRS text (WKT, ``EPSG:n``)."""
+    return CRS.from_user_input(crs)
+
+
+# --- GeoPackage windows over a connection kept open ---------------------------------------------
+#
+# GDAL opens a layer for every read (SQLite schema, the layer's SRS looked up in the PROJ database):
+# several milliseconds, more than reading a county's window. A GeoPackage layer with an R-tree is
+# read here straight from SQLite instead, over a read-only connection kept open per process, thread
+# and file version (path, inode, size, modification time), exactly as GDAL reads it: GDAL's own
+# query (R-tree join, or the whole table when the box holds the layer's extent), so the same
+# candidates in the same order, then the features whose geometry intersects the box (GDAL's
+# filter: a prepared-rectangle GEOS test); by id, in the order asked. Anything else goes through
+# GDAL: other formats, a set encoding, curved or 3D geometries, field types other than text, real
+# and integer, a file with a write-ahead log, a file or value it cannot read as GDAL would.
+
+_GPKG_MAX_OPEN = 32  # connections kept per process (least recently used dropped first)
+_GPKG_ENVELOPE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}  # GeoPackage header envelope code -> bytes
+_GPKG_DTYPES = {"object": "TEXT", "float64": "REAL", "int64": "INTEGER"}  # fields read here
+_gpkg_lock = threading.Lock()
+_gpkg_open: OrderedDict[tuple, tuple[tuple, "_Gpkg | None"]] = OrderedDict()  # (path, layer, thread)
+_gpkg_pid = os.getpid()
+
+
+@dataclass(frozen=True)
+class _Gpkg:
+    """An open GeoPackage layer: its connection, table, columns, CRS and field types."""
+
+    conn: sqlite3.Connection
+    table: str
+    geom: str
+    fid: str
+    rtree: str
+    crs: CRS
+    dtypes: dict  # pyogrio's dtype of each field read here (text, real, integer)
+    extent: tuple[float, float, float, float]  # gpkg_contents' extent, which GDAL's query depends on
+
+
+def _quote(name: str) -> str:
+    """An SQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _gpkg_layer(path: Path, layer: str) -> _Gpkg | None:
+    """This thread's open connection to the layer (opened on first use), or None when the layer is
+    not read here. Connections are dropped, not closed, when evicted or outdated: one in use in a
+    thread is closed when that thread lets go of it."""
+    global _gpkg_pid
+    if path.suffix.lower() != ".gpkg" or os.path.exists(f"{path}-wal"):
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    where = (str(path), layer, threading.get_ident())
+    version = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _gpkg_lock:
+        if _gpkg_pid != os.getpid():  # a forked child: the parent's connections are not its own
+            _gpkg_open.clear()
+            _gpkg_pid = os.getpid()
+        known = _gpkg_open.get(where)
+        if known is not None and known[0] == version:
+            _gpkg_open.move_to_end(where)
+            return known[1]
+    opened = _open_gpkg(path, layer)
+    with _gpkg_lock:
+        _gpkg_open[where] = (version, opened)
+        _gpkg_open.move_to_end(where)
+        while len(_gpkg_open) > _GPKG_MAX_OPEN:
+            _gpkg_open.popitem(last=False)
+    return opened
+
+
+def _open_gpkg(path: Path, layer: str) -> _Gpkg | None:
+    """Open ``layer`` of ``path`` read-only when it can be read here, else None."""
+    try:
+        info = pyogrio.read_info(path, layer=layer)  # the CRS and field types as GDAL reports them
+    except Exception:  # noqa: BLE001 - GDAL's own read reports it
+        return None
+    if not info.get("crs"):
+        return None
+    conn = None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        rows = conn.execute("SELECT column_name, geometry_type_name, z, m FROM gpkg_geometry_columns "
+                            "WHERE table_name = ?", (layer,)).fetchall()
+        if len(rows) != 1 or str(rows[0][1]).upper() not in ("POLYGON", "MULTIPOLYGON") or rows[0][2] or rows[0][3]:
+            raise LookupError("not a 2D polygon layer")
+        geom = rows[0][0]
+        table_info = conn.execute(f"PRAGMA table_info({_quote(layer)})").fetchall()
+        pk = [r[1] for r in table_info if r[5] == 1 and str(r[2]).upper() == "INTEGER"]
+        types = {r[1]: str(r[2]).upper() for r in table_info}
+        rtree = f"rtree_{layer}_{geom}"
+        indexed = conn.execute(
+            "SELECT count(*) FROM gpkg_extensions WHERE lower(table_name) = lower(?) AND "
+            "lower(column_name) = lower(?) AND extension_name = 'gpkg_rtree_index'", (layer, geom)).fetchone()[0]
+        exists = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (rtree,)).fetchone()[0]
+        extent = conn.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE "
+                              "lower(table_name) = lower(?)", (layer,)).fetchone()
+        fields = [str(f) for f in info["fields"]]
+        if extent is None or any(not isinstance(v, (int, float)) for v in extent):
+            raise LookupError("no extent in gpkg_contents")
+        if len(pk) != 1 or not indexed or not exists:
+            raise LookupError("no R-tree or no integer feature id")
+    except (sqlite3.Error, LookupError):
+        if conn is not None:
+            conn.close()
+        return None
+    readable = {f: str(d) for f, d in zip(fields, info["dtypes"])  # fields read here; others by GDAL
+                if str(d) in _GPKG_DTYPES and types.get(f) == _GPKG_DTYPES[str(d)]}
+    return _Gpkg(conn, layer, geom, pk[0], rtree, crs_of(info["crs"]), readable,
+                 tuple(float(v) for v in extent))
+
+
+def _gpkg_bbox_sql(opened: _Gpkg, select: str, minx: float, miny: float, maxx: float, maxy: float) -> str:
+    """GDAL's query for a box (OGRGeoPackageTableLayer::ResetStatement), so that the features come
+    in GDAL's order: R-tree order, or table order when the box holds the layer's whole extent."""
+    ex0, ey0, ex1, ey1 = opened.extent
+    if minx <= ex0 and miny <= ey0 and maxx >= ex1 and maxy >= ey1:
+        return f"{select} WHERE m.{_quote(opened.geom)} IS NOT NULL"
+    return (f"{select} JOIN {_quote(opened.rtree)} r ON m.{_quote(opened.fid)} = r.id WHERE "
+            f"r.maxx >= {minx - 1e-11:.12f} AND r.minx <= {maxx + 1e-11:.12f} AND "
+            f"r.maxy >= {miny - 1e-11:.12f} AND r.miny <= {maxy + 1e-11:.12f}")
+
+
+def _gpkg_window(source: LayerSource, columns: list[str], *, bbox=None, fids=None,
+                 original_fids=None) -> tuple[np.ndarray, dict, np.ndarray, CRS] | None:
+    """``(ids, {column: values}, geometries, crs)`` of one window, as :func:`_read_frame` would
+    give them, or None when the layer is not read here (then GDAL reads it).
+
+    ``bbox``: the features intersecting it; ``fids``: these feature ids, in this order;
+    ``original_fids``: the features of an indexed copy whose ``source.fid_column`` holds these.
+    ``ids`` are the file's own feature ids, or ``source.fid_column`` of an indexed copy.
+    """
+    if source.encoding is not None:
+        return None
+    opened = _gpkg_layer(Path(source.read_path), source.read_layer)
+    if opened is None or any(c not in opened.dtypes for c in columns):
+        return None
+    names = [opened.fid, opened.geom, *columns]
+    select = f"SELECT {', '.join('m.' + _quote(n) for n in names)} FROM {_quote(opened.table)} m"
+    try:
+        # each thread has its own connection (_gpkg_layer): no lock
+        if bbox is not None:
+            minx, miny, maxx, maxy = (float(v) for v in bbox)
+            rows = opened.conn.execute(_gpkg_bbox_sql(opened, select, minx, miny, maxx, maxy)).fetchall()
+        elif fids is not None:
+            wanted = [int(f) for f in fids]
+            found = {r[0]: r for r in opened.conn.execute(
+                f"{select} WHERE m.{_quote(opened.fid)} IN ({','.join(map(str, set(wanted)))})")}
+            if any(f not in found for f in wanted):
+                return None  # GDAL says what is wrong
+            rows = [found[f] for f in wanted]
+        else:
+            column = _quote(str(source.fid_column))
+            rows = opened.conn.execute(
+                f"{select} WHERE m.{column} IN ({','.join(str(int(f)) for f in original_fids)}) "
+                f"ORDER BY m.{_quote(opened.fid)}").fetchall()
+        geoms = shapely.from_wkb(np.array([_gpkg_wkb(r[1]) for r in rows], dtype=object))
+    except (sqlite3.Error, ValueError, NotImplementedError, shapely.errors.GEOSException):
+        return None
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    if bbox is not None and len(rows):
+        box = shapely.box(minx, miny, maxx, maxy)
+        shapely.prepare(box)
+        hit = shapely.intersects(box, geoms)
+        rows = [r for r, h in zip(rows, hit) if h]
+        ids, geoms = ids[hit], geoms[hit]
+    values = {}
+    for i, column in enumerate(columns, start=2):
+        raw = [r[i] for r in rows]
+        values[column] = _gpkg_values(raw, opened.dtypes[column])
+        if values[column] is None:
+            return None
+    if source.fid_column:  # an indexed copy: the ids are the originals it keeps
+        ids = values[source.fid_column]
+    return ids, values, geoms, opened.crs
+
+
+def _gpkg_wkb(blob) -> bytes | None:
+    """The WKB of one GeoPackage geometry blob (header stripped); None for a null geometry."""
+    if blob is None:
+        return None
+    if not isinstance(blob, bytes) or blob[:2] != b"GP" or blob[3] & 0x20:  # extended types: GDAL
+        raise ValueError("not a standard GeoPackage geometry")
+    size = _GPKG_ENVELOPE.get((blob[3] >> 1) & 0x07)
+    if size is None:
+        raise ValueError("bad GeoPackage envelope code")
+    return blob[8 + size:]
+
+
+def _gpkg_values(raw: list, dtype: str) -> np.ndarray | None:
+    """One field's values as pyogrio gives them (text: str or None; real: float, NaN for null;
+    integer: int64, no null), or None when a value does not fit the type."""
+    if dtype == "object":
+        if not all(v is None or isinstance(v, str) for v in raw):
+            return None
+        out = np.empty(len(raw), dtype=object)
+        out[:] = raw
+        return out
+    if dtype == "float64":
+        if not all(v is None or isinstance(v, (int, float)) for v in raw):
+            return None
+        return np.array([math.nan if v is None else float(v) for v in raw], dtype=np.float64)
+    if not all(isinstance(v, int) for v in raw):
+        return None
+    return np.array(raw, dtype=np.int64)
 
 
 def window_report(source: LayerSource, windows: list[Window] | None = None, *,

@@ -118,3 +118,21 @@ def test_county_jobs_keep_border_and_overlap_rules(tmp_path):
     assert len(whole) > 100
     assert ours.groupby("source_id")["county_code"].nunique().max() >= 2  # some patches straddle
     np.testing.assert_allclose(summed.to_numpy(), whole.loc[summed.index].to_numpy(), rtol=1e-9, atol=1e-4)
+
+
+def test_bounds_in_builds_one_transformer_per_crs_pair_and_gives_the_same_box(monkeypatch):
+    import pipeline.county_run as county_run
+    from pyproj import CRS, Transformer
+
+    wkt = CRS.from_epsg(4490).to_wkt()
+    box = (113.1, 34.2, 113.4, 34.5)
+    direct = Transformer.from_crs(CRS.from_epsg(4490), CRS.from_epsg(4547), always_xy=True) \
+        .transform_bounds(*box, densify_pts=21)
+    county_run._cached_transformer.cache_clear()
+    built = []
+    real = county_run._make_transformer
+    monkeypatch.setattr(county_run, "_make_transformer", lambda s, d: built.append((s, d)) or real(s, d))
+    for _ in range(3):
+        assert county_run.bounds_in(box, wkt, "EPSG:4547") == tuple(float(v) for v in direct)
+    assert county_run.bounds_in(box, wkt, wkt) == box  # same CRS: unchanged
+    assert built == [(wkt, "EPSG:4547"), (wkt, wkt)]

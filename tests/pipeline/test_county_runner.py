@@ -103,3 +103,34 @@ def test_a_torn_checkpoint_is_recomputed(tmp_path):
     (tmp_path / "ck" / f"{jobs[0].county_code}.pkl").write_bytes(b"\x80\x05truncated")
     loaded = Checkpoints(tmp_path / "ck", "k").load([j.county_code for j in jobs])
     assert list(loaded) == [jobs[1].county_code]
+
+
+def test_checkpoints_carry_a_digest_instead_of_an_fsync_per_county(tmp_path, monkeypatch):
+    jobs = sample_jobs(tmp_path)[:2]
+    synced = []
+    monkeypatch.setattr(runner.os, "fsync", lambda fd: synced.append(fd))
+    checkpoints = Checkpoints(tmp_path / "ck", "k")
+    assert len(synced) == 1  # the run key only
+    run_jobs(jobs, checkpoints=checkpoints, progress=False)
+    assert len(synced) == 1  # none per county
+    path = tmp_path / "ck" / f"{jobs[0].county_code}.pkl"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # a torn or corrupted body still unpickles at times: the digest catches it
+    path.write_bytes(bytes(data))
+    loaded = Checkpoints(tmp_path / "ck", "k").load([j.county_code for j in jobs])
+    assert list(loaded) == [jobs[1].county_code] and not path.exists()
+
+
+def test_a_checkpoint_is_read_once_while_unchanged(tmp_path, monkeypatch):
+    jobs = sample_jobs(tmp_path)[:2]
+    run_jobs(jobs, checkpoints=Checkpoints(tmp_path / "ck", "k"), progress=False)
+    reads = []
+    real = runner._unpack
+    monkeypatch.setattr(runner, "_unpack", lambda data: reads.append(1) or real(data))
+    checkpoints = Checkpoints(tmp_path / "ck", "k")
+    codes = [j.county_code for j in jobs]
+    first = checkpoints.load(codes)  # the stage counts resumed counties, then run_jobs loads them
+    again = checkpoints.load(codes)
+    assert len(reads) == 2 and list(first) == list(again) == codes
+    run_jobs(jobs[:1], checkpoints=Checkpoints(tmp_path / "ck", "k2"), progress=False)  # new key: rewritten
+    assert len(checkpoints.load(codes[:1])) == 1 and len(reads) == 3

@@ -1,10 +1,12 @@
 """Reading polygon layers window by window (county by county) instead of whole."""
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
 
+import pipeline.layers as layers_module
 from pipeline.config import LayerConfig
 from pipeline.errors import BadVectorError
 from pipeline.layers import open_source, read_polygons, read_window, window_report
@@ -100,3 +102,83 @@ def test_read_by_ids_gives_those_features_from_the_file_or_its_indexed_copy(tmp_
     for fid, geom in zip(window.frame["fid"], window.frame.geometry):
         assert shapely.equals(geom, original.geometry.loc[int(fid)])
     assert read_window(source, fids=[]).frame.empty
+
+
+# --- GeoPackage windows read over a connection kept open (pipeline.layers._gpkg_window) ----------
+
+def _shuffled_parcels(n: int = 30) -> gpd.GeoDataFrame:
+    """Parcels written in a scattered order, so R-tree order differs from feature id order, with
+    an invalid one, an empty one and text, real and integer fields."""
+    frame = parcels(n)
+    order = np.random.default_rng(3).permutation(len(frame))
+    frame = frame.iloc[order].reset_index(drop=True)
+    geoms = frame.geometry.values.copy()
+    geoms[5] = shapely.affinity.translate(BOWTIE, X0 + 1005, Y0 + 1005)
+    geoms[9] = shapely.Polygon()
+    return gpd.GeoDataFrame({"name": [f"p{i}" if i % 7 else None for i in range(len(frame))],
+                             "area": [float(i) if i % 5 else np.nan for i in range(len(frame))],
+                             "code": np.arange(len(frame), dtype=np.int64)},
+                            geometry=gpd.GeoSeries(geoms, crs=4551))
+
+
+def _through_gdal(monkeypatch, source, *args, **kwargs):
+    with monkeypatch.context() as m:
+        m.setattr(layers_module, "_gpkg_window", lambda *a, **k: None)
+        return read_window(source, *args, **kwargs)
+
+
+def _same(a, b) -> None:
+    pd.testing.assert_frame_equal(a.frame, b.frame, check_exact=True)
+    assert a.frame.crs == b.frame.crs
+    assert (a.repaired, a.dropped) == (b.repaired, b.dropped)
+
+
+def test_geopackage_windows_read_over_sqlite_equal_gdals_features_order_and_values(tmp_path, monkeypatch):
+    path = tmp_path / "farmland.gpkg"
+    _shuffled_parcels().to_file(path, layer="farmland")
+    source = open_source(LayerConfig(path, "farmland"), "farmland")
+    used = []
+    real = layers_module._gpkg_window
+    monkeypatch.setattr(layers_module, "_gpkg_window", lambda *a, **k: used.append(real(*a, **k)) or used[-1])
+    extent = source.bounds
+    boxes = [(X0 + 250, Y0 + 250, X0 + 1450, Y0 + 1350),  # edges on parcel edges: touching counts
+             (X0 + 950, Y0 + 950, X0 + 1100, Y0 + 1100),  # the bowtie
+             (extent[0] - 1, extent[1] - 1, extent[2] + 1, extent[3] + 1),  # the whole layer: table order
+             (X0 - 500, Y0 - 500, X0 - 400, Y0 - 400)]  # nothing
+    for box in boxes:
+        fast = read_window(source, box, columns=("name", "area", "code"))
+        _same(fast, _through_gdal(monkeypatch, source, box, columns=("name", "area", "code")))
+    by_id = read_window(source, fids=[12, 3, 10, 6])
+    _same(by_id, _through_gdal(monkeypatch, source, fids=[12, 3, 10, 6]))
+    assert list(by_id.frame["fid"]) == [12, 3, 6]  # in the order asked; 10 (empty) dropped
+    assert by_id.dropped == {10} and by_id.repaired == {6}
+    first = read_window(source, boxes[0]).frame["fid"].tolist()
+    assert first != sorted(first)  # R-tree order, as GDAL gives it, not id order
+    assert all(u is not None for u in used)  # every window above was read over SQLite
+
+
+def test_a_geopackage_rewritten_in_place_is_read_anew(tmp_path):
+    path = tmp_path / "patches.gpkg"
+    parcels(3).to_file(path, layer="patches")
+    source = open_source(LayerConfig(path, "patches"), "patches")
+    box = (X0, Y0, X0 + 1000, Y0 + 1000)
+    assert len(read_window(source, box).frame) == 9
+    path.unlink()
+    parcels(4).to_file(path, layer="patches")  # e.g. a resumed run writes its patches again
+    source = open_source(LayerConfig(path, "patches"), "patches")
+    assert len(read_window(source, box).frame) == 16
+
+
+def test_layers_sqlite_cannot_read_as_gdal_does_are_read_by_gdal(tmp_path):
+    dated = tmp_path / "dated.gpkg"
+    frame = parcels(2)
+    frame["when"] = pd.to_datetime(["2024-01-0%d" % (i + 1) for i in range(4)])
+    frame.to_file(dated, layer="dated")
+    source = open_source(LayerConfig(dated, "dated"), "farmland")
+    assert layers_module._gpkg_window(source, ["when"], bbox=source.bounds) is None  # a date field
+    assert layers_module._gpkg_window(source, [], bbox=source.bounds) is not None  # not read: fine
+    window = read_window(source, source.bounds, columns=("when",))
+    assert len(window.frame) == 4 and pd.api.types.is_datetime64_any_dtype(window.frame["when"])
+    shp = tmp_path / "f.shp"
+    parcels(2).to_file(shp)
+    assert layers_module._gpkg_window(open_source(LayerConfig(shp), "farmland"), [], bbox=source.bounds) is None

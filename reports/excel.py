@@ -9,20 +9,28 @@ conditional formats on the level's label, so the colour follows the level if a c
 """
 from __future__ import annotations
 
+import io
+import math
 import os
+import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import IllegalCharacterError
 from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.properties import PageSetupProperties
@@ -85,88 +93,138 @@ _WRAP = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
 
 @dataclass(frozen=True)
+class _Source:
+    """Where a column's values come from: the record key, the conversion of a present value,
+    whether a missing value (None, NaN, NA) leaves the cell empty, and for a number column the
+    unit conversion applied to a whole column at once (``to_unit``)."""
+
+    key: str
+    present: Callable[[Any], Any]
+    blank: bool = True
+    to_unit: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
 class _Col:
+    """A column: its header, its source, its number format."""
+
     header: str
-    value: Callable[[Mapping[str, Any]], Any]
+    source: _Source
     number_format: str | None = None
 
+    def value(self, record: Mapping[str, Any]) -> Any:
+        """The cell value of ``record`` (a missing key reads as None)."""
+        v = record.get(self.source.key)
+        return None if self.source.blank and is_missing(v) else self.source.present(v)
 
-def _m2(col: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda r: None if is_missing(r[col]) else float(r[col])
+    def values(self, table: pd.DataFrame) -> list[Any]:
+        """The cell values of every row of ``table``, as :meth:`value` gives them, a column at once."""
+        src = self.source
+        if src.key not in table.columns:
+            return [self.value({})] * len(table)
+        column = table[src.key]
+        if src.to_unit is not None and is_numeric_dtype(column.dtype) and not is_bool_dtype(column.dtype):
+            numbers = src.to_unit(column.to_numpy(dtype="float64", na_value=np.nan))
+            out = numbers.tolist()
+            for i in np.flatnonzero(np.isnan(numbers)).tolist():
+                out[i] = None
+            return out
+        present = src.present
+        if not src.blank:
+            return [present(v) for v in column.tolist()]
+        missing = column.isna().to_numpy().tolist()
+        return [None if m else present(v) for v, m in zip(column.tolist(), missing, strict=True)]
 
 
-def _mu(col: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda r: None if is_missing(r[col]) else m2_to_mu(float(r[col]))
+def _same(v: Any) -> Any:
+    return v
 
 
-def _ha(col: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda r: None if is_missing(r[col]) else m2_to_ha(float(r[col]))
+def _m2(col: str) -> _Source:
+    return _Source(col, float, to_unit=_same)
 
 
-def _int(col: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda r: None if is_missing(r[col]) else int(r[col])
+def _mu(col: str) -> _Source:
+    return _Source(col, lambda v: m2_to_mu(float(v)), to_unit=m2_to_mu)
 
 
-def _str(col: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda r: None if is_missing(r[col]) else str(r[col])
+def _ha(col: str) -> _Source:
+    return _Source(col, lambda v: m2_to_ha(float(v)), to_unit=m2_to_ha)
 
 
-def _float(col: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda r: None if is_missing(r[col]) else float(r[col])
+def _int(col: str) -> _Source:
+    return _Source(col, int)
+
+
+def _str(col: str) -> _Source:
+    return _Source(col, str)
+
+
+def _float(col: str) -> _Source:
+    return _Source(col, float, to_unit=_same)
+
+
+def _mapped(mapping: Mapping[str, str], col: str) -> _Source:
+    """The label of a code (the code itself when it has none; a missing code as its text)."""
+    return _Source(col, lambda v: mapping.get(str(v), str(v)), blank=False)
+
+
+def _c(header: str, source: _Source, number_format: str | None = None) -> _Col:
+    return _Col(header, source, number_format)
 
 
 _RANKING: tuple[_Col, ...] = (
-    _Col("排名", _int("rank"), COUNT_FORMAT),
-    _Col("行政区代码", _str("county_code"), TEXT_FORMAT),
-    _Col("行政区名称", _str("county_name")),
-    _Col("新增建设占用耕地面积(亩)", _mu("occupied_farmland_m2"), AREA_FORMAT),
-    _Col("新增建设占用耕地面积(公顷)", _ha("occupied_farmland_m2"), AREA_FORMAT),
-    _Col("其中违法占用耕地面积(亩)", _mu("illegal_farmland_m2"), AREA_FORMAT),
-    _Col("其中违法占用耕地面积(公顷)", _ha("illegal_farmland_m2"), AREA_FORMAT),
-    _Col("违法占用耕地比例", _float("ratio"), RATIO_FORMAT),
-    _Col("处理等级", lambda r: LEVEL_LABELS_ZH.get(str(r["level"]), str(r["level"]))),
-    _Col("图斑个数", _int("n_patches"), COUNT_FORMAT),
-    _Col("违法图斑个数", _int("n_illegal_patches"), COUNT_FORMAT),
-    _Col("其中合法占用耕地面积(亩)", _mu("legal_farmland_m2"), AREA_FORMAT),
-    _Col("占用基本农田面积(亩)", _mu("basic_farmland_m2"), AREA_FORMAT),
-    _Col("其中违法占用基本农田面积(亩)", _mu("illegal_basic_farmland_m2"), AREA_FORMAT),
+    _c("排名", _int("rank"), COUNT_FORMAT),
+    _c("行政区代码", _str("county_code"), TEXT_FORMAT),
+    _c("行政区名称", _str("county_name")),
+    _c("新增建设占用耕地面积(亩)", _mu("occupied_farmland_m2"), AREA_FORMAT),
+    _c("新增建设占用耕地面积(公顷)", _ha("occupied_farmland_m2"), AREA_FORMAT),
+    _c("其中违法占用耕地面积(亩)", _mu("illegal_farmland_m2"), AREA_FORMAT),
+    _c("其中违法占用耕地面积(公顷)", _ha("illegal_farmland_m2"), AREA_FORMAT),
+    _c("违法占用耕地比例", _float("ratio"), RATIO_FORMAT),
+    _c("处理等级", _mapped(LEVEL_LABELS_ZH, "level")),
+    _c("图斑个数", _int("n_patches"), COUNT_FORMAT),
+    _c("违法图斑个数", _int("n_illegal_patches"), COUNT_FORMAT),
+    _c("其中合法占用耕地面积(亩)", _mu("legal_farmland_m2"), AREA_FORMAT),
+    _c("占用基本农田面积(亩)", _mu("basic_farmland_m2"), AREA_FORMAT),
+    _c("其中违法占用基本农田面积(亩)", _mu("illegal_basic_farmland_m2"), AREA_FORMAT),
 )
 RANKING_HEADERS: tuple[str, ...] = tuple(c.header for c in _RANKING)
 """Headers of the county ranking sheet, in order."""
 
 _PATCHES: tuple[_Col, ...] = (
-    _Col("图斑编号", _str("patch_id"), TEXT_FORMAT),
-    _Col("原始图斑编号", _str("source_id"), TEXT_FORMAT),
-    _Col("行政区代码", _str("county_code"), TEXT_FORMAT),
-    _Col("行政区名称", _str("county_name")),
-    _Col("图斑面积(平方米)", _m2("area_m2"), AREA_FORMAT),
-    _Col("图斑面积(亩)", _mu("area_m2"), AREA_FORMAT),
-    _Col("耕地面积(平方米)", _m2("farmland_m2"), AREA_FORMAT),
-    _Col("耕地面积(亩)", _mu("farmland_m2"), AREA_FORMAT),
-    _Col("基本农田面积(平方米)", _m2("basic_farmland_m2"), AREA_FORMAT),
-    _Col("批准用地面积(平方米)", _m2("approved_m2"), AREA_FORMAT),
-    _Col("合法占用耕地面积(平方米)", _m2("legal_farmland_m2"), AREA_FORMAT),
-    _Col("违法占用耕地面积(平方米)", _m2("illegal_farmland_m2"), AREA_FORMAT),
-    _Col("违法占用耕地面积(亩)", _mu("illegal_farmland_m2"), AREA_FORMAT),
-    _Col("违法占用基本农田面积(平方米)", _m2("illegal_basic_farmland_m2"), AREA_FORMAT),
-    _Col("非耕地面积(平方米)", _m2("other_m2"), AREA_FORMAT),
-    _Col("图斑类型", lambda r: STATUS_LABELS_ZH.get(str(r["status"]), str(r["status"]))),
-    _Col("图斑来源", lambda r: ORIGIN_LABELS_ZH.get(str(r["origin"]), str(r["origin"]))),
-    _Col("平均变化得分", _float("mean_score"), SCORE_FORMAT),
-    _Col("前时相", _str("before_date"), TEXT_FORMAT),
-    _Col("后时相", _str("after_date"), TEXT_FORMAT),
-    _Col("年度", _int("year"), COUNT_FORMAT),
+    _c("图斑编号", _str("patch_id"), TEXT_FORMAT),
+    _c("原始图斑编号", _str("source_id"), TEXT_FORMAT),
+    _c("行政区代码", _str("county_code"), TEXT_FORMAT),
+    _c("行政区名称", _str("county_name")),
+    _c("图斑面积(平方米)", _m2("area_m2"), AREA_FORMAT),
+    _c("图斑面积(亩)", _mu("area_m2"), AREA_FORMAT),
+    _c("耕地面积(平方米)", _m2("farmland_m2"), AREA_FORMAT),
+    _c("耕地面积(亩)", _mu("farmland_m2"), AREA_FORMAT),
+    _c("基本农田面积(平方米)", _m2("basic_farmland_m2"), AREA_FORMAT),
+    _c("批准用地面积(平方米)", _m2("approved_m2"), AREA_FORMAT),
+    _c("合法占用耕地面积(平方米)", _m2("legal_farmland_m2"), AREA_FORMAT),
+    _c("违法占用耕地面积(平方米)", _m2("illegal_farmland_m2"), AREA_FORMAT),
+    _c("违法占用耕地面积(亩)", _mu("illegal_farmland_m2"), AREA_FORMAT),
+    _c("违法占用基本农田面积(平方米)", _m2("illegal_basic_farmland_m2"), AREA_FORMAT),
+    _c("非耕地面积(平方米)", _m2("other_m2"), AREA_FORMAT),
+    _c("图斑类型", _mapped(STATUS_LABELS_ZH, "status")),
+    _c("图斑来源", _mapped(ORIGIN_LABELS_ZH, "origin")),
+    _c("平均变化得分", _float("mean_score"), SCORE_FORMAT),
+    _c("前时相", _str("before_date"), TEXT_FORMAT),
+    _c("后时相", _str("after_date"), TEXT_FORMAT),
+    _c("年度", _int("year"), COUNT_FORMAT),
 )
 PATCH_HEADERS: tuple[str, ...] = tuple(c.header for c in _PATCHES)
 """Headers of the patch list sheet, in order."""
 
 
-def _label(mapping: Mapping[str, str], col: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda r: None if is_missing(r.get(col)) else mapping.get(str(r[col]), str(r[col]))
+def _label(mapping: Mapping[str, str], col: str) -> _Source:
+    return _Source(col, lambda v: mapping.get(str(v), str(v)))
 
 
-def _yes_no(col: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda r: None if is_missing(r.get(col)) else ("是" if bool(r[col]) else "否")
+def _yes_no(col: str) -> _Source:
+    return _Source(col, lambda v: "是" if bool(v) else "否")
 
 
 def _zh(col: str, unit: str = "") -> str:
@@ -174,52 +232,52 @@ def _zh(col: str, unit: str = "") -> str:
 
 
 _VERIFIED_RANKING: tuple[_Col, ...] = (
-    _Col(_zh("suspected_illegal_farmland_m2", "(亩)"), _mu("suspected_illegal_farmland_m2"), AREA_FORMAT),
-    _Col(_zh("suspected_ratio"), _float("suspected_ratio"), RATIO_FORMAT),
-    _Col(_zh("suspected_level"), _label(LEVEL_LABELS_ZH, "suspected_level")),
-    _Col(_zh("n_verified"), _int("n_verified"), COUNT_FORMAT),
-    _Col(_zh("verified_share"), _float("verified_share"), RATIO_FORMAT),
-    _Col(_zh("complete"), _yes_no("complete")),
-    _Col(_zh("key_project_illegal_m2", "(亩)"), _mu("key_project_illegal_m2"), AREA_FORMAT),
-    _Col(_zh("after_deduction_ratio"), _float("after_deduction_ratio"), RATIO_FORMAT),
-    _Col(_zh("rectified_illegal_m2", "(亩)"), _mu("rectified_illegal_m2"), AREA_FORMAT),
-    _Col(_zh("level_reason"), _label(LEVEL_REASON_LABELS_ZH, "level_reason")),
-    _Col(_zh("severe_impact_reason"), _str("severe_impact_reason")),
+    _c(_zh("suspected_illegal_farmland_m2", "(亩)"), _mu("suspected_illegal_farmland_m2"), AREA_FORMAT),
+    _c(_zh("suspected_ratio"), _float("suspected_ratio"), RATIO_FORMAT),
+    _c(_zh("suspected_level"), _label(LEVEL_LABELS_ZH, "suspected_level")),
+    _c(_zh("n_verified"), _int("n_verified"), COUNT_FORMAT),
+    _c(_zh("verified_share"), _float("verified_share"), RATIO_FORMAT),
+    _c(_zh("complete"), _yes_no("complete")),
+    _c(_zh("key_project_illegal_m2", "(亩)"), _mu("key_project_illegal_m2"), AREA_FORMAT),
+    _c(_zh("after_deduction_ratio"), _float("after_deduction_ratio"), RATIO_FORMAT),
+    _c(_zh("rectified_illegal_m2", "(亩)"), _mu("rectified_illegal_m2"), AREA_FORMAT),
+    _c(_zh("level_reason"), _label(LEVEL_REASON_LABELS_ZH, "level_reason")),
+    _c(_zh("severe_impact_reason"), _str("severe_impact_reason")),
 )
 VERIFIED_RANKING_HEADERS: tuple[str, ...] = tuple(c.header for c in _VERIFIED_RANKING)
 """Headers added to the ranking sheet when the county table has the run's decisive columns
 (``overlay.contracts.COUNTY_VERIFIED_COLUMNS``)."""
 
 _PREVIOUS_RANKING: tuple[_Col, ...] = (
-    _Col(_zh("previous_ratio"), _float("previous_ratio"), RATIO_FORMAT),
-    _Col(_zh("previous_level"), _label(LEVEL_LABELS_ZH, "previous_level")),
-    _Col(_zh("ratio_change"), _float("ratio_change"), RATIO_FORMAT),
-    _Col(_zh("previous_unrectified_n"), _int("previous_unrectified_n"), COUNT_FORMAT),
-    _Col(_zh("previous_unrectified_m2", "(亩)"), _mu("previous_unrectified_m2"), AREA_FORMAT),
+    _c(_zh("previous_ratio"), _float("previous_ratio"), RATIO_FORMAT),
+    _c(_zh("previous_level"), _label(LEVEL_LABELS_ZH, "previous_level")),
+    _c(_zh("ratio_change"), _float("ratio_change"), RATIO_FORMAT),
+    _c(_zh("previous_unrectified_n"), _int("previous_unrectified_n"), COUNT_FORMAT),
+    _c(_zh("previous_unrectified_m2", "(亩)"), _mu("previous_unrectified_m2"), AREA_FORMAT),
 )
 
 _VERIFIED_PATCHES: tuple[_Col, ...] = (
-    _Col(_zh("verdict"), _label({k: v.label_zh for k, v in VERDICT_BY_CODE.items()}, "verdict")),
-    _Col(_zh("effect"), _label(EFFECT_LABELS_ZH, "effect")),
-    _Col(_zh("wfmj_m2", "(平方米)"), _m2("wfmj_m2"), AREA_FORMAT),
-    _Col(_zh("verified_illegal_farmland_m2", "(平方米)"), _m2("verified_illegal_farmland_m2"), AREA_FORMAT),
-    _Col(_zh("verified_farmland_m2", "(平方米)"), _m2("verified_farmland_m2"), AREA_FORMAT),
-    _Col(_zh("rectification"), _label({k: v.label_zh for k, v in RECTIFICATION_BY_CODE.items()}, "rectification")),
-    _Col(_zh("key_project"), _yes_no("key_project")),
-    _Col(_zh("verdict_source"), _str("verdict_source")),
+    _c(_zh("verdict"), _label({k: v.label_zh for k, v in VERDICT_BY_CODE.items()}, "verdict")),
+    _c(_zh("effect"), _label(EFFECT_LABELS_ZH, "effect")),
+    _c(_zh("wfmj_m2", "(平方米)"), _m2("wfmj_m2"), AREA_FORMAT),
+    _c(_zh("verified_illegal_farmland_m2", "(平方米)"), _m2("verified_illegal_farmland_m2"), AREA_FORMAT),
+    _c(_zh("verified_farmland_m2", "(平方米)"), _m2("verified_farmland_m2"), AREA_FORMAT),
+    _c(_zh("rectification"), _label({k: v.label_zh for k, v in RECTIFICATION_BY_CODE.items()}, "rectification")),
+    _c(_zh("key_project"), _yes_no("key_project")),
+    _c(_zh("verdict_source"), _str("verdict_source")),
 )
 VERIFIED_PATCH_HEADERS: tuple[str, ...] = tuple(c.header for c in _VERIFIED_PATCHES)
 """Headers added to the patch sheet when the pieces carry their verdicts."""
 
 _UNRECTIFIED: tuple[_Col, ...] = (
-    _Col("图斑编号", _str("patch_id"), TEXT_FORMAT),
-    _Col("行政区代码", _str("county_code"), TEXT_FORMAT),
-    _Col("行政区名称", _str("county_name")),
-    _Col("年度", _int("year"), COUNT_FORMAT),
-    _Col("违法占用耕地面积(平方米)", _m2("illegal_farmland_m2"), AREA_FORMAT),
-    _Col("违法占用耕地面积(亩)", _mu("illegal_farmland_m2"), AREA_FORMAT),
-    _Col(_zh("verdict"), _label({k: v.label_zh for k, v in VERDICT_BY_CODE.items()}, "verdict")),
-    _Col(_zh("rectification"), _label({k: v.label_zh for k, v in RECTIFICATION_BY_CODE.items()}, "rectification")),
+    _c("图斑编号", _str("patch_id"), TEXT_FORMAT),
+    _c("行政区代码", _str("county_code"), TEXT_FORMAT),
+    _c("行政区名称", _str("county_name")),
+    _c("年度", _int("year"), COUNT_FORMAT),
+    _c("违法占用耕地面积(平方米)", _m2("illegal_farmland_m2"), AREA_FORMAT),
+    _c("违法占用耕地面积(亩)", _mu("illegal_farmland_m2"), AREA_FORMAT),
+    _c(_zh("verdict"), _label({k: v.label_zh for k, v in VERDICT_BY_CODE.items()}, "verdict")),
+    _c(_zh("rectification"), _label({k: v.label_zh for k, v in RECTIFICATION_BY_CODE.items()}, "rectification")),
 )
 
 
@@ -267,6 +325,8 @@ def _display_width(value: Any, number_format: str | None) -> int:
         text = f"{value:.2%}" if number_format == RATIO_FORMAT else f"{value:,.2f}"
     else:
         text = str(value)
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -279,27 +339,51 @@ def _write_table(
     """
     ws.append([c.header for c in cols])
     top = ws.max_row
-    header_widths = [_display_width(c.header, None) for c in cols]
     value_widths = [0] * len(cols)
     for rec in records:
         values = [c.value(rec) for c in cols]
         ws.append(values)
         for i, (v, c) in enumerate(zip(values, cols, strict=True)):
             value_widths[i] = max(value_widths[i], _display_width(v, c.number_format))
-    for cell in ws[top]:
-        cell.font = _BOLD
-        cell.fill = _HEADER_FILL
-        cell.alignment = _WRAP
     for j, c in enumerate(cols, start=1):
         if c.number_format is None:
             continue
         for (cell,) in ws.iter_rows(min_row=top + 1, max_row=top + len(records), min_col=j, max_col=j):
             cell.number_format = c.number_format
+    return _table_frame(ws, cols, top, len(records), freeze_cols), value_widths
+
+
+def _table_frame(ws: Worksheet, cols: Sequence[_Col], top: int, n_rows: int, freeze_cols: int) -> list[int]:
+    """Style the header row ``top``, freeze panes, filter ``n_rows`` rows, repeat the header when
+    printed; return the headers' display widths."""
+    for cell in ws[top]:
+        cell.font = _BOLD
+        cell.fill = _HEADER_FILL
+        cell.alignment = _WRAP
     ws.freeze_panes = f"{get_column_letter(freeze_cols + 1)}{top + 1}"
-    if records:
-        ws.auto_filter.ref = f"A{top}:{get_column_letter(len(cols))}{top + len(records)}"
+    if n_rows:
+        ws.auto_filter.ref = f"A{top}:{get_column_letter(len(cols))}{top + n_rows}"
     ws.print_title_rows = f"{top}:{top}"
-    return header_widths, value_widths
+    return [_display_width(c.header, None) for c in cols]
+
+
+def _max_display_width(values: Sequence[Any], number_format: str | None) -> int:
+    """``max(_display_width(v, number_format) for v in values)``, formatting few of them.
+
+    The width of a formatted number grows with its magnitude (a sign adds one), so of a column of
+    floats or of ints only the largest and the smallest are measured; strings once each.
+    """
+    present = [v for v in values if v is not None]
+    if not present:
+        return 0
+    kinds = set(map(type, present))
+    if kinds == {float} or kinds == {int}:
+        candidates: Any = (max(present), min(present))
+    elif kinds == {str}:
+        candidates = set(present)
+    else:
+        candidates = present
+    return max(_display_width(v, number_format) for v in candidates)
 
 
 class _Aligner:
@@ -320,6 +404,14 @@ class _Aligner:
         cell._style.alignmentId = aid  # noqa: SLF001
 
 
+def _column_width(col: _Col, header_width: int, value_width: int, text_cap: int) -> int:
+    """A column's width: numbers in full, free text capped at ``text_cap``, the header on up to
+    :data:`_HEADER_LINES` lines."""
+    free_text = col.number_format is None
+    value = min(value_width, text_cap) if free_text else value_width
+    return max(-(-header_width // _HEADER_LINES) + 1, value, 5) + 1
+
+
 def _set_widths(ws: Worksheet, cols: Sequence[_Col], header_widths: Sequence[int], value_widths: Sequence[int],
                 text_cap: int, header_row: int = 1) -> None:
     """Column widths that keep the printed page narrow.
@@ -334,7 +426,7 @@ def _set_widths(ws: Worksheet, cols: Sequence[_Col], header_widths: Sequence[int
     tall: set[int] = set()
     for j, (c, h, v) in enumerate(zip(cols, header_widths, value_widths, strict=True), start=1):
         free_text = c.number_format is None
-        width = max(-(-h // _HEADER_LINES) + 1, min(v, text_cap) if free_text else v, 5) + 1
+        width = _column_width(c, h, v, text_cap)
         ws.column_dimensions[get_column_letter(j)].width = width
         lines = max(lines, -(-h // (width - 1)))
         if free_text and v > text_cap:
@@ -454,14 +546,179 @@ def _ranking_sheet(ws: Worksheet, ratios: pd.DataFrame, run_info: Mapping[str, A
     _page_setup(ws, run_info, title_cols="A:C")
 
 
-def _patch_sheet(ws: Worksheet, pieces: pd.DataFrame, run_info: Mapping[str, Any]) -> None:
-    """Every piece, the largest illegal farmland area first (decisive where verdicts exist)."""
+_CHUNK_ROWS = 20_000
+"""Rows of the patch list converted and written at a time (bounds the memory of a national list)."""
+
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+@dataclass
+class _BulkRows:
+    """The patch list's rows, written straight into the sheet's XML when the workbook is saved.
+
+    openpyxl builds a Python object per cell and an XML element per cell when it saves, minutes
+    for a national list of 200,000 pieces. The sheet is built by openpyxl with its header row
+    only (widths, panes, filter, print layout); the rows below are produced here, cell by cell as
+    openpyxl writes them: the same values, number formats and alignments (style ids registered in
+    the workbook's style table), strings inline, numbers as ``%.16g``.
+    """
+
+    ws: Worksheet
+    cols: tuple[_Col, ...]
+    table: pd.DataFrame
+    widths: list[int]
+    wraps: list[bool]
+    first_row: int = 2
+
+    def _style_ids(self) -> tuple[list[str], list[str], list[str]]:
+        """The ``s`` attribute of each column's cells: plain, wrapped, and centred in a tall row."""
+        wb = self.ws.parent
+        wrap = Alignment(wrap_text=True, vertical="center")
+        centred = Alignment(vertical="center")
+
+        def attr(number_format: str | None, alignment: Alignment | None) -> str:
+            cell = Cell(self.ws)
+            if number_format is not None:
+                cell.number_format = number_format
+            if alignment is not None:
+                cell.alignment = alignment
+            return f' s="{wb._cell_styles.add(cell._style)}"' if cell.has_style else ""  # noqa: SLF001
+
+        plain = [attr(c.number_format, wrap if w else None) for c, w in zip(self.cols, self.wraps, strict=True)]
+        tall = [attr(c.number_format, wrap if w else centred) for c, w in zip(self.cols, self.wraps, strict=True)]
+        return plain, tall, [get_column_letter(j) for j in range(1, len(self.cols) + 1)]
+
+    def last_row(self) -> int:
+        """The sheet's last row."""
+        return self.first_row + len(self.table) - 1
+
+    def xml(self) -> Iterator[str]:
+        """The ``<row>`` elements, a chunk of rows at a time."""
+        plain, tall_style, letters = self._style_ids()
+        for start in range(0, len(self.table), _CHUNK_ROWS):
+            chunk = self.table.iloc[start:start + _CHUNK_ROWS]
+            values = [c.values(chunk) for c in self.cols]
+            heights: list[float] = [0.0] * len(chunk)
+            for j, wraps in enumerate(self.wraps):
+                if not wraps:
+                    continue
+                per_line = self.widths[j] - 1
+                lines: dict[Any, int] = {}
+                for i, v in enumerate(values[j]):
+                    n = lines.get(v)
+                    if n is None:
+                        n = lines[v] = -(-_display_width(v, None) // per_line)
+                    if n > 1:  # a wrapped cell: its row as high as its lines
+                        heights[i] = max(heights[i], _LINE_PT * n + 2)
+            first = self.first_row + start
+            cells = [_cells_xml(letters[j], values[j], plain[j], tall_style[j], heights, first)
+                     for j in range(len(self.cols))]
+            out = []
+            for i, row_cells in enumerate(zip(*cells)):
+                h = heights[i]
+                head = f'<row r="{first + i}" ht="{h:.16g}" customHeight="1">' if h else f'<row r="{first + i}">'
+                out.append(head + "".join(row_cells) + "</row>")
+            yield "".join(out)
+
+
+def _string_xml(value: str) -> str:
+    """An inline string cell's type and content, as openpyxl writes them (its checks included)."""
+    value = value[:32767]
+    if ILLEGAL_CHARACTERS_RE.search(value):
+        raise IllegalCharacterError(f"{value} cannot be used in worksheets.")
+    space = ' xml:space="preserve"' if value.strip() and value != value.strip() else ""
+    return f' t="inlineStr"><is><t{space}>{value.translate(_XML_ESCAPES)}</t></is></c>'
+
+
+def _cells_xml(letter: str, values: Sequence[Any], plain: str, tall: str, heights: Sequence[float],
+               first_row: int) -> list[str]:
+    """One column's ``<c>`` elements of consecutive rows (empty where openpyxl writes no cell)."""
+    out: list[str] = []
+    append = out.append
+    strings: dict[str, str] = {}
+    row = first_row
+    for v, height in zip(values, heights, strict=True):
+        style = tall if height else plain
+        if type(v) is float:  # noqa: E721 - the common case first
+            append(f'<c r="{letter}{row}"{style} t="n"><v>{"%.16g" % v if v - v == 0 else ""}</v></c>')
+        elif v is None:
+            append(f'<c r="{letter}{row}"{style} t="n"/>' if style else "")
+        elif isinstance(v, str):
+            body = strings.get(v)
+            if body is None:
+                body = strings[v] = _string_xml(v)
+            append(f'<c r="{letter}{row}"{style}{body}')
+        elif isinstance(v, bool):
+            append(f'<c r="{letter}{row}"{style} t="b"><v>{int(v)}</v></c>')
+        elif isinstance(v, (int, float)):
+            append(f'<c r="{letter}{row}"{style} t="n"><v>{"%.16g" % v if not math.isinf(v) else ""}</v></c>')
+        else:
+            text = str(v)
+            body = strings.get(text)
+            if body is None:
+                body = strings[text] = _string_xml(text)
+            append(f'<c r="{letter}{row}"{style}{body}')
+        row += 1
+    return out
+
+
+def _patch_sheet(ws: Worksheet, pieces: pd.DataFrame, run_info: Mapping[str, Any]) -> _BulkRows:
+    """Every piece, the largest illegal farmland area first (decisive where verdicts exist).
+
+    The header, widths and print layout are set here; the rows are written on saving
+    (:class:`_BulkRows`, :func:`_save`).
+    """
     table = sort_by_illegal_area(pieces)
     cols = _PATCHES + (_VERIFIED_PATCHES if "effect" in table.columns else ())
-    records = [_Totals(r) for r in table.to_dict("records")]
-    header_widths, value_widths = _write_table(ws, cols, records)
-    _set_widths(ws, cols, header_widths, value_widths, 16)
+    ws.append([c.header for c in cols])
+    header_widths = _table_frame(ws, cols, 1, len(table), 1)
+    value_widths = [0] * len(cols)
+    for start in range(0, len(table), _CHUNK_ROWS):
+        chunk = table.iloc[start:start + _CHUNK_ROWS]
+        for j, c in enumerate(cols):
+            value_widths[j] = max(value_widths[j], _max_display_width(c.values(chunk), c.number_format))
+    lines = 1
+    widths: list[int] = []
+    wraps: list[bool] = []
+    for j, (c, h, v) in enumerate(zip(cols, header_widths, value_widths, strict=True), start=1):
+        width = _column_width(c, h, v, 16)
+        ws.column_dimensions[get_column_letter(j)].width = width
+        lines = max(lines, -(-h // (width - 1)))
+        widths.append(width)
+        wraps.append(c.number_format is None and v > 16)
+    ws.row_dimensions[1].height = _LINE_PT * lines + 4
     _page_setup(ws, run_info)
+    return _BulkRows(ws, cols, table, widths, wraps)
+
+
+def _save(wb: Workbook, bulk: _BulkRows, path: Path) -> None:
+    """Save ``wb`` to ``path`` with ``bulk``'s rows in its sheet's XML (after its header row)."""
+    for idx, ws in enumerate(wb.worksheets, 1):
+        if ws is bulk.ws:
+            name = ws._path.format(idx)[1:]  # noqa: SLF001 - where openpyxl writes sheet idx
+    buffer = io.BytesIO()
+    rows = bulk.xml()  # registers the rows' styles before the style table is written
+    first = next(rows, "")
+    wb.save(buffer)
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename != name:
+                dst.writestr(info, data)
+                continue
+            text = data.decode("utf-8")
+            cut = text.index("</sheetData>")
+            head, tail = text[:cut], text[cut:]
+            last = f"{get_column_letter(len(bulk.cols))}{max(bulk.last_row(), 1)}"
+            head = re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="A1:{last}"', head, count=1)
+            entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            with dst.open(entry, "w") as out:
+                out.write(head.encode("utf-8"))
+                out.write(first.encode("utf-8"))
+                for chunk in rows:
+                    out.write(chunk.encode("utf-8"))
+                out.write(tail.encode("utf-8"))
 
 
 def _unrectified_sheet(ws: Worksheet, records: Sequence[Mapping[str, Any]], run_info: Mapping[str, Any]) -> None:
@@ -565,7 +822,7 @@ def write_excel_report(
     ranking = wb.active
     ranking.title = RANKING_SHEET
     _ranking_sheet(ranking, ratios, run_info)
-    _patch_sheet(wb.create_sheet(PATCH_SHEET), pieces, run_info)
+    bulk = _patch_sheet(wb.create_sheet(PATCH_SHEET), pieces, run_info)
     previous = run_info.get("previous_run")
     if previous:
         _unrectified_sheet(wb.create_sheet(UNRECTIFIED_SHEET), previous.get("unrectified") or [], run_info)
@@ -574,5 +831,5 @@ def write_excel_report(
     wb.properties.creator = "landcheck"
     final = Path(path)
     with atomic_output(final) as tmp:
-        wb.save(tmp)
+        _save(wb, bulk, tmp)
     return final

@@ -22,7 +22,7 @@ from overlay.contracts import (COLUMN_LABELS_ZH, COUNTY_COLUMNS, LEVEL_COLOURS, 
                                LEVEL_REASON_LABELS_ZH, LEVEL_REASON_SEVERE_IMPACT, LEVELS, RECTIFICATION_BY_CODE,
                                STATUS_LABELS_ZH, VERDICT_BY_CODE)
 from reports._common import atomic_output, is_missing, require_columns, require_run_info
-from reports.patch_order import TOP_PER_COUNTY, illegal_area_column, top_illegal_pieces
+from reports.patch_order import TOP_PER_COUNTY, illegal_area_column, top_illegal_records
 from reports.report_map import map_caption_zh
 from reports.tables import county_totals, sort_ratios
 from reports.texts import (data_quality_lines_zh, rules_lines_zh, source_label_zh, title_zh,
@@ -182,7 +182,7 @@ def _previous_tables(table: pd.DataFrame, previous: Mapping[str, Any]) -> list[s
 
 def _top_patches(table: pd.DataFrame, pieces: pd.DataFrame) -> list[str]:
     """违法占用耕地面积最大的图斑: the largest illegal pieces of each county, in ranking order."""
-    top = top_illegal_pieces(pieces)
+    top = top_illegal_records(pieces)
     column = illegal_area_column(pieces)
     verified = "verdict" in pieces.columns
     parts = ["<section>", f"<h2>各县违法占用耕地面积最大的图斑（每县前 {TOP_PER_COUNTY} 个）</h2>"]
@@ -196,7 +196,7 @@ def _top_patches(table: pd.DataFrame, pieces: pd.DataFrame) -> list[str]:
         rows = top.get(str(county["county_code"]))
         if rows is None:
             continue
-        for k, rec in enumerate(rows.to_dict("records"), start=1):
+        for k, rec in enumerate(rows, start=1):
             name = (f'<td rowspan="{len(rows)}">{_e(county["county_name"])}<br>'
                     f'<span class="note">{_e(county["county_code"])}</span></td>') if k == 1 else ""
             cells = [name, f'<td class="num">{k}</td>', f'<td class="code">{_e(rec["patch_id"])}</td>',

@@ -15,6 +15,7 @@ carries no creation date (reportlab's invariant mode): the same input gives the 
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import io
 import os
@@ -31,14 +32,15 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (Flowable, Image, KeepTogether, LongTable, Paragraph, SimpleDocTemplate, Spacer,
+                                Table, TableStyle)
 from xml.sax.saxutils import escape
 
 from overlay.contracts import (COLUMN_LABELS_ZH, COUNTY_COLUMNS, LEVEL_FILLS, LEVEL_LABELS_ZH,
                                LEVEL_REASON_LABELS_ZH, LEVEL_REASON_SEVERE_IMPACT, LEVELS, RECTIFICATION_BY_CODE,
                                STATUS_LABELS_ZH, VERDICT_BY_CODE)
 from reports._common import atomic_output, is_missing, require_columns, require_run_info
-from reports.patch_order import TOP_PER_COUNTY, illegal_area_column, top_illegal_pieces
+from reports.patch_order import TOP_PER_COUNTY, illegal_area_column, top_illegal_records
 from reports.report_map import map_caption_zh
 from reports.tables import county_totals, sort_ratios
 from reports.texts import (data_quality_lines_zh, generated_date_zh, rules_lines_zh, source_label_zh, title_zh,
@@ -81,6 +83,18 @@ def _p(text: Any, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape("" if is_missing(text) else str(text)), style)
 
 
+class _HeadParagraph(Paragraph):
+    """A header cell: repeated on every page of a long table, so its lines are broken once per
+    width (``wrap`` depends on the width alone; the layout it leaves is kept)."""
+
+    _wrapped: tuple[float, tuple[float, float]] | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        if self._wrapped is None or self._wrapped[0] != availWidth:
+            self._wrapped = (availWidth, super().wrap(availWidth, availHeight))
+        return self._wrapped[1]
+
+
 def _area(value: Any) -> str:
     return "" if is_missing(value) else f"{float(value):,.2f}"
 
@@ -93,35 +107,142 @@ def _level(value: Any) -> str:
     return LEVEL_LABELS_ZH.get(str(value), "" if is_missing(value) else str(value))
 
 
+_PADDING = 6.0
+"""reportlab's default left and right cell padding (points)."""
+
+
 class _Table:
-    """Rows of cells (text) with per-cell background colours, turned into a platypus Table."""
+    """Rows of cells (text) with per-cell background colours, turned into a platypus Table.
+
+    A cell whose text fits on one line is drawn as a plain string in the cell's font (at the very
+    position its Paragraph would take: same font, size, leading, alignment); only text that wraps
+    is a Paragraph. A national report has ~20,000 rows: Paragraphs made it take minutes.
+    """
 
     def __init__(self, headers: Sequence[str], widths: Sequence[float], numeric: Sequence[bool],
                  styles: Mapping[str, ParagraphStyle]) -> None:
         self.headers, self.widths, self.numeric, self.s = list(headers), list(widths), list(numeric), styles
-        self.rows: list[list[Paragraph]] = []
+        self.rows: list[list[str]] = []
         self.fills: list[tuple[int, int, str]] = []
         self.bold_rows: list[int] = []
 
     def add(self, values: Sequence[Any], fills: Mapping[int, str] | None = None) -> None:
-        row = [_p(v, self.s["num"] if num else self.s["cell"]) for v, num in zip(values, self.numeric, strict=True)]
-        self.rows.append(row)
+        if len(values) != len(self.numeric):
+            raise ValueError(f"{len(values)} values for {len(self.numeric)} columns")
+        self.rows.append(["" if is_missing(v) else str(v) for v in values])
         for col, fill in (fills or {}).items():
             self.fills.append((col, len(self.rows), fill))
 
-    def build(self) -> Table:
+    def _cells(self, widths: Sequence[float]) -> list[list[Any]]:
+        """The body cells: plain strings where the text fits on one line, else Paragraphs."""
+        cell, num = self.s["cell"], self.s["num"]
+        font, size = cell.fontName, cell.fontSize
+        room = [w - 2 * _PADDING - 1.0 for w in widths]  # 1 pt to spare: near the edge a Paragraph decides
+        fits: dict[tuple[int, str], bool] = {}
+
+        def one_line(j: int, text: str) -> bool:
+            key = (j, text)
+            ok = fits.get(key)
+            if ok is None:
+                ok = fits[key] = (text == " ".join(text.split())
+                                  and pdfmetrics.stringWidth(text, font, size) <= room[j])
+            return ok
+
+        return [[text if one_line(j, text) else Paragraph(escape(text), num if self.numeric[j] else cell)
+                 for j, text in enumerate(row)] for row in self.rows]
+
+    def build(self) -> Flowable:
         total = sum(self.widths)
         avail = PAGE_SIZE[0] - 2 * _MARGIN
         widths = [w * avail / total for w in self.widths] if total > avail else self.widths
-        data = [[_p(h, self.s["head"]) for h in self.headers], *self.rows]
-        table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
+        body = self.s["cell"]
         style = [("GRID", (0, 0), (-1, -1), 0.4, _GRID), ("BACKGROUND", (0, 0), (-1, 0), _HEADER_BG),
                  ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                 ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5)]
-        style += [("BACKGROUND", (c, r), (c, r), colors.HexColor(f"#{f}")) for c, r, f in self.fills]
-        style += [("LINEABOVE", (0, r), (-1, r), 1.2, colors.black) for r in self.bold_rows]
-        table.setStyle(TableStyle(style))
+                 ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                 ("FONTNAME", (0, 1), (-1, -1), body.fontName), ("FONTSIZE", (0, 1), (-1, -1), body.fontSize),
+                 ("LEADING", (0, 1), (-1, -1), body.leading), ("TEXTCOLOR", (0, 1), (-1, -1), body.textColor)]
+        style += [("ALIGN", (j, 1), (j, -1), "RIGHT") for j, num in enumerate(self.numeric) if num]
+        row_style = [(r, ("BACKGROUND", c, colors.HexColor(f"#{f}"))) for c, r, f in self.fills]
+        row_style += [(r, ("LINEABOVE", 0, 1.2, colors.black)) for r in self.bold_rows]
+        header = [_HeadParagraph(escape(h), self.s["head"]) for h in self.headers]
+        return _PagedTable(header, self._cells(widths), widths, style,
+                           sorted(row_style, key=lambda x: x[0]))
+
+
+class _PagedTable(Flowable):
+    """A long table (header row + body rows) laid out a page at a time.
+
+    Laid out as one platypus Table, every page break re-measures and re-styles all the rows left
+    (quadratic: minutes for the 14,000 rows of a national top list). This flowable hands the frame
+    a Table of the header and the next rows only (:attr:`ROWS`, doubled until they overfill the
+    page), split as platypus splits it, and keeps the rest for the next page: the same pages,
+    rows, header repeats and styles as the one Table (``repeatRows=1``).
+
+    ``row_style``: (body row, 1-based; command with the column(s) after its name) for fills and rules.
+    """
+
+    ROWS = 40
+    """Rows of the first try: more than a page holds (a row is at least 14.5 points high)."""
+
+    def __init__(self, header: list[Any], body: list[list[Any]], widths: Sequence[float], style: list[tuple],
+                 row_style: list[tuple[int, tuple]], start: int = 0) -> None:
+        super().__init__()
+        self.header, self.body, self.col_widths, self.style = header, body, list(widths), style
+        self.row_style, self.start = row_style, start
+        self.hAlign = "LEFT"
+        self._table: Table | None = None
+        self._laid: tuple[float, float, tuple[Table, float, float, bool]] | None = None
+
+    def _make(self, k: int) -> Table:
+        """The header and body rows ``start`` .. ``start + k`` as one Table."""
+        end = min(self.start + k, len(self.body))
+        commands = list(self.style)
+        lo = bisect.bisect_left(self.row_style, self.start + 1, key=lambda x: x[0])
+        for r, cmd in self.row_style[lo:]:
+            if r > end:
+                break
+            row = r - self.start
+            name, col, *rest = cmd
+            cells = ((col, row), (col, row)) if name == "BACKGROUND" else ((col, row), (-1, row))
+            commands.append((name, *cells, *rest))
+        table = LongTable([self.header, *self.body[self.start:end]], colWidths=self.col_widths, repeatRows=1,
+                          hAlign="LEFT")
+        table.setStyle(TableStyle(commands))
         return table
+
+    def _head(self, avail_w: float, avail_h: float) -> tuple[Table, float, float, bool]:
+        """The shortest head Table that overfills ``avail_h`` or a page (or holds all the rows), with
+        its size and whether it holds every remaining row."""
+        if self._laid is not None and self._laid[:2] == (avail_w, avail_h):
+            return self._laid[2]  # the frame asks again (wrap, then split) for the same room
+        k = self.ROWS
+        while True:
+            table = self._make(k)
+            w, h = table.wrap(avail_w, avail_h)
+            whole = self.start + k >= len(self.body)
+            # taller than a page is all a caller can learn (KeepTogether asks with unbounded room)
+            if whole or h > min(avail_h, PAGE_SIZE[1]):
+                self._laid = (avail_w, avail_h, (table, w, h, whole))
+                return table, w, h, whole
+            k *= 2
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 - platypus' names
+        self._table, self.width, self.height, _ = self._head(availWidth, availHeight)
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
+        table, _, _, whole = self._head(availWidth, availHeight)
+        self._laid = None  # split consumes the table
+        parts = table.split(availWidth, availHeight)
+        if whole or not parts:
+            return parts
+        shown = len(parts[0]._cellvalues) - 1  # noqa: SLF001 - body rows on this page (the header is row 0)
+        return [parts[0], _PagedTable(self.header, self.body, self.col_widths, self.style, self.row_style,
+                                      self.start + shown)]
+
+    def draw(self) -> None:
+        assert self._table is not None
+        self._table.drawOn(self.canv, 0, 0)
 
 
 def _image(png: bytes, max_w: float, max_h: float) -> Image:
@@ -131,7 +252,7 @@ def _image(png: bytes, max_w: float, max_h: float) -> Image:
     return Image(io.BytesIO(png), width=w * scale, height=h * scale)
 
 
-def _ranking(table: pd.DataFrame, totals: Mapping[str, Any], s: Mapping[str, ParagraphStyle]) -> Table:
+def _ranking(table: pd.DataFrame, totals: Mapping[str, Any], s: Mapping[str, ParagraphStyle]) -> Flowable:
     verified = "suspected_level" in table.columns
     headers = ["排名", "行政区代码", "行政区名称", "新增建设占用耕地(亩)", "新增建设占用耕地(公顷)",
                "其中违法占用耕地(亩)", "其中违法占用耕地(公顷)", "违法占用耕地比例", "处理等级", "图斑个数", "违法图斑个数"]
@@ -168,7 +289,7 @@ def _ranking(table: pd.DataFrame, totals: Mapping[str, Any], s: Mapping[str, Par
     return t.build()
 
 
-def _progress(table: pd.DataFrame, s: Mapping[str, ParagraphStyle]) -> Table:
+def _progress(table: pd.DataFrame, s: Mapping[str, ParagraphStyle]) -> Flowable:
     headers = ["行政区代码", "行政区名称", "图斑数", COLUMN_LABELS_ZH["n_verified"], "未核查图斑数",
                COLUMN_LABELS_ZH["verified_share"], COLUMN_LABELS_ZH["complete"],
                f"{COLUMN_LABELS_ZH['rectified_illegal_m2']}(亩)"]
@@ -181,8 +302,8 @@ def _progress(table: pd.DataFrame, s: Mapping[str, ParagraphStyle]) -> Table:
     return t.build()
 
 
-def _top(table: pd.DataFrame, pieces: pd.DataFrame, s: Mapping[str, ParagraphStyle]) -> Table | None:
-    top = top_illegal_pieces(pieces)
+def _top(table: pd.DataFrame, pieces: pd.DataFrame, s: Mapping[str, ParagraphStyle]) -> Flowable | None:
+    top = top_illegal_records(pieces)
     if not top:
         return None
     column = illegal_area_column(pieces)
@@ -196,7 +317,7 @@ def _top(table: pd.DataFrame, pieces: pd.DataFrame, s: Mapping[str, ParagraphSty
         rows = top.get(str(county["county_code"]))
         if rows is None:
             continue
-        for k, rec in enumerate(rows.to_dict("records"), start=1):
+        for k, rec in enumerate(rows, start=1):
             values = [f"{county['county_name']} {county['county_code']}" if k == 1 else "", k, rec["patch_id"],
                       _area(m2_to_mu(float(rec[column]))), _area(rec[column]), _area(rec["area_m2"]),
                       STATUS_LABELS_ZH.get(str(rec["status"]), str(rec["status"]))]
@@ -209,7 +330,7 @@ def _top(table: pd.DataFrame, pieces: pd.DataFrame, s: Mapping[str, ParagraphSty
     return t.build()
 
 
-def _previous(table: pd.DataFrame, s: Mapping[str, ParagraphStyle]) -> Table:
+def _previous(table: pd.DataFrame, s: Mapping[str, ParagraphStyle]) -> Flowable:
     headers = ["行政区代码", "行政区名称", COLUMN_LABELS_ZH["previous_ratio"], COLUMN_LABELS_ZH["previous_level"],
                "本年度违法占用耕地比例", COLUMN_LABELS_ZH["ratio_change"], COLUMN_LABELS_ZH["previous_unrectified_n"]]
     t = _Table(headers, [w * mm for w in (22, 26, 24, 24, 24, 26, 24)],

@@ -137,3 +137,41 @@ def test_workbook_with_no_pieces(
     wb = load_workbook(write_excel_report(ratios, pieces.iloc[0:0], run_info, tmp_path / "r.xlsx"))
     assert wb[PATCH_SHEET].max_row == 1
     assert [c.value for c in wb[PATCH_SHEET][1]] == list(PATCH_HEADERS)
+
+
+def test_patch_sheet_wraps_long_text_and_keeps_odd_strings(
+    tmp_path: Path, ratios: pd.DataFrame, pieces: gpd.GeoDataFrame, run_info: dict[str, Any]
+) -> None:
+    """The patch rows are written straight as sheet XML: text round-trips exactly (escapes, edge
+    spaces), a long name wraps and heightens its row, missing numbers keep their number format."""
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    odd = pieces.copy()
+    long_name = "一个非常非常长的县级行政区名称用于换行"  # 19 CJK characters: wider than the 16 cap
+    odd.loc[odd.index[0], "county_name"] = long_name
+    odd.loc[odd.index[1], "source_id"] = "  a & <b> \"c\"  "
+    odd.loc[odd.index[2], "area_m2"] = float("nan")
+    wb = load_workbook(write_excel_report(ratios, odd, run_info, tmp_path / "odd.xlsx"))
+    ws = wb[PATCH_SHEET]
+    assert ws.max_row == len(odd) + 1 and ws.max_column == len(PATCH_HEADERS)
+    col = {c.value: i for i, c in enumerate(ws[1])}
+    rows = list(ws.iter_rows(min_row=2))
+    by_id = {r[col["图斑编号"]].value: r for r in rows}
+    long_row = by_id[str(odd.loc[odd.index[0], "patch_id"])]
+    name = long_row[col["行政区名称"]]
+    assert name.value == long_name and name.alignment.wrap_text
+    width = ws.column_dimensions["D"].width
+    lines = -(-2 * len(long_name) // (width - 1))
+    assert lines > 1 and ws.row_dimensions[name.row].height == pytest.approx(16.5 * lines + 2)
+    assert long_row[col["图斑面积(平方米)"]].alignment.vertical == "center"  # the rest of a tall row centred
+    assert by_id[str(odd.loc[odd.index[1], "patch_id"])][col["原始图斑编号"]].value == "  a & <b> \"c\"  "
+    empty = by_id[str(odd.loc[odd.index[2], "patch_id"])][col["图斑面积(平方米)"]]
+    assert empty.value is None and empty.number_format == "0.00"
+    short = next(r for r in rows if r[0].row != name.row)
+    assert ws.row_dimensions[short[0].row].height is None
+    assert short[col["行政区名称"]].alignment.wrap_text  # the whole column wraps, a short name on one line
+    assert short[col["图斑面积(平方米)"]].alignment.vertical is None
+    bad = pieces.copy()
+    bad.loc[bad.index[0], "source_id"] = "bell\x07"
+    with pytest.raises(IllegalCharacterError):
+        write_excel_report(ratios, bad, run_info, tmp_path / "bad.xlsx")

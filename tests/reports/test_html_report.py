@@ -98,3 +98,17 @@ def test_map_plan_keeps_the_level_colours_visible_for_a_country():
     assert marker_plan(MAX_MARKERS, 100)["others"] and not marker_plan(MAX_MARKERS + 1, 100)["others"]
     from reports.report_map import map_caption_zh  # the caption says what was drawn
     assert "空心圆" in map_caption_zh(20, 4) and "未绘出" in map_caption_zh(200_000, 2_875)
+
+
+def test_top_illegal_records_match_the_pieces(pieces: Any) -> None:
+    """The records the HTML / PDF top lists use are top_illegal_pieces' rows, county by county."""
+    from reports.patch_order import top_illegal_pieces, top_illegal_records
+
+    frames = top_illegal_pieces(pieces, n=2)
+    records = top_illegal_records(pieces, n=2)
+    assert list(records) == list(frames) and records
+    for code, frame in frames.items():
+        assert [r["patch_id"] for r in records[code]] == list(frame["patch_id"])
+        assert len(records[code]) <= 2
+        areas = [r["illegal_farmland_m2"] for r in records[code]]
+        assert areas == sorted(areas, reverse=True) and all(a > 0 for a in areas)

@@ -3,6 +3,7 @@ to read both dates, and the GDAL command-line chain.
 
     python bench/detect_bench.py make-world DIR --scale 3
     python bench/detect_bench.py landcheck DIR --chunk 1024 [--threshold-sample windows]
+        [--stats-sample lattice|windows]
     python bench/detect_bench.py naive DIR
     python bench/detect_bench.py read DIR --chunk 1024
     python bench/detect_bench.py read-landcheck DIR --chunk 1024
@@ -49,8 +50,12 @@ def make_world(world: Path, scale: int) -> dict:
 
 
 def run_landcheck(world: Path, chunk: int, threshold_sample: str = "auto",
-                  params_out: Path | None = None) -> dict:
-    """landcheck's detection (spectral, Otsu) on the world; writes the score parameters."""
+                  params_out: Path | None = None, stats_sample: str = "auto") -> dict:
+    """landcheck's detection (spectral, Otsu) on the world; writes the score parameters.
+
+    ``stats_sample`` ``lattice`` takes the statistics sample on the lattice whatever the size
+    (a full read), ``windows`` from windows whatever the size; ``auto`` by the image's size.
+    """
     from dataclasses import replace
 
     from pipeline.config import load_config
@@ -60,6 +65,8 @@ def run_landcheck(world: Path, chunk: int, threshold_sample: str = "auto",
 
     if threshold_sample == "windows":  # the large-image rule on this world too
         pipeline.detect.EXACT_THRESHOLD_MAX_PIXELS = 0
+    if stats_sample != "auto":
+        pipeline.detect.SAMPLE_LATTICE_MAX_PIXELS = 0 if stats_sample == "windows" else 2 ** 62
     cfg = load_config(world / "bench.yaml")
     start = time.perf_counter()
     # the spectral score: the whole-array side below reimplements that one
@@ -77,6 +84,7 @@ def run_landcheck(world: Path, chunk: int, threshold_sample: str = "auto",
             "changed_pixels": int(stats["pixels_changed"]),
             "megapixels": stats["grid_height"] * stats["grid_width"] / 1e6,
             "threshold": stats["threshold"], "threshold_sample": stats["threshold_sample"],
+            "normalisation_sample": stats["normalisation_sample"],
             "steps_s": stats["seconds"], "params": params}
 
 
@@ -269,13 +277,17 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1024)
     parser.add_argument("--threshold-sample", choices=["auto", "windows"], default="auto",
                         help="landcheck: 'windows' takes the threshold from windows whatever the size")
+    parser.add_argument("--stats-sample", choices=["auto", "lattice", "windows"], default="auto",
+                        help="landcheck: the statistics sample on the lattice (a full read) or from "
+                             "windows whatever the size")
     parser.add_argument("--params", type=Path, default=None,
                         help="landcheck: write the score parameters here; gdal: read them from here")
     args = parser.parse_args()
     if args.side == "make-world":
         result = make_world(args.world, args.scale)
     elif args.side == "landcheck":
-        result = run_landcheck(args.world, args.chunk, args.threshold_sample, args.params)
+        result = run_landcheck(args.world, args.chunk, args.threshold_sample, args.params,
+                               args.stats_sample)
     elif args.side == "read":
         result = run_read(args.world, args.chunk)
     elif args.side == "read-landcheck":

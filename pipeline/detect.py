@@ -2,12 +2,14 @@
 
 Thin orchestration of :mod:`detection.compose` over the lazy arrays of
 :mod:`pipeline.imagery`; every step is bounded in memory by the chunk size, and the imagery
-is read in full once (steps 1 and 2 read a decimated lattice and a few windows):
+is read in full once (steps 1 and 2 read a decimated lattice or a few windows):
 
-1. **sample** a regular lattice of pixels (chunk-independent) and read up to three fixed
-   windows of both dates for the co-registration check; the scene statistics of the
-   configured score come from these (:func:`detection.compose.scene_statistics`,
-   :mod:`detection.register`);
+1. **sample** pixels for the scene statistics (chunk-independent): on an image of at most
+   :data:`SAMPLE_LATTICE_MAX_PIXELS` a regular lattice of pixels (which reads every chunk), on
+   a larger one the windows of :func:`sample_windows`, each read alone
+   (``normalisation_sample`` in the statistics says which); and read up to three fixed windows
+   of both dates for the co-registration check; the scene statistics of the configured score
+   come from these (:func:`detection.compose.scene_statistics`, :mod:`detection.register`);
 2. **threshold statistics** (methods that need the score histogram,
    :func:`detection.compose.needs_histogram`): on an image of at most
    :data:`detection.compose.EXACT_THRESHOLD_MAX_PIXELS` the score of every pixel (the
@@ -22,24 +24,29 @@ is read in full once (steps 1 and 2 read a decimated lattice and a few windows):
    chunks and **vectorise** per chunk (the valid / nodata / cloud pixel counts are taken in the
    same pass), join pieces across chunk borders, then the object filter (minimum area,
    hysteresis core; :func:`detection.compose.object_filter`) and number the polygons in raster
-   order of their first pixel.
+   order of their first pixel; then the object test on the after date's segments
+   (:func:`detection.compose.segment_filter`), its windows read ahead while it segments.
 
 The dask scheduler is whatever is active (threads by default, a ``distributed.Client`` when
 one is set up by the caller). Tasks hold paths, not open files.
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 import warnings
+from collections import deque
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import dask
 import geopandas as gpd
 import numpy as np
+import shapely
 from rasterio.errors import NotGeoreferencedWarning
 
 from detection.chunked import (
@@ -67,6 +74,7 @@ from detection.compose import (
     window_counts,
 )
 from detection.normalize import sample_stride
+from detection.objects import patch_windows
 from detection.registry import get_method
 from detection.threshold import histogram_edges
 from detection.vectorize import merge_components, source_ids, to_map_coordinates
@@ -84,6 +92,15 @@ class DetectionSetupError(ConfigError):
 COLUMNS = ["source_id", "mean_score", "geometry"]
 #: pixels sampled for the scene statistics
 SAMPLE_TARGET = 250_000
+#: an image up to this many pixels takes its statistics sample on the regular lattice of
+#: :func:`detection.normalize.sample_stride` (which reads every chunk: a full read); a larger
+#: one from :data:`SAMPLE_WINDOW_PX` windows spread over the grid, read alone (the committed
+#: sample world, 1.4 Mpx, is well under it)
+SAMPLE_LATTICE_MAX_PIXELS = 4_000_000
+#: largest side of a statistics window, pixels
+SAMPLE_WINDOW_PX = 128
+#: fewer valid pixels than this in the windows: the lattice after all (mostly empty grids)
+SAMPLE_MIN_WINDOW_PIXELS = SAMPLE_TARGET // 10
 
 
 @contextmanager
@@ -114,14 +131,25 @@ def settings_from_config(detection: DetectionConfig) -> Settings:
     )
 
 
-def after_window_reader(img: Imagery, shift: tuple[int, int]):
+#: windows the object test's reader reads ahead of the one asked for (on a thread pool)
+READ_AHEAD = 8
+
+
+def after_window_reader(img: Imagery, shift: tuple[int, int], windows: Sequence[Sequence[int]] = (),
+                        pool: Executor | None = None) -> Callable[[int, int, int, int], np.ndarray]:
     """``read(row0, row1, col0, col1)``: the after date's first three bands in a window of the
     grid, misregistration-corrected like the score (``shift_image``: ``out[y, x] =
-    after[y - dy, x - dx]``), NaN outside the grid. Reads only the window."""
+    after[y - dy, x - dx]``), NaN outside the grid. Reads only the window.
+
+    ``windows`` (``row0, row1, col0, col1`` each) with a ``pool``: the windows about to be asked
+    for, in order; up to :data:`READ_AHEAD` of them are read ahead on the pool, overlapping the
+    caller's work on the previous ones (same values; a window asked for out of that order, or
+    skipped, is read or dropped as needed).
+    """
     dy, dx = (int(v) for v in shift)
     height, width = img.grid.shape
 
-    def read(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    def read_now(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         out = np.full((3, r1 - r0, c1 - c0), np.nan, dtype=np.float32)
         sr0, sr1 = max(r0 - dy, 0), min(r1 - dy, height)
         sc0, sc1 = max(c0 - dx, 0), min(c1 - dx, width)
@@ -129,6 +157,23 @@ def after_window_reader(img: Imagery, shift: tuple[int, int]):
             block = source_window(img.after, slice(sr0, sr1), slice(sc0, sc1))[:3]
             out[:, sr0 + dy - r0:sr1 + dy - r0, sc0 + dx - c0:sc1 + dx - c0] = block.compute(scheduler="sync")
         return out
+
+    todo = deque(tuple(int(v) for v in w) for w in windows)
+    if pool is None or not todo:
+        return read_now
+    ahead: deque[tuple[tuple[int, ...], Future]] = deque()
+
+    def read(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        key = (int(r0), int(r1), int(c0), int(c1))
+        while len(ahead) < READ_AHEAD and todo:
+            w = todo.popleft()
+            ahead.append((w, pool.submit(read_now, *w)))
+        if key not in (w for w, _ in ahead):
+            return read_now(*key)
+        while True:  # windows before it were skipped by the caller: dropped
+            w, future = ahead.popleft()
+            if w == key:
+                return future.result()
 
     return read
 
@@ -233,6 +278,71 @@ def detect_on_imagery(
         raise InputFileError(exc.path, exc.problem) from None
 
 
+def sample_windows(shape: tuple[int, int]) -> list[tuple[slice, slice]]:
+    """The windows of the statistics sample of a large image: a regular grid of squares of at
+    most :data:`SAMPLE_WINDOW_PX` holding about as many pixels as the lattice would (so the fit
+    costs the same), as few windows as that allows (each costs a read of the blocks it touches;
+    :func:`detection.compose.threshold_windows`; chunk-independent)."""
+    h, w = (int(v) for v in shape)
+    stride = sample_stride(h, w, SAMPLE_TARGET)
+    wanted = -(-h // stride) * -(-w // stride)  # the lattice's pixel count
+    per_side = max(1, math.ceil(math.sqrt(wanted) / SAMPLE_WINDOW_PX))
+    size = max(1, min(SAMPLE_WINDOW_PX, int(math.sqrt(wanted) // per_side)))
+    wins = threshold_windows(shape, size, per_side)
+    # a long, narrow grid fits fewer windows across: more along it, until the pixels are there
+    while wins and len(wins) * size * size < 0.9 * wanted and per_side < max(h, w) // size:
+        per_side += 1
+        wins = threshold_windows(shape, size, per_side)
+    return wins
+
+
+def _statistics_sample(img: Imagery, valid: Any, shift_windows: list[tuple[slice, slice]]
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray], str, int]:
+    """``(before, after, valid, shift_arrays, how, stride)``: the pixels of the statistics sample
+    (``(bands, n)`` with ``valid`` saying which are valid), the co-registration windows of both
+    dates (before, after alternating) and how the sample was taken.
+
+    Up to :data:`SAMPLE_LATTICE_MAX_PIXELS`: the regular lattice of ``stride`` (reads every
+    chunk). Above: :func:`sample_windows` and the co-registration windows, each read alone
+    (the lattice after all when the windows hold under :data:`SAMPLE_MIN_WINDOW_PIXELS` valid
+    pixels and the image is not empty there).
+    """
+    grid = img.grid
+    stride = sample_stride(grid.height, grid.width, SAMPLE_TARGET)
+    how = f"lattice stride {stride}"
+    shift_arrays = None
+    if grid.height * grid.width > SAMPLE_LATTICE_MAX_PIXELS:
+        wins = sample_windows(grid.shape)
+        # the windows' arrays read alone, in one compute; valid by the imagery's own definition
+        # on them (numpy: building a dask graph for each window's valid costs more than reading)
+        got = dask.compute(*[source_window(x, r, c) for r, c in wins
+                             for x in (img.before, img.after, img.cloud)],
+                           *[source_window(x, r, c) for r, c in shift_windows
+                             for x in (img.before, img.after)])
+        bs, as_, cs = got[0:3 * len(wins):3], got[1:3 * len(wins):3], got[2:3 * len(wins):3]
+        try:
+            vs = [np.asarray(replace(img, before=b, after=a, cloud=c).valid) for b, a, c in zip(bs, as_, cs)]
+        except TypeError:  # not a dataclass: the same rule as the lattice's
+            vs = [np.isfinite(b).all(axis=0) & np.isfinite(a).all(axis=0) & ~c for b, a, c in zip(bs, as_, cs)]
+        sv = np.concatenate([v.ravel() for v in vs])
+        shift_arrays = list(got[3 * len(wins):])
+        if sv.sum() >= SAMPLE_MIN_WINDOW_PIXELS:
+            n_b = img.before.shape[0]
+            sb = np.concatenate([b.reshape(n_b, -1) for b in bs], axis=1)
+            sa = np.concatenate([a.reshape(n_b, -1) for a in as_], axis=1)
+            (rows, cols), = wins[:1]
+            return (sb, sa, sv, shift_arrays,
+                    f"{len(wins)} windows of {rows.stop - rows.start} x {cols.stop - cols.start} px", 0)
+        how = f"lattice stride {stride} (the {len(wins)} windows held {int(sv.sum())} valid pixels)"
+    sb, sa, sv, *win_arrays = dask.compute(
+        img.before[:, ::stride, ::stride], img.after[:, ::stride, ::stride],
+        valid[::stride, ::stride],
+        *([] if shift_arrays is not None
+          else [x[:, r, c] for r, c in shift_windows for x in (img.before, img.after)]),
+    )
+    return sb, sa, sv, win_arrays if shift_arrays is None else shift_arrays, how, stride
+
+
 def _window_counts(img: Imagery, settings: Settings, stats: SceneStats, pixel_size_m: float,
                    depth: int, edges: np.ndarray, value_range: tuple[float, float]
                    ) -> tuple[np.ndarray, int]:
@@ -276,16 +386,12 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
     data_valid = img.data_valid
     valid = data_valid & ~img.cloud
 
-    # -- pass 1: decimated sample for the scene statistics, co-registration windows
+    # -- pass 1: sample for the scene statistics (a decimated lattice of a small image,
+    # windows spread over a large one), co-registration windows
     t = time.perf_counter()
-    stride = sample_stride(grid.height, grid.width, SAMPLE_TARGET)
     wins = _windows(grid.shape) if (settings.method == "learned" and settings.correct_shift) else []
     with _step("sampling pixels for the scene statistics", progress):
-        sb, sa, sv, *win_arrays = dask.compute(
-            img.before[:, ::stride, ::stride], img.after[:, ::stride, ::stride],
-            valid[::stride, ::stride],
-            *[x[:, r, c] for r, c in wins for x in (img.before, img.after)],
-        )
+        sb, sa, sv, win_arrays, sample_how, stride = _statistics_sample(img, valid, wins)
     sb, sa = sb[:, sv], sa[:, sv]
     band_names = tuple(getattr(img, "band_names", BANDS))
     has_nir = "nir" in band_names
@@ -359,9 +465,14 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
                          high=tinfo.get("threshold_high"))
     by_area = areas >= min_area_m2 * (1 - 1e-12)
     t = time.perf_counter()
-    with _step("object test on the after date's segments", progress and bool(keep.any())):
+    with (_step("object test on the after date's segments", progress and bool(keep.any())),
+          ThreadPoolExecutor(2, thread_name_prefix="landcheck-after-window") as pool):
         keep_core = keep
-        keep, seg_info = segment_filter(comps, keep, after_window_reader(img, stats_scene.shift), grid.shape,
+        # the windows the test will read, in its order: read ahead while it segments
+        windows = (patch_windows(shapely.bounds(comps.geometries[np.flatnonzero(keep)]), grid.shape)
+                   if settings.min_segment_coverage > 0 else ())
+        read_after = after_window_reader(img, stats_scene.shift, windows, pool)
+        keep, seg_info = segment_filter(comps, keep, read_after, grid.shape,
                                         after_sample=sa, pixel_size_m=pixel_size,
                                         min_coverage=settings.min_segment_coverage)
     timings["segments_s"] = time.perf_counter() - t
@@ -399,8 +510,9 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
         "shift": shift_info,
         "score_depth_px": int(depth),
         "scene": stats_scene.as_dict(),
+        "normalisation_sample": sample_how,
         "normalisation_sample_pixels": int(sv.sum()),
-        "normalisation_sample_stride": int(stride),
+        "normalisation_sample_stride": int(stride) if stride else None,
         "pixels_total": int(total),
         "pixels_valid": n_data - n_cloud,
         "pixels_nodata": int(total - n_data),

@@ -747,13 +747,20 @@ class _DateReader:
         return _DateReader(tiles, self.bands, self.shape[1], self.shape[2])
 
     def __getitem__(self, key: tuple[slice, slice, slice]) -> np.ndarray:
+        """Read a window: float32 ``(bands, rows, cols)``, NaN where no tile has data.
+
+        Tiles are taken in order; a tile fills only the pixels where it has data and no earlier
+        tile did. Values are cast straight into the output (no boolean-indexed copies): a tile
+        with data everywhere in a part nothing filled yet is one plain assignment, any other a
+        masked copy.
+        """
         b0, b1 = _slice_bounds(key[0], self.shape[0])
         r0, r1 = _slice_bounds(key[1], self.shape[1])
         c0, c1 = _slice_bounds(key[2], self.shape[2])
         out = np.full((len(self.bands), r1 - r0, c1 - c0), np.nan, dtype=np.float32)
         if out.size == 0:
             return out[b0:b1]
-        filled = np.zeros(out.shape[1:], dtype=bool)
+        filled: np.ndarray | None = None  # None: no tile has filled anything yet
         with rasterio.Env(**_ENV):
             for tile in self.tiles:
                 tr0, tr1 = max(r0, tile.row_off), min(r1, tile.row_off + tile.height)
@@ -761,18 +768,33 @@ class _DateReader:
                 if tr0 >= tr1 or tc0 >= tc1:
                     continue
                 win = Window(tc0 - tile.col_off, tr0 - tile.row_off, tc1 - tc0, tr1 - tr0)
-                data, ok = _read_tile(tile, self.bands, win)
+                values, ok = _read_tile(tile, self.bands, win)
                 sub = (slice(tr0 - r0, tr1 - r0), slice(tc0 - c0, tc1 - c0))
-                take = ok & ~filled[sub]
-                out[(slice(None),) + sub][:, take] = data[:, take]
-                filled[sub] |= take
+                take = ok
+                if filled is None:
+                    filled = np.zeros(out.shape[1:], dtype=bool)
+                else:
+                    earlier = filled[sub]
+                    if earlier.any():
+                        take = ~earlier if ok is None else ok & ~earlier
+                target = out[(slice(None),) + sub]
+                if take is None:
+                    target[...] = values
+                    filled[sub] = True
+                else:
+                    np.copyto(target, values, casting="unsafe", where=take)
+                    filled[sub] |= take
                 if filled.all():
                     break
         return out[b0:b1]
 
 
-def _read_tile(tile: _Tile, bands: tuple[int, ...], win: Window) -> tuple[np.ndarray, np.ndarray]:
-    """``(data, ok)``: float32 ``(len(bands), h, w)`` and where every band has data (see module doc)."""
+def _read_tile(tile: _Tile, bands: tuple[int, ...], win: Window) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(values, ok)`` of ``bands`` in a window of a tile (see module doc for what has data).
+
+    ``values`` is ``(len(bands), h, w)``: the file's integer values as read, or float32 for a
+    float file; ``ok`` is where every band has data, None when every pixel has.
+    """
     indexes = list(bands)
     nodatavals: Sequence[float | None] = tile.nodata
     masks = None
@@ -799,17 +821,23 @@ def _read_tile(tile: _Tile, bands: tuple[int, ...], win: Window) -> tuple[np.nda
                         masks = vrt.read(alpha, window=win)[None]
     except RasterioError as exc:
         raise BadRasterError(tile.path, f"read failed ({_one_line(exc)})") from None
-    ok = np.ones(raw.shape[1:], dtype=bool)
+    ok: np.ndarray | None = None
     for k, index in enumerate(indexes):
         nodata = nodatavals[index - 1] if index - 1 < len(nodatavals) else None
         if nodata is not None and not math.isnan(nodata):
-            ok &= raw[k] != nodata
+            has = raw[k] != nodata
+            ok = has if ok is None else ok & has
     if masks is not None:
-        ok &= np.all(masks != 0, axis=0)
-    data = raw.astype(np.float32)
+        has = np.all(masks != 0, axis=0)
+        ok = has if ok is None else ok & has
+    values = raw
     if np.issubdtype(raw.dtype, np.floating):
-        ok &= np.all(np.isfinite(data), axis=0)
-    return data, ok
+        values = raw.astype(np.float32, copy=False)  # a float64 value beyond float32 is no data
+        has = np.all(np.isfinite(values), axis=0)
+        ok = has if ok is None else ok & has
+    if ok is not None and ok.all():
+        ok = None
+    return values, ok
 
 
 def _cover_ranges(g0: float, gstep: float, start: int, stop: int,
@@ -837,6 +865,19 @@ def _any_over_ranges(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, axis: i
     shape = [1, 1]
     shape[axis] = -1
     return (counts > 0) & ~empty.reshape(shape)
+
+
+def _one_to_one(lo: np.ndarray, hi: np.ndarray, hit: np.ndarray) -> int | None:
+    """Where along the axis the mask cells ``lo[hit].min()..`` start, when the grid cells they hit
+    are consecutive and each overlaps exactly the next mask cell (a mask on the grid's pixels);
+    else None (:func:`_any_over_ranges` is needed)."""
+    at = np.flatnonzero(hit)
+    if at.size == 0 or at[-1] - at[0] + 1 != at.size:
+        return None
+    first = lo[at]
+    if not (np.array_equal(first, hi[at]) and np.array_equal(first, first[0] + np.arange(at.size))):
+        return None
+    return int(at[0])
 
 
 class _CloudReader:
@@ -872,6 +913,12 @@ class _CloudReader:
                 except RasterioError as exc:
                     raise BadRasterError(m.path, f"read failed ({_one_line(exc)})") from None
                 if not data.any():
+                    continue
+                rows_at = _one_to_one(rlo, rhi, rows_hit)
+                cols_at = _one_to_one(clo, chi, cols_hit)
+                if rows_at is not None and cols_at is not None:
+                    # a mask on the grid's own pixels: each grid pixel is one mask pixel
+                    out[rows_at:rows_at + data.shape[0], cols_at:cols_at + data.shape[1]] |= data
                     continue
                 by_row = _any_over_ranges(data, rlo - mr0, rhi - mr0, axis=0)
                 out |= _any_over_ranges(by_row, clo - mc0, chi - mc0, axis=1)

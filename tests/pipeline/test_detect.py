@@ -371,6 +371,8 @@ def test_imagery_is_read_in_full_once_after_the_sample(tmp_path, read_log, thres
     for date in ("before", "after"):
         assert _pixels(read_log, date) == 2 * H * W
     assert set(read_log.values()) == {2}  # every chunk window: the lattice, then the one pass
+    assert stats["normalisation_sample"] == "lattice stride 1"
+    assert stats["normalisation_sample_stride"] == 1
     assert stats["threshold_sample"] == ("whole image" if threshold == "otsu" else None)
     if threshold == "otsu":
         assert stats["threshold_sample_pixels"] == stats["pixels_valid"]
@@ -414,3 +416,93 @@ def test_windowed_threshold_equals_whole_image_threshold_when_the_window_is_the_
     assert stats["threshold"] == exact_stats["threshold"]
     assert list(windowed.mean_score) == list(exact.mean_score)
     assert all(shapely.equals_exact(a, b, 0.0) for a, b in zip(windowed.geometry, exact.geometry))
+
+
+# --------------------------------------------------------------------------- statistics sample of a large image
+def test_large_image_statistics_sample_reads_only_its_windows(tmp_path, read_log, monkeypatch):
+    import pipeline.detect as detect_stage
+
+    monkeypatch.setattr(detect_stage, "SAMPLE_LATTICE_MAX_PIXELS", 0)  # the large-image rule
+    # at most 32 px: the lattice's 128 x 176 px (stride 1) as 5 x 5 windows of 30 px, of which
+    # 4 x 5 fit the grid
+    monkeypatch.setattr(detect_stage, "SAMPLE_WINDOW_PX", 32)
+    monkeypatch.setattr(detect_stage, "SAMPLE_MIN_WINDOW_PIXELS", 1000)
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")], seasonal=True)
+    patches, stats = detect(cfg, chunk_px=64)
+    assert len(patches) == 1  # the block, found with the windows' statistics
+    assert stats["normalisation_sample"] == "20 windows of 30 x 30 px"
+    assert stats["normalisation_sample_pixels"] == 20 * 30 * 30 and stats["normalisation_sample_stride"] is None
+    for key in _object_windows(read_log):
+        del read_log[key]
+    windows = [k for k in read_log if (k[2] - k[1], k[4] - k[3]) == (30, 30)]
+    assert len(windows) == 2 * 20 and all(read_log[k] == 1 for k in windows)
+    for date in ("before", "after"):  # the windows, then every chunk once (the one pass)
+        assert _pixels(read_log, date) == H * W + 20 * 30 * 30
+    assert set(read_log.values()) == {1}
+
+
+@pytest.mark.parametrize("method", ["spectral", "learned"])
+def test_one_statistics_window_covering_the_grid_gives_the_lattice_result(tmp_path, monkeypatch, method):
+    import pipeline.detect as detect_stage
+
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete"), ((slice(5, 20), slice(100, 120)), "steel")],
+                    seasonal=True)
+    kw = {"method": method, "chunk_px": 64, **({"threshold": "auto"} if method == "learned" else {})}
+    lattice, lattice_stats = detect(cfg, **kw)  # stride 1 on this grid: every pixel, row-major
+    monkeypatch.setattr(detect_stage, "SAMPLE_LATTICE_MAX_PIXELS", 0)
+    monkeypatch.setattr(detect_stage, "sample_windows", lambda shape: [(slice(0, H), slice(0, W))])
+    monkeypatch.setattr(detect_stage, "SAMPLE_MIN_WINDOW_PIXELS", 1)
+    windowed, stats = detect(cfg, **kw)
+    assert lattice_stats["normalisation_sample"] == "lattice stride 1"
+    assert stats["normalisation_sample"] == f"1 windows of {H} x {W} px"
+    assert stats["normalisation_sample_pixels"] == lattice_stats["normalisation_sample_pixels"]
+    assert stats["scene"] == lattice_stats["scene"] and stats["shift"] == lattice_stats["shift"]
+    assert stats["threshold"] == lattice_stats["threshold"]
+    assert list(windowed.mean_score) == list(lattice.mean_score)
+    assert all(shapely.equals_exact(a, b, 0.0) for a, b in zip(windowed.geometry, lattice.geometry))
+
+
+def test_sample_windows_hold_about_the_lattice_pixels_in_few_windows():
+    from pipeline.detect import SAMPLE_WINDOW_PX, sample_windows
+
+    for shape, n in [((2700, 4800), 16), ((10000, 10000), 16), ((100_000, 100_000), 16), ((40_000, 200), 15)]:
+        wins = sample_windows(shape)
+        stride = max(1, int(np.ceil(np.sqrt(shape[0] * shape[1] / 250_000))))
+        lattice = -(-shape[0] // stride) * -(-shape[1] // stride)
+        sizes = {(r.stop - r.start, c.stop - c.start) for r, c in wins}
+        assert len(wins) == n and len(sizes) == 1
+        (h, w), = sizes
+        assert h == w <= SAMPLE_WINDOW_PX and 0.9 * lattice <= n * h * w <= lattice
+        assert all(r.stop <= shape[0] and c.stop <= shape[1] for r, c in wins)
+
+
+def test_statistics_windows_with_too_few_valid_pixels_fall_back_to_the_lattice(tmp_path, monkeypatch):
+    import pipeline.detect as detect_stage
+
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")], seasonal=True)
+    lattice, lattice_stats = detect(cfg, chunk_px=64)
+    monkeypatch.setattr(detect_stage, "SAMPLE_LATTICE_MAX_PIXELS", 0)
+    monkeypatch.setattr(detect_stage, "SAMPLE_WINDOW_PX", 16)
+    monkeypatch.setattr(detect_stage, "SAMPLE_MIN_WINDOW_PIXELS", H * W + 1)  # never enough
+    patches, stats = detect(cfg, chunk_px=64)
+    assert stats["normalisation_sample"].startswith("lattice stride 1 (the ")
+    assert stats["scene"] == lattice_stats["scene"] and stats["threshold"] == lattice_stats["threshold"]
+    assert len(patches) == len(lattice) == 1
+
+
+def test_after_window_reader_reads_ahead_the_same_values(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.detect import after_window_reader
+    from pipeline.imagery import open_imagery
+
+    cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")])
+    img = open_imagery(cfg, 64)
+    windows = [(0, 10, 0, 12), (50, 80, 40, 90), (120, 128, 170, 176), (5, 5, 3, 9), (30, 40, 100, 130)]
+    plain = after_window_reader(img, (2, -3))
+    with ThreadPoolExecutor(2) as pool:
+        ahead = after_window_reader(img, (2, -3), windows, pool)
+        # in order, one skipped, then one never announced: read on the spot
+        for w in windows[:2] + windows[3:] + [(60, 70, 60, 70)]:
+            np.testing.assert_array_equal(ahead(*w), plain(*w))
+    assert np.isnan(plain(0, 10, 0, 12)[:, :2]).all()  # shifted down by 2 rows: NaN above the grid

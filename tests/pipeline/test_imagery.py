@@ -439,3 +439,85 @@ def test_resampled_tile_keeps_its_alpha_or_internal_mask(tmp_path, kind):
                        chunk_px=64)
     valid = img.data_valid.compute()
     assert not valid[4, 5] and valid.sum() == 10 * 12 - 1
+
+
+# --------------------------------------------------------------------------- the reader's fast paths
+def reference_read(paths, bands, shape, offsets) -> np.ndarray:
+    """The reader's rules written out pixel by pixel: the first tile (in order) with data in
+    every band wins; no data = the declared nodata in any band or a non-finite float; NaN
+    where no tile has data."""
+    out = np.full((len(bands),) + shape, np.nan, dtype=np.float32)
+    filled = np.zeros(shape, dtype=bool)
+    for path, (row, col) in zip(paths, offsets):
+        with rasterio.open(path) as src:
+            data = src.read(list(bands)).astype(np.float64)
+            nodata = src.nodata
+        ok = np.isfinite(data).all(axis=0)
+        if nodata is not None:
+            ok &= (data != nodata).all(axis=0)
+        for r, c in zip(*np.nonzero(ok)):
+            if not filled[row + r, col + c]:
+                out[:, row + r, col + c] = data[:, r, c]
+                filled[row + r, col + c] = True
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "float32"])
+@pytest.mark.parametrize("chunk_px", [16, 24, 64])
+def test_reader_equals_the_pixel_rules_on_a_mosaic_with_nodata_and_overlaps(tmp_path, dtype, chunk_px):
+    """Tiles side by side (one assignment each where they have data everywhere), a tile over
+    both with holes of nodata (a masked copy: the earlier tiles keep their pixels), NaN gaps."""
+    rng = np.random.default_rng(3)
+    nodata = 0 if dtype == "uint16" else -9999.0
+
+    def data(h, w):
+        return rng.integers(1, 4000, (4, h, w)).astype(dtype)
+
+    a = data(30, 20)
+    a[:, 3:6, 4:9] = nodata  # a hole in one band is a hole in the pixel
+    a[2, 10, 10] = nodata
+    b = data(30, 25)
+    if dtype == "float32":
+        b[1, 7, 3] = np.nan  # a non-finite float is no data
+    c = data(20, 40)  # over a and b, read after them: fills only their holes and beyond
+    c[:, 0:2, :] = nodata
+    d = data(8, 8)  # alone, away from the others: NaN around it
+    paths = [write(tmp_path / "a.tif", a, nodata=nodata), write(tmp_path / "b.tif", b, col=20, nodata=nodata),
+             write(tmp_path / "c.tif", c, row=2, col=2, nodata=nodata),
+             write(tmp_path / "d.tif", d, row=32, col=40, nodata=nodata)]
+    offsets = [(0, 0), (0, 20), (2, 2), (32, 40)]
+    img = open_imagery(cfg(paths, paths[:1]), chunk_px=chunk_px)
+    assert img.grid.shape == (40, 48)
+    expected = reference_read(paths, (1, 2, 3, 4), (40, 48), offsets)
+    got = img.before.compute(scheduler="sync")
+    np.testing.assert_array_equal(got, expected)  # NaN where expected NaN, values equal
+    assert np.isnan(got[:, 35, 10]).all() and not np.isnan(got[:, 4, 5]).any()  # c under a's hole
+
+
+def test_an_aligned_cloud_mask_reads_like_the_general_rule(tmp_path, monkeypatch):
+    """A mask on the grid's own pixels is or-ed in directly; the same as the general
+    any-overlap rule, and an offset mask of the same date still goes through that rule."""
+    a = write(tmp_path / "a.tif", tile(100, 40, 50))
+    rng = np.random.default_rng(5)
+    aligned = (rng.random((30, 50)) < 0.2).astype(np.uint8)
+    aligned_path = write(tmp_path / "m1.tif", np.vstack([aligned, np.zeros((10, 50), np.uint8)]))
+    coarse = (rng.random((20, 25)) < 0.1).astype(np.uint8)
+    coarse_path = tmp_path / "m2.tif"
+    with rasterio.open(coarse_path, "w", driver="GTiff", height=20, width=25, count=1, dtype="uint8",
+                       crs="EPSG:4551", transform=Affine(4.0, 0, X0 + 1.0, 0, -4.0, Y0 + 1.0)) as dst:
+        dst.write(coarse[None])
+    # the aligned mask read after the coarse one: or-ed into what that one flagged
+    config = cfg([a], [a], before_cloud_masks=(coarse_path,), after_cloud_masks=(aligned_path,))
+    fast = open_imagery(config, chunk_px=16).cloud.compute(scheduler="sync")
+    calls = []
+    real = imagery_mod._one_to_one
+
+    def general(*args):
+        calls.append(real(*args))
+        return None
+
+    monkeypatch.setattr(imagery_mod, "_one_to_one", general)
+    slow = open_imagery(config, chunk_px=16).cloud.compute(scheduler="sync")
+    assert any(v is not None for v in calls) and any(v is None for v in calls)  # both kinds of mask
+    np.testing.assert_array_equal(fast, slow)
+    assert fast[:30][aligned.astype(bool)].all()

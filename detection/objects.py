@@ -10,7 +10,8 @@ lies in is the whole field, many times larger than the patch.
 :func:`segment_coverage` measures, for one patch, the share of the after-date segments it
 touches that it covers; :func:`patch_windows` gives the window of the after date each patch is
 judged on (the patch's box plus :data:`WINDOW_MARGIN` times its extent on each side, so the
-result does not depend on chunks or tiles). A patch is dropped below
+result does not depend on chunks or tiles; a window three times the patch's extent costs a third of
+one five times it, with the same results in the replay). A patch is dropped below
 :data:`MIN_SEGMENT_COVERAGE`. Chosen with ``bench/quick_segments.py`` (docs/benchmarks.md):
 on the held-out eastern half of NAIP North Dakota it took the pairs at or under 1 % flagged from
 39 to 42 of 45 at an unchanged LEVIR F1.
@@ -40,7 +41,7 @@ SEGMENT_MIN_M2 = 25.0
 #: a patch covering less than this share of its after-date segments is a piece of a larger change
 MIN_SEGMENT_COVERAGE = 0.15
 #: the window of a patch reaches this many times the patch's extent beyond its box on each side
-WINDOW_MARGIN = 2.0
+WINDOW_MARGIN = 1.0
 #: the window reaches at least this many pixels beyond the patch's box
 MIN_MARGIN_PX = 16
 

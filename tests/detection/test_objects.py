@@ -55,12 +55,18 @@ def test_empty_patch_is_not_judged():
     assert segment_coverage(img, np.zeros(img.shape[1:], bool), lo=lo, hi=hi, pixel_size_m=1.0) == 1.0
 
 
-def test_windows_reach_twice_the_extent_and_stay_on_the_grid():
-    w = patch_windows(np.array([[50.0, 40.0, 60.0, 45.0], [0.0, 0.0, 2.0, 2.0]]), (100, 70))
-    # 10 px extent -> 20 px margin; x = column, y = row; clipped to 70 columns
-    assert w[0].tolist() == [20, 65, 30, 70]
+def test_windows_reach_the_patch_extent_beyond_it_and_stay_on_the_grid():
+    from detection.objects import MIN_MARGIN_PX, WINDOW_MARGIN
+
+    assert (WINDOW_MARGIN, MIN_MARGIN_PX) == (1.0, 16)
+    boxes = np.array([[50.0, 60.0, 80.0, 70.0], [0.0, 0.0, 2.0, 2.0], [50.0, 40.0, 60.0, 45.0]])
+    w = patch_windows(boxes, (200, 200))
+    # 30 px extent -> 30 px margin; x = column, y = row
+    assert w[0].tolist() == [30, 100, 20, 110]
     # small patch: at least 16 px, clipped at 0
     assert w[1].tolist() == [0, 18, 0, 18]
+    # clipped to a grid of 70 columns
+    assert patch_windows(boxes[2:], (100, 70))[0].tolist() == [24, 61, 34, 70]
 
 
 def test_stretch_limits_ignore_nan_and_never_collapse():

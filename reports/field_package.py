@@ -19,14 +19,24 @@ JCBH is the piece's ``patch_id``: within one county's package each JCBH appears
 once. A package is byte-reproducible: zip entries, the ``.dbf`` header date and
 the PDF carry fixed dates, PNGs no stamp.
 
-The Shapefile is written with fiona because it lets the schema fix each field's
-width and decimals (pyogrio picks widths itself: 80-byte text, 15 decimals).
+The Shapefile's bytes are built in memory (:func:`_shapefile_members`): exactly the
+files GDAL writes for :data:`FIELD_SCHEMA` (field widths and decimals fixed; pyogrio
+would pick its own widths: 80-byte text, 15 decimals), rings rewound as GDAL does, the
+``.prj`` written by GDAL once per CRS. A county needs no temporary folder and no driver
+(GDAL took about 30 ms a county, most of a package's time with the folder). A record the
+in-memory writer does not vouch for (a 3D or degenerate ring, a number wider than its
+field, a GBK text with characters beyond ASCII and the CJK ideographs) is written by GDAL
+through fiona, as before. ``tests/reports/test_field_package.py`` compares the two writers
+byte for byte.
 """
 from __future__ import annotations
 
+import collections
+import functools
 import io
 import logging
 import os
+import struct
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -35,6 +45,7 @@ from typing import Any
 
 import fiona
 import geopandas as gpd
+import numpy as np
 import pyproj
 import shapely
 from fiona.crs import CRS as FionaCRS
@@ -226,16 +237,9 @@ def _mu(value: Any) -> float | None:
     return None if is_missing(value) else round(float(m2_to_mu(float(value))), 2)
 
 
-def _props(row: Any, geom: Any, to_lonlat: pyproj.Transformer | None, projected: bool) -> dict[str, Any]:
-    """The Shapefile record of one piece (``geom`` in the package's CRS)."""
-    dzb = bzb = jd = wd = None
-    if geom is not None and not geom.is_empty:
-        point = geom.representative_point()  # inside the patch, deterministic
-        if projected:
-            dzb, bzb = round(point.x, 2), round(point.y, 2)
-        if to_lonlat is not None:
-            lon, lat = to_lonlat.transform(point.x, point.y)
-            jd, wd = round(float(lon), 7), round(float(lat), 7)
+def _record(row: Any, dzb: float | None, bzb: float | None, jd: float | None, wd: float | None) -> dict[str, Any]:
+    """The Shapefile record of one piece, its centre point (a point inside the patch, in the package's
+    CRS and in longitude / latitude) given."""
     return {
         "JCBH": _text(row.patch_id),
         "YSBH": _text(row.source_id),
@@ -268,6 +272,12 @@ def _props(row: Any, geom: Any, to_lonlat: pyproj.Transformer | None, projected:
         "HCRQ": "",
         "ZP": "",
     }
+
+
+_RECORD_COLUMNS = ("patch_id", "source_id", "county_code", "county_name", "status", "area_m2", "farmland_m2",
+                   "basic_farmland_m2", "approved_m2", "illegal_farmland_m2", "illegal_basic_farmland_m2",
+                   "before_date", "after_date")
+_Row = collections.namedtuple("_Row", _RECORD_COLUMNS)
 
 
 def check_text(props: Mapping[str, Any], encoding: str, label: str) -> None:
@@ -320,49 +330,223 @@ def _write_shapefile(records: list[tuple[dict[str, Any], Any]], shp: Path, crs: 
         dbf.write(bytes([enc.ldid]))
 
 
-def _write_zip(county: gpd.GeoDataFrame, geoms_source: gpd.GeoSeries, code: str, name: str,
-               crs: pyproj.CRS, target: Path, encoding: str, chip_source: ChipSource | None,
-               chips_note: tuple[str, str] | None) -> None:
-    projected = crs.is_projected
-    to_lonlat = pyproj.Transformer.from_crs(crs, _GEOGRAPHIC, always_xy=True)
-    geom_col = county.geometry.name
-    records = [(_props(row, getattr(row, geom_col), to_lonlat, projected), getattr(row, geom_col))
-               for row in county.itertuples(index=False)]
+_SHAPE_POLYGON = 5
+_SHAPEFILE_SUFFIXES = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+@functools.lru_cache(maxsize=1)
+def _dbf_fields() -> tuple[tuple[bytes, bytes, int, int], ...] | None:
+    """``(name, type, width, decimals)`` of the .dbf fields GDAL writes for :data:`FIELD_SCHEMA`;
+    None for a type the in-memory writer does not know (then fiona writes the Shapefile)."""
+    fields = []
+    for name, spec in FIELD_SCHEMA.items():
+        kind, _, size = spec.partition(":")
+        width, _, decimals = size.partition(".")
+        if kind == "str" and width.isdigit() and not decimals:
+            fields.append((name.encode("ascii"), b"C", int(width), 0))
+        elif kind in ("float", "int") and width.isdigit() and (decimals.isdigit() or not decimals):
+            fields.append((name.encode("ascii"), b"N", int(width), int(decimals or 0)))
+        else:
+            return None
+    return tuple(fields)
+
+
+@functools.lru_cache(maxsize=64)
+def _prj_bytes(wkt: str) -> bytes:
+    """The ``.prj`` GDAL writes for a CRS (ESRI WKT): written once per CRS and process."""
+    with tempfile.TemporaryDirectory(prefix=".prj.") as work:
+        shp = Path(work) / "p.shp"
+        with fiona.open(shp, "w", driver="ESRI Shapefile", crs=FionaCRS.from_wkt(wkt),
+                        schema={"geometry": "Polygon", "properties": {"A": "str:1"}}):
+            pass
+        return shp.with_suffix(".prj").read_bytes()
+
+
+def _gbk_safe(text: str) -> bool:
+    """True when Python's GBK codec and GDAL's (iconv) surely agree: ASCII and CJK ideographs only."""
+    return all(ch < "\x80" or "\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _rings(geom: Any) -> list[np.ndarray] | None:
+    """The parts of a polygon as GDAL writes them: each polygon's shell clockwise, then its holes
+    counter-clockwise (GDAL rewinds the rings on write); None when the in-memory writer cannot."""
+    polygons = geom.geoms if geom.geom_type == "MultiPolygon" else (geom,)
+    parts = []
+    for polygon in polygons:
+        if polygon.is_empty:
+            continue
+        for k, ring in enumerate((polygon.exterior, *polygon.interiors)):
+            xy = np.asarray(ring.coords, dtype=np.float64)
+            if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) < 4:
+                return None
+            x, y = xy[:, 0], xy[:, 1]
+            twice_area = float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))  # > 0: counter-clockwise
+            if twice_area == 0.0:
+                return None  # a degenerate ring: leave its orientation to GDAL
+            if (twice_area > 0) == (k == 0):
+                xy = xy[::-1]
+            parts.append(np.ascontiguousarray(xy))
+    return parts
+
+
+def _shapefile_members(records: list[tuple[dict[str, Any], Any]], crs: pyproj.CRS,
+                       encoding: str) -> dict[str, bytes] | None:
+    """The ``.shp/.shx/.dbf/.prj/.cpg`` bytes GDAL would write for ``records``, built in memory
+    (no folder, no driver: a county's Shapefile in about a millisecond); None when a record
+    needs GDAL itself (a 3D or degenerate ring, a number too wide, an unusual character in GBK)."""
+    fields = _dbf_fields()
+    if fields is None:
+        return None
+    enc = ENCODINGS[encoding]
+    # ---- .dbf
+    header_len = 32 + 32 * len(fields) + 1
+    record_len = 1 + sum(width for _, _, width, _ in fields)
+    dbf = bytearray(struct.pack("<B3BIHH20x", 3, 80, 1, 1, len(records), header_len, record_len))
+    dbf[29] = enc.ldid
+    for name, kind, width, decimals in fields:
+        dbf += struct.pack("<11sc4xBB14x", name, kind, width, decimals)
+    dbf += b"\r"
+    formats = [(name.decode("ascii"), kind == b"C", width, f"%{width}.{decimals}f") for name, kind, width, decimals
+               in fields]
+    gbk = enc.name != "utf-8"
     for props, _ in records:
-        _check_text(props, encoding, code)
-    year = county["year"].dropna().iloc[0] if county["year"].notna().any() else ""
-    with tempfile.TemporaryDirectory(prefix=f".{code}.", dir=target.parent) as work:
+        row = [b" "]
+        for name, is_text, width, fmt in formats:
+            value = props.get(name)
+            if is_text:
+                if value is None or value == "":
+                    row.append(b" " * width)
+                    continue
+                if not isinstance(value, str) or (gbk and not _gbk_safe(value)):
+                    return None
+                raw = value.encode(enc.name)
+                if len(raw) > width:
+                    return None
+                row.append(raw.ljust(width, b" "))
+            elif value is None:
+                row.append(b"*" * width)
+            else:
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
+                    return None
+                raw = (fmt % value).encode("ascii")
+                if len(raw) > width:
+                    return None
+                row.append(raw)
+        dbf += b"".join(row)
+    dbf += b"\x1a"
+    # ---- .shp and .shx
+    contents = []
+    bounds = None
+    for _, geom in records:
+        if geom is None or geom.is_empty:
+            contents.append(struct.pack("<i", 0))
+            continue
+        if geom.has_z or geom.geom_type not in ("Polygon", "MultiPolygon"):
+            return None
+        parts = _rings(geom)
+        if not parts:
+            return None
+        xy = np.concatenate(parts)
+        box = (*xy.min(axis=0).tolist(), *xy.max(axis=0).tolist())
+        bounds = box if bounds is None else (min(bounds[0], box[0]), min(bounds[1], box[1]),
+                                             max(bounds[2], box[2]), max(bounds[3], box[3]))
+        starts = np.cumsum([0] + [len(p) for p in parts[:-1]]).astype("<i4")
+        contents.append(struct.pack("<i4d2i", _SHAPE_POLYGON, *box, len(parts), len(xy))
+                        + starts.tobytes() + xy.astype("<f8").tobytes())
+    box = bounds or (0.0, 0.0, 0.0, 0.0)
+    shp_len = 100 + sum(8 + len(c) for c in contents)
+    shx_len = 100 + 8 * len(contents)
+
+    def header(length: int) -> bytes:
+        return struct.pack(">i20xi", 9994, length // 2) + struct.pack("<ii4d4d", 1000, _SHAPE_POLYGON, *box,
+                                                                         0.0, 0.0, 0.0, 0.0)
+
+    shp = [header(shp_len)]
+    shx = [header(shx_len)]
+    offset = 100
+    for i, content in enumerate(contents, start=1):
+        shp.append(struct.pack(">ii", i, len(content) // 2))
+        shp.append(content)
+        shx.append(struct.pack(">ii", offset // 2, len(content) // 2))
+        offset += 8 + len(content)
+    return {".shp": b"".join(shp), ".shx": b"".join(shx), ".dbf": bytes(dbf), ".prj": _prj_bytes(crs.to_wkt()),
+            ".cpg": enc.cpg.encode("ascii")}
+
+
+def _records(county: gpd.GeoDataFrame, crs: pyproj.CRS) -> list[tuple[dict[str, Any], Any]]:
+    """The Shapefile records ``(fields, geometry)`` of one county's pieces (in the package's CRS ``crs``),
+    the centre points (``representative_point``) found and projected for all rows at once."""
+    geoms = np.asarray(county.geometry.values, dtype=object)
+    if not len(geoms):
+        return []
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    points = shapely.point_on_surface(geoms[present])  # representative_point() of each
+    px, py = shapely.get_x(points), shapely.get_y(points)
+    lon, lat = pyproj.Transformer.from_crs(crs, _GEOGRAPHIC, always_xy=True).transform(px, py)
+    projected = crs.is_projected
+    centres: list[tuple[Any, Any, Any, Any]] = [(None, None, None, None)] * len(geoms)
+    for k, i in enumerate(np.flatnonzero(present).tolist()):
+        x, y = float(px[k]), float(py[k])
+        centres[i] = (round(x, 2) if projected else None, round(y, 2) if projected else None,
+                      round(float(lon[k]), 7), round(float(lat[k]), 7))
+    columns = [county[c].tolist() for c in _RECORD_COLUMNS]
+    return [(_record(_Row(*values), *centre), geom)
+            for values, centre, geom in zip(zip(*columns), centres, geoms.tolist())]
+
+
+def _shapefile_via_gdal(records: list[tuple[dict[str, Any], Any]], code: str, crs: pyproj.CRS, encoding: str,
+                        folder: Path) -> dict[str, bytes]:
+    """The Shapefile's members written by GDAL (fiona) in a temporary folder beside the zip."""
+    with tempfile.TemporaryDirectory(prefix=f".{code}.", dir=folder) as work:
         shp = Path(work) / f"{code}.shp"
         _write_shapefile(records, shp, crs, encoding)
-        with atomic_output(target) as tmp, zipfile.ZipFile(tmp, "w") as zf:
-            for suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
-                member = shp.with_suffix(suffix)
-                if not member.is_file():
-                    raise RuntimeError(f"the Shapefile writer made no {member.name}")
-                zf.writestr(_zinfo(member.name), member.read_bytes())
-            pdf = io.BytesIO()
-            n_without = 0
-            used: set[str] = set()
-            with CountySheet(pdf, county_code=code, county_name=name, year=year, crs_label=_crs_label(crs),
-                             n_patches=len(records), no_chips_note=chips_note) as sheet:
-                for (props, _), source_geom in zip(records, geoms_source):
-                    stretched, missing = None, None
-                    if chip_source is not None:
-                        pair = chip_source(source_geom, geoms_source.crs)
-                        if pair is None:
-                            n_without += 1
-                            missing = "影像范围外" if sheet.L.zh else "outside the imagery"
-                        else:
-                            stretched = stretch_pair(pair)
-                            before_name, after_name = _unique_chip_names(props["JCBH"], used)
-                            png_before, png_after = chip_pngs(stretched)
-                            zf.writestr(_zinfo(before_name), png_before)
-                            zf.writestr(_zinfo(after_name), png_after)
-                    sheet.add(props, stretched, missing)
-            zf.writestr(_zinfo(sheet_name(code)), pdf.getvalue())
-            readme = readme_text(code, name, len(records), encoding=encoding, crs=crs, chips_note=chips_note,
-                                 n_without_chips=n_without)
-            zf.writestr(_zinfo("README.txt"), readme.encode("utf-8-sig"))
+        members = {}
+        for suffix in _SHAPEFILE_SUFFIXES:
+            member = shp.with_suffix(suffix)
+            if not member.is_file():
+                raise RuntimeError(f"the Shapefile writer made no {member.name}")
+            members[suffix] = member.read_bytes()
+        return members
+
+
+def _write_zip(county: gpd.GeoDataFrame, geoms_source: gpd.GeoSeries, code: str, name: str,
+               crs: pyproj.CRS, target: Path, encoding: str, chip_source: ChipSource | None,
+               chips_note: tuple[str, str] | None,
+               records: list[tuple[dict[str, Any], Any]] | None = None) -> None:
+    if records is None:
+        records = _records(county, crs)
+        for props, _ in records:
+            _check_text(props, encoding, code)
+    year = county["year"].dropna().iloc[0] if county["year"].notna().any() else ""
+    members = _shapefile_members(records, crs, encoding)
+    if members is None:
+        members = _shapefile_via_gdal(records, code, crs, encoding, target.parent)
+    with atomic_output(target) as tmp, zipfile.ZipFile(tmp, "w") as zf:
+        for suffix in _SHAPEFILE_SUFFIXES:
+            zf.writestr(_zinfo(f"{code}{suffix}"), members[suffix])
+        pdf = io.BytesIO()
+        n_without = 0
+        used: set[str] = set()
+        with CountySheet(pdf, county_code=code, county_name=name, year=year, crs_label=_crs_label(crs),
+                         n_patches=len(records), no_chips_note=chips_note) as sheet:
+            for (props, _), source_geom in zip(records, geoms_source):
+                stretched, missing = None, None
+                if chip_source is not None:
+                    pair = chip_source(source_geom, geoms_source.crs)
+                    if pair is None:
+                        n_without += 1
+                        missing = "影像范围外" if sheet.L.zh else "outside the imagery"
+                    else:
+                        stretched = stretch_pair(pair)
+                        before_name, after_name = _unique_chip_names(props["JCBH"], used)
+                        png_before, png_after = chip_pngs(stretched)
+                        zf.writestr(_zinfo(before_name), png_before)
+                        zf.writestr(_zinfo(after_name), png_after)
+                sheet.add(props, stretched, missing)
+        zf.writestr(_zinfo(sheet_name(code)), pdf.getvalue())
+        readme = readme_text(code, name, len(records), encoding=encoding, crs=crs, chips_note=chips_note,
+                             n_without_chips=n_without)
+        zf.writestr(_zinfo("README.txt"), readme.encode("utf-8-sig"))
 
 
 def _unique_chip_names(jcbh: str, used: set[str]) -> tuple[str, str]:
@@ -421,16 +605,21 @@ def write_field_packages(
         raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
     folder = Path(out_dir) / FIELD_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    for row in pieces.itertuples(index=False):
-        geom = getattr(row, pieces.geometry.name)
-        if geom is not None and not geom.is_empty and geom.geom_type not in ("Polygon", "MultiPolygon"):
-            raise ValueError(f"piece {row.patch_id} has a {geom.geom_type} geometry: a Shapefile takes polygons only")
+    geoms = np.asarray(pieces.geometry.values)
+    kinds = shapely.get_type_id(geoms)  # -1: missing; 3: Polygon, 6: MultiPolygon
+    bad = (kinds >= 0) & (kinds != 3) & (kinds != 6) & ~shapely.is_empty(geoms)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"piece {pieces['patch_id'].iloc[i]} has a {geoms[i].geom_type} geometry: "
+                         "a Shapefile takes polygons only")
     chips_note = None if chip_source is not None else (no_chips_reason or NO_IMAGERY)
     codes = pieces["county_code"].astype(str)
     source_crs = pyproj.CRS.from_user_input(pieces.crs)
     plan = []
     for code in sorted(codes.unique()):
-        county = pieces[codes == code].sort_values("patch_id", kind="stable")
+        county = pieces[codes == code]
+        if not county["patch_id"].is_monotonic_increasing:  # a county job's pieces come sorted
+            county = county.sort_values("patch_id", kind="stable")
         target_crs = pyproj.CRS.from_user_input(
             county_crs[code] if county_crs is not None and code in county_crs else pieces.crs
         )
@@ -439,15 +628,16 @@ def write_field_packages(
             county = county.to_crs(target_crs)
         names = county["county_name"].dropna().astype(str)
         name = names.iloc[0] if len(names) else ""
-        plan.append((code, name, county, source_geoms, target_crs))
+        plan.append((code, name, county, source_geoms, target_crs, _records(county, target_crs)))
     # every text value is checked before the first package is written
-    for code, _, county, _, _ in plan:
-        for row in county.itertuples(index=False):
-            _check_text(_props(row, None, None, False), encoding, code)
+    for code, _, _, _, _, records in plan:
+        for props, _ in records:
+            _check_text(props, encoding, code)
     written: dict[str, Path] = {}
-    for code, name, county, source_geoms, target_crs in plan:
+    for code, name, county, source_geoms, target_crs, records in plan:
         target = folder / f"{code}.zip"
-        _write_zip(county, source_geoms, code, name, target_crs, target, encoding, chip_source, chips_note)
+        _write_zip(county, source_geoms, code, name, target_crs, target, encoding, chip_source, chips_note,
+                   records)
         written[code] = target
     log.info("wrote %d field verification package(s) to %s", len(written), folder)
     return written

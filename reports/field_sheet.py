@@ -8,8 +8,11 @@ empty verdict line: the PDLX verdicts and ZGZT states as tick boxes, blanks for
 WFMJ, HCSM, HCR, HCRQ and ZP. The field team fills it in on paper and enters it
 into the package's Shapefile.
 
-Drawn with reportlab's canvas: 2 to 5 ms a patch, most of it compressing the
-chips (matplotlib took 90 ms).
+Drawn with reportlab's canvas: 2 to 5 ms a patch with chips, most of it compressing the
+chips (matplotlib took 90 ms); without chips about 0.3 ms. What is the same on every block
+(labels, lines, frames, the verdict lines) is formatted once per process and replayed as
+PDF operators (reportlab formats every number in Python); the bytes are those of drawing
+it all through the canvas.
 Text is written in two fonts, switched inside a line: Latin characters (ASCII,
 Latin-1, dashes) in Helvetica, everything else (Chinese, the tick box □,
 full-width punctuation) in ``STSong-Light``, one of the standard CID fonts of
@@ -29,6 +32,7 @@ import functools
 import io
 import itertools
 import math
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -125,8 +129,11 @@ def _is_latin(ch: str) -> bool:
     return o < 0x80 or 0xA0 <= o < 0x100 or ch in "\u2013\u2014"
 
 
+@functools.lru_cache(maxsize=4096)
 def _covered(text: str) -> bool:
     """True when every character is drawable: Latin, or in the CJK font's character set (GBK)."""
+    if text.isascii():
+        return True
     for ch in text:
         if _is_latin(ch):
             continue
@@ -140,6 +147,8 @@ def _covered(text: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _runs(text: str, size: float) -> tuple[tuple[tuple[bool, str], ...], float]:
     """``text`` as runs of one font each, ``(cjk, escaped PDF string)``, and its width in pt."""
+    if text.isascii():  # one Helvetica run (the common case: numbers, JCBH, dates)
+        return ((False, _escaped(text.encode("cp1252"))),), pdfmetrics.stringWidth(text, _LATIN_FONT, size)
     runs = []
     width = 0.0
     for latin, chars in itertools.groupby(text, key=_is_latin):
@@ -147,7 +156,7 @@ def _runs(text: str, size: float) -> tuple[tuple[tuple[bool, str], ...], float]:
         font = _LATIN_FONT if latin else _CJK_FONT
         width += pdfmetrics.stringWidth(chunk, font, size)
         # Helvetica: WinAnsi bytes; STSong-Light (UniGB-UCS2-H): UTF-16BE code units
-        runs.append((not latin, escapePDF(chunk.encode("cp1252" if latin else "utf-16-be"))))
+        runs.append((not latin, _escaped(chunk.encode("cp1252" if latin else "utf-16-be"))))
     return tuple(runs), width
 
 
@@ -157,6 +166,61 @@ def _text_ops(text: str, size: float, latin_name: str, cjk_name: str) -> tuple[s
     runs, width = _runs(text, size)
     size_s = f"{size:g}"
     return " ".join(f"{cjk_name if cjk else latin_name} {size_s} Tf ({s}) Tj" for cjk, s in runs), width
+
+
+_ESCAPES = {c: e for c in range(256) if (e := escapePDF(bytes([c]))) != chr(c)}
+"""reportlab's :func:`escapePDF` as a translation table (its Python version loops over the bytes)."""
+
+
+def _escaped(raw: bytes) -> str:
+    """``escapePDF(raw)``: the same string, one C-level translation."""
+    return raw.decode("latin-1").translate(_ESCAPES)
+
+
+def _plain_ops(text: str, size: float, latin_name: str, cjk_name: str) -> str:
+    """:func:`_text_ops` without the width (which reportlab's metrics make the costly part)."""
+    size_s = f"{size:g}"
+    if text.isascii():
+        return f"{latin_name} {size_s} Tf ({_escaped(text.encode('cp1252'))}) Tj"
+    ops = []
+    for m in _RUN.finditer(text):  # the runs of itertools.groupby(text, key=_is_latin)
+        latin = m.lastgroup == "latin"
+        ops.append(f"{latin_name if latin else cjk_name} {size_s} Tf "
+                   f"({_escaped(m.group().encode('cp1252' if latin else 'utf-16-be'))}) Tj")
+    return " ".join(ops)
+
+
+_LATIN_CHARS = "\x00-\x7f\xa0-\xff\u2013\u2014"  # as _is_latin
+_RUN = re.compile(f"(?P<latin>[{_LATIN_CHARS}]+)|(?P<cjk>[^{_LATIN_CHARS}]+)")
+
+
+@functools.lru_cache(maxsize=8192)
+def _placed_ops(text: str, size: float, x: float, y: float, va: str, ha: str, latin_name: str,
+                cjk_name: str) -> str:
+    """``BT ... ET`` drawing ``text`` at ``(x, y)`` mm from the top left (labels repeat on every block)."""
+    if ha == "left":  # no width needed: the values of a block (mostly unique) are left-aligned
+        ops = _plain_ops(text, size, latin_name, cjk_name)
+        x_pt = x * mm - 0.0
+    else:
+        ops, width = _text_ops(text, size, latin_name, cjk_name)
+        x_pt = x * mm - (width if ha == "right" else width / 2)
+    y_pt = (_H - y) * mm - _BASELINE[va] * size
+    return f"BT 1 0 0 1 {x_pt:.2f} {y_pt:.2f} Tm {ops} ET"
+
+
+@functools.lru_cache(maxsize=1024)
+def _recorded(calls: tuple[tuple[str, tuple[Any, ...]], ...]) -> str:
+    """The PDF operators reportlab's canvas writes for ``calls`` (``(method, args)``), as one string.
+
+    Drawn once on a scratch canvas and replayed: reportlab formats every number in Python,
+    and the sheet's lines and frames are the same on every block. A page's stream is its
+    operators joined by newlines, so one joined string gives the same bytes.
+    """
+    scratch = Canvas(io.BytesIO(), pagesize=(_W * mm, _H * mm), invariant=1)
+    start = len(scratch._code)
+    for method, args in calls:
+        getattr(scratch, method)(*args)
+    return "\n".join(scratch._code[start:])
 
 
 def _width_mm(text: str, size: float) -> float:
@@ -284,10 +348,7 @@ class CountySheet:
         if not text:
             return
         # written as PDF operators: reportlab's text object costs three times more
-        ops, width = _text_ops(text, size, *self._font_names)
-        x_pt = x * mm - (width if ha == "right" else width / 2 if ha == "center" else 0.0)
-        y_pt = (_H - y) * mm - _BASELINE[va] * size
-        ops = f"BT 1 0 0 1 {x_pt:.2f} {y_pt:.2f} Tm {ops} ET"
+        ops = _placed_ops(text, size, x, y, va, ha, *self._font_names)
         if color != self._fill:  # the fill colour outlives the text: set it on every change
             ops = f"{color[0]:.3f} {color[1]:.3f} {color[2]:.3f} rg {ops}"
             self._fill = color
@@ -295,14 +356,7 @@ class CountySheet:
 
     def _line(self, x0: float, x1: float, y: float, width: float = 0.5,
               color: tuple[float, float, float] = (0, 0, 0), dash: Sequence[float] | None = None) -> None:
-        c = self._c
-        c.setLineWidth(width)
-        c.setStrokeColorRGB(*color)
-        if dash:
-            c.setDash(list(dash), 0)
-        c.line(x0 * mm, (_H - y) * mm, x1 * mm, (_H - y) * mm)
-        if dash:
-            c.setDash([], 0)
+        self._c.addLiteral(_line_ops(x0, x1, y, width, tuple(color), None if not dash else tuple(dash)))
 
     def _shown(self, text: Any) -> str:
         """``text`` if the fonts draw every character of it, else "" (never empty boxes)."""
@@ -367,13 +421,46 @@ class CountySheet:
             self._write(_LEFT, y, label, _TEXT_PT, color=grey)
             self._write(_LEFT + 22, y, self._shown(value), _TEXT_PT)
         # chips
-        for k, (date_label, date_field) in enumerate((("前时相", "QSX"), ("后时相", "HSX"))):
+        dates = tuple(self._shown(_text(props.get(field))) for field in ("QSX", "HSX"))
+        if chips is None:  # the same frames and note on every block of the page slot
+            self._section(("no chips", y0, dates, missing, self.no_chips_note),
+                          lambda: self._chips(y0, dates, None, missing))
+        else:
+            self._chips(y0, dates, chips, missing)
+        self._section(("verdicts", y0), lambda: self._verdicts(y0))
+
+    def _section(self, key: tuple[Any, ...], draw) -> None:
+        """Run ``draw`` (text and lines only), or replay the operators it wrote for ``key`` before.
+
+        A section is recorded when it starts in black (as after a black line of text);
+        replaying appends the same operators, so the page's stream is the same bytes.
+        """
+        code = self._c._code
+        if self._fill != _BLACK:
+            draw()
+            return
+        key = (*key, self._font_names)
+        hit = _SECTIONS.get(key)
+        if hit is None:
+            start = len(code)
+            draw()
+            if len(_SECTIONS) >= 1024:
+                _SECTIONS.clear()
+            _SECTIONS[key] = (tuple(code[start:]), self._fill)
+        else:
+            code.extend(hit[0])
+            self._fill = hit[1]
+
+    def _chips(self, y0: float, dates: tuple[str, str], chips: StretchedPair | None, missing: str | None) -> None:
+        for k, date_label in enumerate(("前时相", "后时相")):
             x = 84.0 + k * (_CHIP + 6)
             top = y0 + 6
-            self._write(x, top + _CHIP + 1, f"{date_label} {self._shown(_text(props.get(date_field)))}", 7.5)
+            self._write(x, top + _CHIP + 1, f"{date_label} {dates[k]}", 7.5)
             self._chip(x, top, None if chips is None else (chips.before if k == 0 else chips.after),
                        chips, missing)
-        # verdict lines: tick boxes and blanks
+
+    def _verdicts(self, y0: float) -> None:
+        """The verdict lines: tick boxes and blanks, and the dashed line under the block."""
         y = y0 + 64
         self._write(_LEFT, y, _VERDICT_LINE, _CHOICE_PT, va="center")
         y += 5.2
@@ -398,9 +485,8 @@ class CountySheet:
         """One chip in the ``_CHIP`` mm square at ``(x, top)``: the image fitted, centred and framed."""
         c = self._c
         if rgb is None:
-            c.setLineWidth(0.8)
-            c.setStrokeColorRGB(0, 0, 0)
-            c.rect(x * mm, (_H - top - _CHIP) * mm, _CHIP * mm, _CHIP * mm, stroke=1, fill=0)
+            c.addLiteral(_recorded((("setLineWidth", (0.8,)), ("setStrokeColorRGB", (0, 0, 0)),
+                                    ("rect", (x * mm, (_H - top - _CHIP) * mm, _CHIP * mm, _CHIP * mm, 1, 0)))))
             note = missing or (self.no_chips_note[0] if self.no_chips_note else "无影像")
             lines = ["无影像截图", *_wrap(self._shown(note), 7.0, _CHIP - 4)]
             pitch = 7.0 * 1.2 * _PT_MM
@@ -442,11 +528,28 @@ def _choice_line(label: str, options: Sequence[str]) -> str:
     return label + "      " + "     ".join(f"{_BOX} {o}" for o in options)
 
 
+_SECTIONS: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[float, float, float]]] = {}
+"""Operators of recorded sheet sections (:meth:`CountySheet._section`), with the fill colour after them."""
+
 _VERDICT_LINE = _choice_line("判定类型 PDLX", [v.label_zh for v in VERDICTS])
 _RECTIFICATION_LINE = _choice_line("整改状态 ZGZT", [r.label_zh for r in RECTIFICATIONS])
 
 
-def _wrap(text: str, size: float, width_mm: float) -> list[str]:
+@functools.lru_cache(maxsize=256)
+def _line_ops(x0: float, x1: float, y: float, width: float, color: tuple[float, float, float],
+              dash: tuple[float, ...] | None) -> str:
+    """The operators of :meth:`CountySheet._line` (recorded once: the sheet's lines sit at a few places)."""
+    calls: list[tuple[str, tuple[Any, ...]]] = [("setLineWidth", (width,)), ("setStrokeColorRGB", color)]
+    if dash:
+        calls.append(("setDash", (dash, 0)))
+    calls.append(("line", (x0 * mm, (_H - y) * mm, x1 * mm, (_H - y) * mm)))
+    if dash:
+        calls.append(("setDash", ((), 0)))
+    return _recorded(tuple(calls))
+
+
+@functools.lru_cache(maxsize=256)
+def _wrap(text: str, size: float, width_mm: float) -> tuple[str, ...]:
     """``text`` broken into lines no wider than ``width_mm`` (character by character: Chinese has no spaces)."""
     lines: list[str] = []
     line = ""
@@ -458,7 +561,7 @@ def _wrap(text: str, size: float, width_mm: float) -> list[str]:
             line += ch
     if line:
         lines.append(line)
-    return lines
+    return tuple(lines)
 
 
 def sheet_bytes(county_code: str, county_name: str, year: Any, crs_label: str,

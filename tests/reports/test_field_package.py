@@ -8,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pyproj
 import pytest
@@ -297,3 +298,75 @@ def test_received_patch_straddling_counties_keeps_its_jcbh_in_both_packages(
     for code in ("220221", "220203"):
         assert list(_read(written[code], code)["JCBH"]) == [official]
         assert f"chips/{official}_before.png" in zipfile.ZipFile(written[code]).namelist()
+
+
+# --------------------------------------------------------------------------- the in-memory Shapefile
+
+
+def _tricky_pieces(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Rings in every orientation, holes, an island in a hole, a missing and an empty geometry."""
+    x, y = 450000.0, 4860000.0
+    shell_ccw = [(x, y), (x + 100, y), (x + 100, y + 100), (x, y + 100), (x, y)]
+    hole_cw = [(x + 10, y + 10), (x + 10, y + 90), (x + 90, y + 90), (x + 90, y + 10), (x + 10, y + 10)]
+    hole_ccw = hole_cw[::-1]
+    island = shapely.box(x + 30, y + 30, x + 60, y + 60)
+    geoms = [
+        shapely.Polygon(shell_ccw, [hole_ccw]),  # shell counter-clockwise, hole the same way
+        shapely.Polygon(shell_ccw[::-1], [hole_cw]),  # shell clockwise, hole clockwise
+        shapely.MultiPolygon([shapely.Polygon(shell_ccw, [hole_cw]), island]),  # an island in the hole
+        None,
+        shapely.Polygon(),
+        shapely.MultiPolygon([shapely.box(x + 200.123456789, y, x + 250.987654321, y + 33.3333333333),
+                              shapely.box(x - 300, y - 300, x - 299.5, y - 200).reverse()]),
+    ]
+    frame = pd.concat([pieces.iloc[[0]]] * len(geoms), ignore_index=True)
+    frame["patch_id"] = [f"220102-2025-{i:05d}" for i in range(1, len(geoms) + 1)]
+    frame["area_m2"] = [12345678.905, 0.004, -0.001, float("nan"), 1e10, 5.0]
+    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=pieces.crs)
+
+
+@pytest.mark.parametrize("encoding", [e.name for e in PACKAGE_ENCODINGS])
+def test_the_in_memory_shapefile_is_byte_for_byte_what_gdal_writes(tmp_path: Path, pieces: gpd.GeoDataFrame,
+                                                                   encoding: str) -> None:
+    from reports.field_package import _records, _shapefile_members, _shapefile_via_gdal
+
+    cases = {"tricky": _tricky_pieces(pieces), "fixture": pieces[pieces["county_code"] == "220102"]}
+    for label, frame in cases.items():
+        crs = pyproj.CRS.from_user_input(frame.crs)
+        records = _records(frame, crs)
+        mine = _shapefile_members(records, crs, encoding)
+        assert mine is not None, label  # no fallback for ordinary pieces
+        gdal = _shapefile_via_gdal(records, "220102", crs, encoding, tmp_path)
+        assert list(mine) == list(gdal) == [".shp", ".shx", ".dbf", ".prj", ".cpg"]
+        for suffix in mine:
+            assert mine[suffix] == gdal[suffix], (label, suffix)
+    assert list(tmp_path.iterdir()) == []  # GDAL's temporary folder is gone
+
+
+def test_values_the_in_memory_writer_leaves_to_gdal_are_still_written(tmp_path: Path,
+                                                                       pieces: gpd.GeoDataFrame) -> None:
+    from reports.field_package import _records, _shapefile_members
+
+    odd = pieces.copy()
+    odd["county_name"] = odd["county_name"].astype(object)
+    odd.loc[odd["county_code"] == "220104", "county_name"] = "朝阳区·东"  # U+00B7: iconv and Python may differ
+    odd.loc[odd["county_code"] == "220221", "area_m2"] = 1e20  # wider than the field's 16 characters
+    for code, encoding in (("220104", "gbk"), ("220221", "utf-8")):
+        county = odd[odd["county_code"] == code]
+        assert _shapefile_members(_records(county, pyproj.CRS.from_user_input(odd.crs)), odd.crs, encoding) is None
+    written = write_field_packages(odd, tmp_path, encoding="gbk")
+    assert _read(written["220104"], "220104")["XZQMC"].iloc[0] == "朝阳区·东"
+    assert sorted(p.name for p in (tmp_path / "field_verification").iterdir()) == sorted(
+        f"{c}.zip" for c in odd["county_code"].unique())  # no temporary folder left behind
+
+
+def test_ordinary_packages_need_no_temporary_folder(tmp_path: Path, pieces: gpd.GeoDataFrame,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import reports.field_package as fp
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("GDAL was asked to write an ordinary Shapefile")
+
+    monkeypatch.setattr(fp, "_shapefile_via_gdal", refuse)
+    written = write_field_packages(pieces, tmp_path, encoding="gbk", chip_source=_fake_chips)
+    assert list(_read(written["220221"], "220221")["XZQMC"]) == ["永吉县"]

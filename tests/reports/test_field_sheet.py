@@ -71,3 +71,52 @@ def test_a_thirty_patch_sheet_has_ten_pages_and_every_jcbh_extractable() -> None
     text = "".join(runs)
     assert "外业核查表" in text and "昌邑区" in text and "判定类型 PDLX" in text and "核查说明 HCSM" in text
     assert all(f"第 {p} / 10 页" in text for p in range(1, 11))
+
+
+def test_replayed_operators_give_the_bytes_of_drawing_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Labels, lines, frames and verdict lines are recorded once and replayed: the same bytes as drawing
+    every block through reportlab's canvas, with chips, without, and without imagery at all."""
+    import reports.field_sheet as fs
+
+    mixed = [_entry(i, with_chip=i % 3 != 0) for i in range(8)]
+    bare = [_entry(i, with_chip=False) for i in range(5)]
+    note = ("本次运行使用下发图斑，没有影像", "no imagery")
+    fast = [sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", mixed)[0],
+            sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", bare, no_chips_note=note)[0]]
+
+    def line(self, x0, x1, y, width=0.5, color=(0, 0, 0), dash=None):  # the canvas calls themselves
+        c = self._c
+        c.setLineWidth(width)
+        c.setStrokeColorRGB(*color)
+        if dash:
+            c.setDash(list(dash), 0)
+        c.line(x0 * fs.mm, (fs._H - y) * fs.mm, x1 * fs.mm, (fs._H - y) * fs.mm)
+        if dash:
+            c.setDash([], 0)
+
+    monkeypatch.setattr(fs.CountySheet, "_section", lambda self, key, draw: draw())
+    monkeypatch.setattr(fs.CountySheet, "_line", line)
+    monkeypatch.setattr(fs, "_placed_ops", fs._placed_ops.__wrapped__)
+    monkeypatch.setattr(fs, "_escaped", lambda raw: fs.escapePDF(raw))
+    slow = [sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", mixed)[0],
+            sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", bare, no_chips_note=note)[0]]
+    assert fast == slow
+    assert n_images(fast[0]) == 2 * 5 and n_images(fast[1]) == 0
+
+
+def test_escaping_is_reportlabs_for_every_byte() -> None:
+    from reportlab.lib.rl_accel import escapePDF
+
+    from reports.field_sheet import _escaped
+
+    every = bytes(range(256))
+    assert _escaped(every) == escapePDF(every)
+    assert _escaped(b"(a\\b)") == "\\(a\\\\b\\)"
+
+
+@pytest.mark.parametrize("text", ["1,234.50 m²  (1.85 亩)", "126.590000°  43.860000°", "—", "a–b—c",
+                                  "判定类型 PDLX      □ 合法用地", "220202 昌邑区", "(x)\\y", "\u00a0中\u00a0"])
+def test_left_aligned_text_skips_the_width_not_the_font_runs(text: str) -> None:
+    from reports.field_sheet import _plain_ops, _text_ops
+
+    assert _plain_ops(text, 7.8, "F1", "F2") == _text_ops(text, 7.8, "F1", "F2")[0]

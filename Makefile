@@ -32,7 +32,7 @@ clients:
 
 # Speed: overlay and detection side by side with the obvious alternatives, then the whole country
 # (bench/national: generated on ../shared/data/china_admin, run in-process and on a 2-worker
-# LocalCluster, checked against its truth). Writes docs/benchmarks.md. About 30-40 minutes.
+# LocalCluster, checked against its truth). Writes docs/benchmarks.md. About 45-60 minutes.
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python -m bench.national.bench

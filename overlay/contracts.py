@@ -9,7 +9,8 @@ the same thing (docs/architecture.md, ../shared/domain.md "Patches and verdicts"
   field verdicts PDLX, rectification states ZGZT) with their Chinese labels;
 - the Shapefile field names of the field-verification packages, with their
   Chinese aliases and meanings;
-- the monitoring number (JCBH) rule: :func:`location_code`, :func:`make_jcbh`.
+- the monitoring number (JCBH) rule: :func:`location_code`, :func:`make_jcbh` (and their
+  versions over many patches, :func:`location_codes`, :func:`make_jcbhs`).
 
 Pure data and tiny helpers: no I/O, no imports of landcheck or of third-party
 packages, so ``reports/`` can import it without depending on the overlay.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Sequence
 
 __all__ = [
     # tables
@@ -47,7 +48,8 @@ __all__ = [
     "COLUMN_LABELS_ZH",
     "ShapefileField", "SHAPEFILE_FIELDS", "FIELD_BY_NAME", "FIELD_NAME_MAX",
     # monitoring number
-    "JCBH_CELL_M", "JCBH_MAX_CHARS", "location_code", "collision_suffix", "make_jcbh",
+    "JCBH_CELL_M", "JCBH_MAX_CHARS", "location_code", "location_codes", "collision_suffix", "make_jcbh",
+    "make_jcbhs",
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -675,6 +677,25 @@ def location_code(easting: float, northing: float) -> str:
     return f"{math.floor(easting / JCBH_CELL_M):05d}{math.floor(northing / JCBH_CELL_M):06d}"
 
 
+def location_codes(eastings: Sequence[float], northings: Sequence[float]) -> list[str]:
+    """:func:`location_code` of many points at once: the same strings, without a call per point.
+
+    ``eastings`` and ``northings`` are sequences of equal length (``ValueError`` otherwise),
+    fastest as lists of Python floats (``ndarray.tolist()``). A non-finite point raises the
+    ``ValueError`` :func:`location_code` raises for it (the first such point).
+    """
+    if len(eastings) != len(northings):
+        raise ValueError(f"{len(eastings)} eastings but {len(northings)} northings")
+    floor, cell = math.floor, JCBH_CELL_M
+    try:
+        # %-formatting of ints writes what the f-string of location_code does, a little faster
+        return ["%05d%06d" % (floor(x / cell), floor(y / cell)) for x, y in zip(eastings, northings)]
+    except (ValueError, OverflowError):  # floor of NaN, of an infinity
+        for x, y in zip(eastings, northings):
+            location_code(x, y)  # the scalar function's error for the first bad point
+        raise
+
+
 def collision_suffix(rank: int) -> str:
     """The suffix of the ``rank``-th patch (0-based) sharing a location code: "", "A" ... "Z", "AA", ..."""
     if rank < 0:
@@ -692,3 +713,14 @@ def make_jcbh(county_code: str, year: int, location: str) -> str:
     ``location`` is :func:`location_code` with its :func:`collision_suffix`.
     """
     return f"{county_code}{int(year):04d}{location}"
+
+
+def make_jcbhs(county_codes: Sequence[str], year: int, locations: Sequence[str]) -> list[str]:
+    """:func:`make_jcbh` of many patches of one check ``year`` at once: the same strings.
+
+    ``county_codes`` and ``locations`` are sequences of equal length (``ValueError`` otherwise).
+    """
+    if len(county_codes) != len(locations):
+        raise ValueError(f"{len(county_codes)} county codes but {len(locations)} locations")
+    y = f"{int(year):04d}"
+    return [f"{code}{y}{location}" for code, location in zip(county_codes, locations)]

@@ -25,7 +25,7 @@ import shapely
 from geopandas import GeoDataFrame, GeoSeries
 from pyproj import CRS
 
-from overlay.contracts import MEASURE_COLUMNS, collision_suffix, location_code, make_jcbh
+from overlay.contracts import MEASURE_COLUMNS, collision_suffix, location_codes, make_jcbhs
 from overlay.crs import CGCS2000_GEOGRAPHIC, gk3_epsg_for_lons, zone_epsg_for_geometries
 
 __all__ = [
@@ -647,7 +647,7 @@ def _location_codes(pieces: pd.DataFrame) -> dict[str, str]:
     first = ~pd.Series(sids).duplicated().to_numpy()  # one row per patch, as all its pieces agree
     sids = sids[first]
     xs, ys = pieces[_REP_X].to_numpy()[first], pieces[_REP_Y].to_numpy()[first]
-    cells = [location_code(x, y) for x, y in zip(xs.tolist(), ys.tolist())]
+    cells = location_codes(xs.tolist(), ys.tolist())
     codes = dict(zip(sids.tolist(), cells))
     cell_id, _ = pd.factorize(np.asarray(cells, dtype=object))
     shared = np.flatnonzero(np.bincount(cell_id)[cell_id] > 1)  # only these need a suffix
@@ -684,7 +684,7 @@ def assign_patch_ids(pieces: GeoDataFrame, year: int, *, official_ids: bool = Fa
         ids = sids
     else:
         locations = _location_codes(out) if len(out) else {}
-        ids = [make_jcbh(code, year, locations[sid]) for code, sid in zip(codes, sids)]
+        ids = make_jcbhs(codes, year, [locations[sid] for sid in sids])
     out = out.drop(columns=[c for c in (_REP_X, _REP_Y) if c in out.columns])
     out.insert(0, "patch_id", ids)
     if not len(out):

@@ -146,3 +146,66 @@ def test_location_code_and_jcbh():
         ["", "A", "B", "Z", "AA", "AB", "ZZ", "AAA"]
     jcbh = c.make_jcbh("220202", 2025, "54601485703" + c.collision_suffix(1))
     assert jcbh == "220202202554601485703A" and len(jcbh) <= c.JCBH_MAX_CHARS
+
+
+def _points_hard_for_location_codes() -> tuple[list[float], list[float]]:
+    """Random points of every kind the location code meets, and its edge cases."""
+    rng = np.random.default_rng(20251122)
+    n = 20000
+    xs = [rng.uniform(333000, 667000, n),  # inside a 3-degree zone
+          rng.uniform(-1e6, 1e6, n),  # negative and short coordinates
+          rng.uniform(-50, 50, n),  # around zero: -0.x floors to -1
+          np.exp(rng.uniform(-30, 50, n)) * rng.choice([-1, 1], n),  # tiny to huge (over 1e21)
+          np.round(rng.uniform(-1e5, 1e7, n), -1)]  # exactly on cell borders
+    ys = [rng.uniform(2e6, 6e6, n), rng.uniform(-1e7, 1e7, n), rng.uniform(-50, 50, n),
+          np.exp(rng.uniform(-30, 50, n)) * rng.choice([-1, 1], n), np.round(rng.uniform(-1e5, 1e7, n), -1)]
+    border = np.round(rng.uniform(-1e7, 1e7, n), -1)  # one ulp either side of cell borders
+    xs += [np.nextafter(border, -np.inf), np.nextafter(border, np.inf)]
+    ys += [np.nextafter(border[::-1], np.inf), np.nextafter(border[::-1], -np.inf)]
+    # zone borders (333 / 667 km), the largest easting / northing of each digit count, signed zeros
+    special = [0.0, -0.0, 5e-324, -5e-324, 9.999999999999998, 10.0, -10.0, 99999.99999999999,
+               100000.0, 333000.0, 333333.3333333333, 666666.6666666666, 667000.0, 999999.9999999999,
+               1e6, 5999999.999999999, 6e6, 1e15, 2.0 ** 53, 1e300, -1e300, 1.7976931348623157e308]
+    sx, sy = np.meshgrid(special, special)
+    xs, ys = np.concatenate(xs + [sx.ravel()]), np.concatenate(ys + [sy.ravel()])
+    return xs.tolist(), ys.tolist()
+
+
+def test_location_codes_equal_location_code_on_many_points():
+    xs, ys = _points_hard_for_location_codes()
+    assert c.location_codes(xs, ys) == [c.location_code(x, y) for x, y in zip(xs, ys)]
+    # numpy floats and ints give the same strings as Python floats
+    assert c.location_codes(np.asarray(xs[:5000]), np.asarray(ys[:5000])) == c.location_codes(xs[:5000], ys[:5000])
+    ints = list(range(-25, 25))
+    assert c.location_codes(ints, ints[::-1]) == [c.location_code(x, y) for x, y in zip(ints, ints[::-1])]
+    assert c.location_codes([], []) == []
+    assert c.location_codes([-0.5], [-0.0]) == ["-0001000000"]  # a negative coordinate keeps its sign
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_location_codes_raise_as_location_code(bad):
+    xs, ys = [546015.2, 546016.0, bad], [4857031.9, bad, 1.0]
+    with pytest.raises(ValueError) as scalar:
+        c.location_code(xs[1], ys[1])
+    with pytest.raises(ValueError) as batch:
+        c.location_codes(xs, ys)
+    assert str(batch.value) == str(scalar.value)  # the first bad point's error
+    with pytest.raises(ValueError):
+        c.location_codes(np.array(xs), np.array(ys))
+    with pytest.raises(ValueError, match="northings"):
+        c.location_codes([1.0, 2.0], [1.0])
+
+
+def test_make_jcbhs_equal_make_jcbh():
+    rng = np.random.default_rng(3)
+    xs, ys = _points_hard_for_location_codes()
+    pick = rng.integers(0, len(xs), 5000)
+    locations = [c.location_code(xs[i], ys[i]) + c.collision_suffix(int(r))
+                 for i, r in zip(pick, rng.integers(0, 800, 5000))]
+    codes = [str(v) for v in rng.integers(110000, 659999, 5000)]
+    for year in (2025, 999, 0, 12345, np.int64(2024), "2026"):
+        assert c.make_jcbhs(codes, year, locations) == \
+            [c.make_jcbh(code, year, loc) for code, loc in zip(codes, locations)]
+    assert c.make_jcbhs([], 2025, []) == []
+    with pytest.raises(ValueError, match="locations"):
+        c.make_jcbhs(["220201"], 2025, [])

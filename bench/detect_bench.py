@@ -88,8 +88,13 @@ def run_landcheck(world: Path, chunk: int, threshold_sample: str = "auto",
             "steps_s": stats["seconds"], "params": params}
 
 
-def run_naive(world: Path) -> dict:
-    """The same score on whole in-memory mosaics."""
+def run_naive(world: Path, params_path: Path | None = None) -> dict:
+    """The same score on whole in-memory mosaics.
+
+    With ``params_path`` (written by the landcheck side) the scene's gains, offsets and
+    reflectance scale are landcheck's, so both sides compute the same score whatever sample
+    landcheck took its statistics from; without, they are fitted here on the lattice sample.
+    """
     import rasterio
     from rasterio.features import shapes
     from rasterio.merge import merge
@@ -129,8 +134,13 @@ def run_naive(world: Path) -> dict:
     s = sample_stride(h, w)
     sv = valid[::s, ::s]
     sb, sa = before[:, ::s, ::s][:, sv], after[:, ::s, ::s][:, sv]
-    gains, offsets, _ = fit_gain_offset(sb, sa)
-    scale = reflectance_scale(np.dtype("uint16"), float(np.percentile(sb[:3], 99)))
+    if params_path is not None:
+        given = json.loads(Path(params_path).read_text(encoding="utf-8"))
+        gains, offsets, scale = (np.asarray(given["gains"], np.float32), np.asarray(given["offsets"], np.float32),
+                                 float(given["scale"]))
+    else:
+        gains, offsets, _ = fit_gain_offset(sb, sa)
+        scale = reflectance_scale(np.dtype("uint16"), float(np.percentile(sb[:3], 99)))
     score = construction_score(before, after, valid, scale=scale, gains=gains, offsets=offsets)
     edges = histogram_edges()
     counts, _ = np.histogram(np.clip(score[valid], edges[0], edges[-1]), bins=edges)
@@ -297,7 +307,7 @@ def main() -> None:
             parser.error("gdal needs --params (written by the landcheck side)")
         result = run_gdal(args.world, args.params)
     else:
-        result = run_naive(args.world)
+        result = run_naive(args.world, args.params)
     result["side"] = args.side
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if "peak_child_rss_mb" in result:

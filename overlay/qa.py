@@ -62,6 +62,10 @@ def overlapping_counties(counties: GeoDataFrame, min_area_m2: float = 0.01) -> p
     a, b = a[keep], b[keep]
     if not len(a):
         return pd.DataFrame(columns=columns)
+    # most neighbours only touch: the DE-9IM test (interiors meet) is ~3x cheaper than
+    # intersecting them, and only pairs that pass are intersected
+    interiors_meet = shapely.relate_pattern(geoms[a], geoms[b], "T********")
+    a, b = a[interiors_meet], b[interiors_meet]
     inter = shapely.intersection(geoms[a], geoms[b])
     polygonal = shapely.area(inter) > 0
     a, b, inter = a[polygonal], b[polygonal], inter[polygonal]

@@ -42,3 +42,11 @@ def test_slivers_below_the_minimum_are_ignored():
     layer = counties(box(0, 0, 100, 100), box(99.9999, 0, 200, 100))
     assert overlapping_counties(layer, min_area_m2=0.1).empty
     assert len(overlapping_counties(layer, min_area_m2=0.001)) == 1
+
+
+def test_a_county_inside_another_overlaps_by_its_whole_area():
+    # an enclave drawn on top of its surrounding county (interiors meet, no boundary crosses)
+    layer = counties(box(0, 0, 300, 300), box(100, 100, 200, 200), box(300, 0, 400, 300))
+    out = overlapping_counties(layer)
+    assert out.to_dict("records") == [
+        {"county_code_a": "220201", "county_code_b": "220202", "overlap_m2": pytest.approx(10000.0)}]

@@ -54,7 +54,11 @@ def card_markdown(card: dict) -> str:
         f"`threshold_high` ({card['threshold_high']}) somewhere, covers the minimum area, and, "
         "from 5,000 m², fills at least 60 % of its minimum rotated rectangle. With NIR, vegetated "
         "after-date pixels (NDVI ramp 0.15-0.35, unless blue > green) and before-date open water "
-        "(NIR < green, +1 px) are vetoed.",
+        "(NIR < green, +1 px) are vetoed. Last, the object test (`detection/objects.py`, "
+        "`detection.min_segment_coverage`, default 0.15, 0 = off): a patch covering less than that "
+        "share of the after-date segments it touches (Felzenszwalb) is a piece of a whole field that "
+        "changed, not an object, and is dropped. These rules are the pipeline's, not the model's: "
+        "the quality below is measured with them.",
         "",
         *([f"How the thresholds were chosen: {card['thresholds_chosen']}.", ""]
           if card.get("thresholds_chosen") else []),

@@ -490,19 +490,24 @@ def test_statistics_windows_with_too_few_valid_pixels_fall_back_to_the_lattice(t
     assert len(patches) == len(lattice) == 1
 
 
-def test_after_window_reader_reads_ahead_the_same_values(tmp_path):
-    from concurrent.futures import ThreadPoolExecutor
-
+def test_after_window_reader_reads_the_shifted_window(tmp_path):
     from pipeline.detect import after_window_reader
     from pipeline.imagery import open_imagery
 
     cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")])
     img = open_imagery(cfg, 64)
-    windows = [(0, 10, 0, 12), (50, 80, 40, 90), (120, 128, 170, 176), (5, 5, 3, 9), (30, 40, 100, 130)]
-    plain = after_window_reader(img, (2, -3))
-    with ThreadPoolExecutor(2) as pool:
-        ahead = after_window_reader(img, (2, -3), windows, pool)
-        # in order, one skipped, then one never announced: read on the spot
-        for w in windows[:2] + windows[3:] + [(60, 70, 60, 70)]:
-            np.testing.assert_array_equal(ahead(*w), plain(*w))
-    assert np.isnan(plain(0, 10, 0, 12)[:, :2]).all()  # shifted down by 2 rows: NaN above the grid
+    whole = img.after[:3].compute()  # (3, H, W)
+    read = after_window_reader(img, (2, -3))  # out[y, x] = after[y - 2, x + 3]
+    for r0, r1, c0, c1 in [(0, 10, 0, 12), (50, 80, 40, 90), (120, 128, 170, 176), (5, 5, 3, 9)]:
+        out = read(r0, r1, c0, c1)
+        assert out.shape == (3, r1 - r0, c1 - c0)
+        for y in range(r0, r1):
+            for x in range(c0, c1):
+                sy, sx = y - 2, x + 3
+                inside = 0 <= sy < whole.shape[1] and 0 <= sx < whole.shape[2]
+                got = out[:, y - r0, x - c0]
+                if inside:
+                    np.testing.assert_array_equal(got, whole[:, sy, sx])
+                else:
+                    assert np.isnan(got).all()
+    assert np.isnan(read(0, 10, 0, 12)[:, :2]).all()  # shifted down by 2 rows: NaN above the grid

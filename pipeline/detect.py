@@ -33,6 +33,7 @@ one is set up by the caller). Tasks hold paths, not open files.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import warnings
@@ -443,7 +444,8 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
         read_after = after_window_reader(img, stats_scene.shift)
         keep, seg_info = segment_filter(comps, keep, read_after, grid.shape,
                                         after_sample=sa, pixel_size_m=pixel_size,
-                                        min_coverage=settings.min_segment_coverage)
+                                        min_coverage=settings.min_segment_coverage,
+                                        threads=os.cpu_count() or 1)
     timings["segments_s"] = time.perf_counter() - t
     kept = comps.select(keep)
     geoms = to_map_coordinates(kept.geometries, grid.transform)

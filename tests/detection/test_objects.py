@@ -93,3 +93,24 @@ def test_coverage_of_patches_reads_each_patch_window_in_grid_coordinates():
     assert len(reads) == 2 and reads[0][0] <= 20 and reads[0][1] >= 32
     assert coverage_of_patches(np.array([], dtype=object), read_after, img.shape[1:], lo=lo, hi=hi,
                                pixel_size_m=1.0).shape == (0,)
+
+
+def test_coverage_on_threads_is_the_same_in_the_same_order():
+    img = _scene(seed=3)
+    lo, hi = _limits(img)
+    rng = np.random.default_rng(5)
+    boxes = []
+    for _ in range(40):
+        x, y = rng.integers(0, 185, size=2)
+        w, h = rng.integers(3, 15, size=2)
+        boxes.append(shapely.box(float(x), float(y), float(x + w), float(y + h)))
+    geoms = np.array(boxes, dtype=object)
+
+    def read_after(r0, r1, c0, c1):
+        return img[:, r0:r1, c0:c1]
+
+    serial = coverage_of_patches(geoms, read_after, img.shape[1:], lo=lo, hi=hi, pixel_size_m=1.0)
+    threaded = coverage_of_patches(geoms, read_after, img.shape[1:], lo=lo, hi=hi, pixel_size_m=1.0,
+                                   threads=2)
+    assert len(np.unique(serial)) > 5  # the patches are judged differently, so order matters
+    np.testing.assert_array_equal(threaded, serial)

@@ -38,7 +38,10 @@ memory is bounded by the chunk size and the arrays run on any dask scheduler.
 from __future__ import annotations
 
 import math
+import os
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +76,33 @@ RESAMPLE_RES_TOL = 0.01
 # a .tfw/.prj or an .ovr); on slow network storage GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR would
 # skip that directory listing, at the price of ignoring those sidecars.
 _ENV: dict[str, str] = {}
+#: open datasets kept per thread (a chunk's read and the object test's many small windows reuse
+#: them instead of opening the file again: opening a GeoTIFF costs milliseconds)
+_OPEN_PER_THREAD = 16
+_open_datasets = threading.local()
+
+
+def _dataset(path: str):
+    """An open rasterio dataset for ``path``, kept open for this thread (datasets are not shared
+    between threads). A file changed on disk since (size, time or inode) is opened again; the
+    least recently used dataset is closed beyond :data:`_OPEN_PER_THREAD`."""
+    cache: OrderedDict | None = getattr(_open_datasets, "cache", None)
+    if cache is None:
+        cache = _open_datasets.cache = OrderedDict()
+    st = os.stat(path)
+    version = (st.st_ino, st.st_size, st.st_mtime_ns)
+    held = cache.get(path)
+    if held is not None and held[0] == version and not held[1].closed:
+        cache.move_to_end(path)
+        return held[1]
+    if held is not None:
+        cache.pop(path)
+        held[1].close()
+    src = rasterio.open(path)
+    cache[path] = (version, src)
+    while len(cache) > _OPEN_PER_THREAD:
+        cache.popitem(last=False)[1][1].close()
+    return src
 
 
 @dataclass(frozen=True)
@@ -727,7 +757,8 @@ def _slice_bounds(key: slice, n: int) -> tuple[int, int]:
 class _DateReader:
     """Array-like over one date's tiles; ``reader[bands, rows, cols]`` reads that window.
 
-    Plain data only (paths, offsets), so it pickles to dask workers; files are opened per read.
+    Plain data only (paths, offsets), so it pickles to dask workers; each thread opens a file on
+    its first read and keeps it open (:func:`_dataset`).
     """
 
     ndim = 3
@@ -799,27 +830,27 @@ def _read_tile(tile: _Tile, bands: tuple[int, ...], win: Window) -> tuple[np.nda
     nodatavals: Sequence[float | None] = tile.nodata
     masks = None
     try:
-        with rasterio.open(tile.path) as src:
-            if tile.warp is None:
-                raw = src.read(indexes=indexes, window=win)
-                if tile.masked:
-                    masks = src.read_masks(indexes=indexes, window=win)
-            else:
-                # The warped grid says where it has data with the source's nodata value (kept by
-                # the VRT, and written where the source has none) or with an alpha band: the
-                # source's own, or one added (it then also carries the source's internal mask).
-                crs_wkt, transform, method = tile.warp
-                has_alpha = ColorInterp.alpha in src.colorinterp
-                with WarpedVRT(src, crs=crs_wkt or src.crs, transform=Affine(*transform),
-                               width=tile.width, height=tile.height,
-                               resampling=Resampling[method],
-                               add_alpha=not has_alpha and src.nodata is None) as vrt:
-                    raw = vrt.read(indexes=indexes, window=win)
-                    nodatavals = vrt.nodatavals
-                    if ColorInterp.alpha in vrt.colorinterp:
-                        alpha = vrt.colorinterp.index(ColorInterp.alpha) + 1
-                        masks = vrt.read(alpha, window=win)[None]
-    except RasterioError as exc:
+        src = _dataset(tile.path)
+        if tile.warp is None:
+            raw = src.read(indexes=indexes, window=win)
+            if tile.masked:
+                masks = src.read_masks(indexes=indexes, window=win)
+        else:
+            # The warped grid says where it has data with the source's nodata value (kept by
+            # the VRT, and written where the source has none) or with an alpha band: the
+            # source's own, or one added (it then also carries the source's internal mask).
+            crs_wkt, transform, method = tile.warp
+            has_alpha = ColorInterp.alpha in src.colorinterp
+            with WarpedVRT(src, crs=crs_wkt or src.crs, transform=Affine(*transform),
+                           width=tile.width, height=tile.height,
+                           resampling=Resampling[method],
+                           add_alpha=not has_alpha and src.nodata is None) as vrt:
+                raw = vrt.read(indexes=indexes, window=win)
+                nodatavals = vrt.nodatavals
+                if ColorInterp.alpha in vrt.colorinterp:
+                    alpha = vrt.colorinterp.index(ColorInterp.alpha) + 1
+                    masks = vrt.read(alpha, window=win)[None]
+    except (RasterioError, OSError) as exc:
         raise BadRasterError(tile.path, f"read failed ({_one_line(exc)})") from None
     ok: np.ndarray | None = None
     for k, index in enumerate(indexes):
@@ -908,9 +939,9 @@ class _CloudReader:
                 mr0, mr1 = int(rlo[rows_hit].min()), int(rhi[rows_hit].max()) + 1
                 mc0, mc1 = int(clo[cols_hit].min()), int(chi[cols_hit].max()) + 1
                 try:
-                    with rasterio.open(m.path) as src:
-                        data = src.read(1, window=Window(mc0, mr0, mc1 - mc0, mr1 - mr0)) != 0
-                except RasterioError as exc:
+                    src = _dataset(m.path)
+                    data = src.read(1, window=Window(mc0, mr0, mc1 - mc0, mr1 - mr0)) != 0
+                except (RasterioError, OSError) as exc:
                     raise BadRasterError(m.path, f"read failed ({_one_line(exc)})") from None
                 if not data.any():
                     continue

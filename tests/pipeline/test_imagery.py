@@ -131,6 +131,34 @@ def test_a_chunk_opens_only_the_tiles_it_overlaps(tmp_path, monkeypatch):
     assert (block[0] == 3).all()
 
 
+def test_repeated_reads_reuse_the_open_file_in_a_thread(tmp_path, monkeypatch):
+    path = write(tmp_path / "t.tif", tile(5, 64, 64))
+    img = open_imagery(cfg([path], [path]), chunk_px=32)
+    opened = []
+    real_open = rasterio.open
+
+    def spy(p, *args, **kw):
+        opened.append(Path(p).name)
+        return real_open(p, *args, **kw)
+
+    monkeypatch.setattr(imagery_mod.rasterio, "open", spy)
+    blocks = [img.before[:, r:r + 32, c:c + 32].compute(scheduler="sync")
+              for r in (0, 32) for c in (0, 32)]
+    assert opened == ["t.tif"]  # four windows, one open
+    assert all((b[0] == 5).all() for b in blocks)
+
+
+def test_a_tile_rewritten_or_removed_between_reads_is_read_again_or_named(tmp_path):
+    path = write(tmp_path / "t.tif", tile(5, 16, 16))
+    img = open_imagery(cfg([path], [path]), chunk_px=16)
+    assert (img.before.compute(scheduler="sync")[0] == 5).all()
+    write(tmp_path / "t.tif", tile(9, 16, 16))  # same path, new content
+    assert (img.before.compute(scheduler="sync")[0] == 9).all()
+    path.unlink()
+    with pytest.raises(BadRasterError, match=r"t\.tif: read failed"):
+        img.before.compute(scheduler="sync")
+
+
 def test_axis_chunks_merges_a_thin_tail():
     assert axis_chunks(1000, 256) == (256, 256, 256, 232)
     assert axis_chunks(1030, 256) == (256, 256, 256, 262)

@@ -114,3 +114,51 @@ def test_coverage_on_threads_is_the_same_in_the_same_order():
                                    threads=2)
     assert len(np.unique(serial)) > 5  # the patches are judged differently, so order matters
     np.testing.assert_array_equal(threaded, serial)
+
+
+def test_decimation_keeps_a_window_under_the_cap_and_small_windows_whole():
+    from detection.objects import MAX_WINDOW_PX, decimation
+
+    assert decimation(256, 256) == 1 == decimation(1, MAX_WINDOW_PX)
+    for h, w in [(257, 256), (600, 600), (2000, 3000), (1, MAX_WINDOW_PX + 1), (9000, 40)]:
+        f = decimation(h, w)
+        assert f >= 2 and -(-h // f) * -(-w // f) <= MAX_WINDOW_PX
+        assert -(-h // (f - 1)) * -(-w // (f - 1)) > MAX_WINDOW_PX or f == 2  # the smallest such
+
+
+def test_block_mean_averages_valid_values_and_keeps_all_nan_blocks_nan():
+    from detection.objects import block_mean
+
+    x = np.arange(2 * 5 * 5, dtype=float).reshape(2, 5, 5)
+    x[0, 0, 0] = np.nan
+    x[1, 4, 4] = np.nan  # the last, partial block of band 1 holds only this pixel
+    m = block_mean(x, 2)
+    assert m.shape == (2, 3, 3)
+    assert m[0, 0, 0] == np.mean([1.0, 5.0, 6.0])  # NaN ignored
+    assert m[0, 2, 1] == np.mean([22.0, 23.0])  # partial block of the last row
+    assert np.isnan(m[1, 2, 2])
+    np.testing.assert_array_equal(block_mean(x, 1), x)
+
+
+def test_a_large_window_is_judged_block_averaged():
+    """A scene five times the size of :func:`_scene`: the windows of a fragment of the bright field
+    and of the whole field are above the cap, so they are segmented block-averaged; a roof keeps
+    its window whole. A roof and a whole field are objects, the fragment is not."""
+    import detection.objects as objects
+
+    img = np.repeat(np.repeat(_scene(seed=7), 5, axis=1), 5, axis=2)  # (3, 1000, 1000)
+    img += np.random.default_rng(2).normal(0, 3, img.shape)
+    lo, hi = _limits(img)
+    reads = []
+
+    def read_after(r0, r1, c0, c1):
+        reads.append((r1 - r0) * (c1 - c0))
+        return img[:, r0:r1, c0:c1]
+
+    roof = shapely.box(100, 100, 160, 160)  # 60 px: a window of 180 px, under the cap
+    fragment = shapely.box(600, 600, 700, 700)  # inside the bright field (rows 400+, cols 300+)
+    field = shapely.box(300, 400, 1000, 1000)
+    geoms = np.array([roof, fragment, field], dtype=object)
+    cov = coverage_of_patches(geoms, read_after, img.shape[1:], lo=lo, hi=hi, pixel_size_m=1.0)
+    assert reads[0] <= objects.MAX_WINDOW_PX < min(reads[1:])
+    assert cov[0] > 0.8 and cov[1] < MIN_SEGMENT_COVERAGE and cov[2] > 0.8

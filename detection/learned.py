@@ -103,16 +103,26 @@ class LearnedModel:
         """Probability a patch must reach somewhere (hysteresis)."""
         return float(self.card["threshold_high"])
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """Probability of new construction per pixel of a ``(F, rows, cols)`` stack."""
+    def predict(self, features: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """Probability of new construction per pixel of a ``(F, rows, cols)`` stack.
+
+        ``where``: ``(rows, cols)`` bool, the pixels to predict (0 elsewhere); None = all. Each
+        pixel's probability depends on its own features only, so a pixel gets the same value
+        whichever others are predicted with it.
+        """
         f = np.asarray(features, dtype=np.float32)
         flat = f.reshape(f.shape[0], -1)
-        n = flat.shape[1]
-        out = np.zeros(n, dtype=np.float32)
+        out = np.zeros(flat.shape[1], dtype=np.float32)
+        picked = None if where is None else np.flatnonzero(np.asarray(where, dtype=bool).reshape(-1))
+        n = flat.shape[1] if picked is None else len(picked)
         # rows in batches: the row-major copy LightGBM needs stays small (memory per task)
         for start in range(0, n, _PREDICT_BATCH):
-            rows = np.ascontiguousarray(flat[:, start:start + _PREDICT_BATCH].T)
-            out[start:start + rows.shape[0]] = self.booster.predict(rows, num_threads=1)
+            if picked is None:
+                rows = np.ascontiguousarray(flat[:, start:start + _PREDICT_BATCH].T)
+                out[start:start + rows.shape[0]] = self.booster.predict(rows, num_threads=1)
+            else:
+                at = picked[start:start + _PREDICT_BATCH]
+                out[at] = self.booster.predict(np.ascontiguousarray(flat[:, at].T), num_threads=1)
         return out.reshape(f.shape[1:])
 
     def __reduce__(self):  # pickles as its path (dask workers reload it once)
@@ -244,17 +254,24 @@ def probability_block(
     zb[:, ~ok] = 0.0
     za[:, ~ok] = 0.0
     feats = feature_stack(zb, za, pixel_size_m, model.spec)
-    p = model.predict(feats)
+    # the model runs only where its probability can count: valid, not vetoed, not water (the
+    # vetoes multiply it by 0 elsewhere; on farmland in season they cover half the scene or more)
+    needed = ok
+    veto = water = None
     if use_nir and before.shape[0] >= 4:
         ndvi = _ndvi(a[3], a[0])
         veto = np.clip((np.float32(NDVI_VEGETATED) - ndvi) / np.float32(NDVI_VEGETATED - NDVI_BARE), 0, 1)
         # blue-coated steel reflects NIR and little red (a high NDVI) but, unlike leaves,
         # more blue than green: never vetoed
         veto = np.where(a[2] > a[1], np.float32(1.0), veto)
-        p = p * np.where(np.isfinite(veto), veto, 0).astype(np.float32)
+        veto = np.where(np.isfinite(veto), veto, 0).astype(np.float32)
         water = np.asarray(before[3] < before[1])
         if WATER_MARGIN_PX > 0:
             water = ndimage.binary_dilation(water, iterations=WATER_MARGIN_PX, border_value=0)
+        needed = ok & (veto > 0) & ~water
+    p = model.predict(feats, where=needed)
+    if veto is not None:
+        p = p * veto
         p = np.where(water, np.float32(0.0), p)
     p = np.where(ok, p, np.float32(0.0))
     from detection.features import _TRUNCATE, _sigma

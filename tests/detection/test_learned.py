@@ -194,3 +194,32 @@ def test_min_area_auto_is_one_house_but_at_least_16_pixels():
     assert resolve_min_area(400, 0.5) == 400.0
     with pytest.raises(ValueError):
         resolve_min_area("big", 1.0)
+
+
+def test_model_runs_only_where_its_probability_counts_with_the_same_score(monkeypatch):
+    """Vegetated after-date pixels, before-date water and invalid pixels are multiplied by 0
+    whatever the model says: it is not run there, and the score is bit for bit the one of
+    running it everywhere."""
+    from detection.learned import LearnedModel
+
+    before = field_scene(seed=4)
+    before[3, 60:80, 0:30] = 20  # water on the before date: NIR under green
+    after = with_roof(field_scene(seed=4), (200, 200, 200, 190))
+    after[:, 5:9, 5:9] = np.nan  # no data
+    ok = np.isfinite(after).all(axis=0)
+    settings = Settings()
+    stats = scene_statistics(settings, before[:, ok], after[:, ok])
+    real_predict = LearnedModel.predict
+    rows = []
+
+    def counted(self, features, where=None):
+        rows.append(features.shape[1] * features.shape[2] if where is None else int(np.count_nonzero(where)))
+        return real_predict(self, features, where)
+
+    monkeypatch.setattr(LearnedModel, "predict", counted)
+    skipping = score_block(before, after, ok, settings=settings, stats=stats, pixel_size_m=PX)
+    monkeypatch.setattr(LearnedModel, "predict", lambda self, features, where=None: counted(self, features))
+    everywhere = score_block(before, after, ok, settings=settings, stats=stats, pixel_size_m=PX)
+    assert rows[0] < 0.7 * rows[1]  # most of the crop and grass fields are not predicted
+    assert skipping.max() > 0.5  # the roof scores
+    np.testing.assert_array_equal(skipping, everywhere)

@@ -301,5 +301,9 @@ def feature_stack(
     c = _sigma(spec.context_m, p)
     out["ctx_wth"] = _gauss(fa[f"wth{mid}"] - fb[f"wth{mid}"], c)
     out["ctx_bth"] = _gauss(fa[f"bth{mid}"] - fb[f"bth{mid}"], c)
+    del fa, fb, diff, padded, best  # from here on each feature is held by ``out`` alone
     names = feature_names(spec)
-    return np.stack([out[n].astype(np.float32, copy=False) for n in names])
+    stack = np.empty((len(names), rows, cols), dtype=np.float32)
+    for i, n in enumerate(names):
+        stack[i] = out.pop(n)  # released as it is copied: the block's features are held once
+    return stack

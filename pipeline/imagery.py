@@ -55,6 +55,7 @@ import shapely
 from affine import Affine
 from dask.base import tokenize
 from rasterio.enums import ColorInterp, Resampling
+from rasterio.env import set_gdal_config
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
@@ -80,6 +81,18 @@ _ENV: dict[str, str] = {}
 #: them instead of opening the file again: opening a GeoTIFF costs milliseconds)
 _OPEN_PER_THREAD = 16
 _open_datasets = threading.local()
+#: GDAL's block cache while datasets stay open (GDAL's default, 5 % of the machine's memory, holds
+#: every block of a large image: 1.3 GB more at peak on a 144 Mpx pair); GDAL_CACHEMAX in the
+#: environment wins
+BLOCK_CACHE_MB = 256
+
+
+@lru_cache(maxsize=1)
+def _bound_block_cache() -> None:
+    """Set GDAL's block cache to :data:`BLOCK_CACHE_MB`, once per process, unless the user set
+    GDAL_CACHEMAX."""
+    if "GDAL_CACHEMAX" not in os.environ:
+        set_gdal_config("GDAL_CACHEMAX", BLOCK_CACHE_MB * 1024 * 1024)
 
 
 def _dataset(path: str):
@@ -88,6 +101,7 @@ def _dataset(path: str):
     least recently used dataset is closed beyond :data:`_OPEN_PER_THREAD`."""
     cache: OrderedDict | None = getattr(_open_datasets, "cache", None)
     if cache is None:
+        _bound_block_cache()
         cache = _open_datasets.cache = OrderedDict()
     st = os.stat(path)
     version = (st.st_ino, st.st_size, st.st_mtime_ns)

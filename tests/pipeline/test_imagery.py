@@ -159,6 +159,33 @@ def test_a_tile_rewritten_or_removed_between_reads_is_read_again_or_named(tmp_pa
         img.before.compute(scheduler="sync")
 
 
+@pytest.mark.parametrize("user_setting, expected", [(None, 256 * 1024 * 1024), ("64", 64 * 1024 * 1024)])
+def test_reads_bound_gdals_block_cache_unless_the_user_set_it(tmp_path, user_setting, expected):
+    """Datasets stay open, so GDAL's default cache (5 % of the memory) would keep every block of
+    a large image; a fresh process reads a tile and reports the cache size it ends with."""
+    import os
+    import subprocess
+    import sys
+
+    path = write(tmp_path / "t.tif", tile(5, 16, 16))
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from rasterio.env import get_gdal_config\n"
+        "from pipeline.config import ImageryConfig\n"
+        "from pipeline.imagery import open_imagery, BLOCK_CACHE_MB\n"
+        f"p = Path({str(path)!r})\n"
+        "cfg = ImageryConfig(before=(p,), after=(p,), bands={'blue': 1, 'green': 2, 'red': 3, 'nir': 4})\n"
+        "open_imagery(cfg, chunk_px=16).before.compute(scheduler='sync')\n"
+        "print(get_gdal_config('GDAL_CACHEMAX'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GDAL_CACHEMAX"}
+    if user_setting is not None:
+        env["GDAL_CACHEMAX"] = user_setting
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(done.stdout.split()[-1]) == expected
+
+
 def test_axis_chunks_merges_a_thin_tail():
     assert axis_chunks(1000, 256) == (256, 256, 256, 232)
     assert axis_chunks(1030, 256) == (256, 256, 256, 262)

@@ -306,14 +306,9 @@ def _check_text(props: Mapping[str, Any], encoding: str, code: str) -> None:
     check_text(props, encoding, f"field package {code}")
 
 
-#: members already compressed inside (PDF streams are Flate, PNG is DEFLATE): stored, not deflated
-#: a second time for a few per cent
-_STORED_SUFFIXES = (".pdf", ".png")
-
-
 def _zinfo(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-    info.compress_type = zipfile.ZIP_STORED if name.lower().endswith(_STORED_SUFFIXES) else zipfile.ZIP_DEFLATED
+    info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3
     info.external_attr = 0o644 << 16
     return info

@@ -159,7 +159,7 @@ def test_a_tile_rewritten_or_removed_between_reads_is_read_again_or_named(tmp_pa
         img.before.compute(scheduler="sync")
 
 
-@pytest.mark.parametrize("user_setting, expected", [(None, 256 * 1024 * 1024), ("64", 64 * 1024 * 1024)])
+@pytest.mark.parametrize("user_setting, expected", [(None, 64 * 1024 * 1024), ("32", 32 * 1024 * 1024)])
 def test_reads_bound_gdals_block_cache_unless_the_user_set_it(tmp_path, user_setting, expected):
     """Datasets stay open, so GDAL's default cache (5 % of the memory) would keep every block of
     a large image; a fresh process reads a tile and reports the cache size it ends with."""

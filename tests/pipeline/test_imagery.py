@@ -115,10 +115,9 @@ def test_chunked_read_equals_a_whole_read(two_dates, chunk_px):
     np.testing.assert_array_equal(img.before.compute(), ref)
 
 
-def test_a_chunk_opens_only_the_tiles_it_overlaps(tmp_path, monkeypatch):
-    paths = [write(tmp_path / f"t{k}.tif", tile(k + 1, 64, 64), col=64 * k) for k in range(4)]
-    img = open_imagery(cfg(paths, paths), chunk_px=64)
-    opened = []
+def spy_opens(monkeypatch) -> list[str]:
+    """The names of the files the imagery reader opens from now on, in order."""
+    opened: list[str] = []
     real_open = rasterio.open
 
     def spy(path, *args, **kw):
@@ -126,6 +125,13 @@ def test_a_chunk_opens_only_the_tiles_it_overlaps(tmp_path, monkeypatch):
         return real_open(path, *args, **kw)
 
     monkeypatch.setattr(imagery_mod.rasterio, "open", spy)
+    return opened
+
+
+def test_a_chunk_opens_only_the_tiles_it_overlaps(tmp_path, monkeypatch):
+    paths = [write(tmp_path / f"t{k}.tif", tile(k + 1, 64, 64), col=64 * k) for k in range(4)]
+    img = open_imagery(cfg(paths, paths), chunk_px=64)
+    opened = spy_opens(monkeypatch)
     block = img.before[:, :, 128:192].compute(scheduler="sync")
     assert opened == ["t2.tif"]
     assert (block[0] == 3).all()
@@ -134,14 +140,7 @@ def test_a_chunk_opens_only_the_tiles_it_overlaps(tmp_path, monkeypatch):
 def test_repeated_reads_reuse_the_open_file_in_a_thread(tmp_path, monkeypatch):
     path = write(tmp_path / "t.tif", tile(5, 64, 64))
     img = open_imagery(cfg([path], [path]), chunk_px=32)
-    opened = []
-    real_open = rasterio.open
-
-    def spy(p, *args, **kw):
-        opened.append(Path(p).name)
-        return real_open(p, *args, **kw)
-
-    monkeypatch.setattr(imagery_mod.rasterio, "open", spy)
+    opened = spy_opens(monkeypatch)
     blocks = [img.before[:, r:r + 32, c:c + 32].compute(scheduler="sync")
               for r in (0, 32) for c in (0, 32)]
     assert opened == ["t.tif"]  # four windows, one open

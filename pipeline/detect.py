@@ -439,7 +439,11 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
                          high=tinfo.get("threshold_high"))
     by_area = areas >= min_area_m2 * (1 - 1e-12)
     t = time.perf_counter()
-    with _step("object test on the after date's segments", progress and bool(keep.any())):
+    with _step("object test on the after date's segments", progress and bool(keep.any())), \
+            warnings.catch_warnings():
+        # a window at the grid's origin rasterises its patch with the identity transform, which
+        # rasterio reports as "no geotransform" (the coordinates are grid pixels on purpose)
+        warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         keep_core = keep
         read_after = after_window_reader(img, stats_scene.shift)
         keep, seg_info = segment_filter(comps, keep, read_after, grid.shape,

@@ -7,7 +7,7 @@ square where the grid allows) and the outline in pixels of that window. Renderin
 :mod:`reports.chips`' job.
 
 Only the window is read. The imagery's dask arrays are chunked for detection
-(``detection.chunk_px``, 1024 px by default), and slicing one reads every chunk the slice
+(``detection.chunk_px``, 512 or 1024 px by default), and slicing one reads every chunk the slice
 touches; so the window is read from the array-like the dask array was made from (the imagery's
 tile reader, which opens the tiles and reads that window with rasterio), and only when that
 reader cannot be found (a dask array built some other way) through dask, on the calling thread.

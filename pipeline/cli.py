@@ -239,7 +239,7 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
     import dataclasses
 
     from pipeline.config import (RESAMPLING_METHODS, DetectionConfig, band_mapping, check_model,
-                                 load_detect_config)
+                                 load_detect_config, with_model)
     from pipeline.detect import check_model as check_model_bands
     from pipeline.manifest import model_files
     from pipeline.errors import OutputError
@@ -287,7 +287,7 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
             imagery = dataclasses.replace(imagery, resample=resample)
         detection = dcfg.detection
         if model is not None:
-            detection = dataclasses.replace(detection, model=model, method=check_model(model, None, "--model"))
+            detection = with_model(detection, model, check_model(model, None, "--model"))
         inputs.append(("config", config))
         for role in ("before", "after", "before_cloud_masks", "after_cloud_masks"):
             inputs += [(f"imagery.{role}", p) for p in getattr(imagery, role)]
@@ -310,7 +310,7 @@ def detect(config: Path | None, before: Path | None, after: Path | None, setting
         dcfg = load_detect_config(settings, imagery_required=False) if settings is not None else None
         detection = dcfg.detection if dcfg is not None else DetectionConfig()
         if model is not None:
-            detection = dataclasses.replace(detection, model=model, method=check_model(model, None, "--model"))
+            detection = with_model(detection, model, check_model(model, None, "--model"))
         spec, spec_from = bands, "--bands"
         if spec is None and dcfg is not None and dcfg.bands is not None:
             spec, spec_from = dcfg.bands, f"imagery.bands of {settings}"

@@ -56,6 +56,24 @@ def test_good_config_resolves_relative_paths(files):
     assert load_config(write(files, base()), output=files / "elsewhere").output == files / "elsewhere"
 
 
+@pytest.mark.parametrize("detection, expected", [
+    ({}, 512),  # the learned default: smaller chunks, its features are large
+    ({"method": "spectral"}, 1024),
+    ({"chunk_px": 2048}, 2048),
+    ({"method": "spectral", "chunk_px": 256}, 256),
+])
+def test_chunk_side_defaults_by_method_unless_set(files, detection, expected):
+    from pipeline.config import with_model
+
+    data = base()
+    data["detection"] = detection
+    det = load_config(write(files, data)).detection
+    assert det.chunk_px == expected
+    # another method (``landcheck detect --model``): a default side follows it, a set one stays
+    other = with_model(det, None, "spectral" if det.method == "learned" else "learned")
+    assert other.chunk_px == (expected if "chunk_px" in detection else {512: 1024, 1024: 512}[expected])
+
+
 def test_bands_as_mapping_and_exceeds_rule(files):
     data = base()
     data["imagery"]["bands"] = {"blue": 3, "green": 2, "red": 1, "nir": 4}

@@ -178,7 +178,7 @@ tile priority, cloud masks), and with the GDAL command-line chain on the same pa
 memory is its largest process's; it finds more polygons since a sieve is not an opening). The
 whole-array version's memory grows with the raster (about 100 MB per megapixel of two 4-band dates
 here), while landcheck's is set by `chunk_px`. Small chunks (256) cost time in per-task overhead;
-1024 is the default. The last row is the issue's size on real texture (`bench/big_pair.py`: the
+1024 is the spectral score's default (512 the learned one's). The last row is the issue's size on real texture (`bench/big_pair.py`: the
 NAIP North Dakota scene of 2019 and 2020 mirrored to 12,000 x 12,000 px, 4 bands of 12-bit values
 in uint16, 1.8 GB of DEFLATE tiles, generated once into `bench/out/big_pair`): real fields and
 water give thousands of patches, the object test's part grows with them (one after-date window

@@ -113,7 +113,8 @@ class LearnedModel:
         f = np.asarray(features, dtype=np.float32)
         flat = f.reshape(f.shape[0], -1)
         out = np.zeros(flat.shape[1], dtype=np.float32)
-        picked = None if where is None else np.flatnonzero(np.asarray(where, dtype=bool).reshape(-1))
+        wanted = None if where is None else np.asarray(where, dtype=bool).reshape(-1)
+        picked = None if wanted is None or wanted.all() else np.flatnonzero(wanted)
         n = flat.shape[1] if picked is None else len(picked)
         # rows in batches: the row-major copy LightGBM needs stays small (memory per task)
         for start in range(0, n, _PREDICT_BATCH):

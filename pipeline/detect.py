@@ -441,8 +441,8 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
     t = time.perf_counter()
     with _step("object test on the after date's segments", progress and bool(keep.any())), \
             warnings.catch_warnings():
-        # a window at the grid's origin rasterises its patch with the identity transform, which
-        # rasterio reports as "no geotransform" (the coordinates are grid pixels on purpose)
+        # the test rasterises patches in grid pixels, on purpose; rasterio now and then reports
+        # that as "no geotransform" (make run printed it once; the vectorise step filters it too)
         warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         keep_core = keep
         read_after = after_window_reader(img, stats_scene.shift)

@@ -82,9 +82,8 @@ _ENV: dict[str, str] = {}
 _OPEN_PER_THREAD = 16
 _open_datasets = threading.local()
 #: GDAL's block cache while datasets stay open (GDAL's default, 5 % of the machine's memory, holds
-#: every block of a large image: 1.3 GB more at peak on a 144 Mpx pair; 64 MB ran as fast as 256 MB
-#: there, with 210 MB less at peak); GDAL_CACHEMAX in the
-#: environment wins
+#: every block of a large image: 1.3 GB more at peak on a 144 Mpx pair; 64 MB ran as fast as
+#: 256 MB there, with 210 MB less at peak); GDAL_CACHEMAX in the environment wins
 BLOCK_CACHE_MB = 64
 
 

@@ -333,13 +333,16 @@ class CoveredParts:
     """Pairwise disjoint parts of some geometries inside the union of a layer.
 
     ``owner[k]`` is the index of the geometry that ``parts[k]`` belongs to; the parts of
-    one owner do not overlap, so areas add up (:meth:`area_by_owner`). Parts measured
-    without being built (see :func:`covered_parts`'s ``area_only``) are listed as
-    ``measured_owner``, ``measured_feature`` (the layer feature cut) and ``measured_m2``.
+    one owner do not overlap, so areas add up (:meth:`area_by_owner`). ``feature[k]`` is the
+    layer feature ``parts[k]`` lies in (cut from it, or the whole geometry when the feature
+    covers it), -1 for a union of parts of several features. Parts measured without being
+    built (see :func:`covered_parts`'s ``area_only``) are listed as ``measured_owner``,
+    ``measured_feature`` (the layer feature cut) and ``measured_m2``.
     """
 
     owner: np.ndarray
     parts: np.ndarray
+    feature: np.ndarray
     measured_owner: np.ndarray = field(default_factory=_no_ints)
     measured_feature: np.ndarray = field(default_factory=_no_ints)
     measured_m2: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -418,7 +421,7 @@ def covered_parts(
     holes) the area is measured by :func:`clipped_areas` and the part is not built.
     """
     geoms = np.asarray(geoms, dtype=object)
-    empty = CoveredParts(np.empty(0, dtype=np.int64), np.empty(0, dtype=object))
+    empty = CoveredParts(_no_ints(), np.empty(0, dtype=object), _no_ints())
     if len(geoms) == 0 or len(layer.geoms) == 0:
         return empty
     gbounds = shapely.bounds(geoms).reshape(-1, 4)
@@ -431,10 +434,13 @@ def covered_parts(
     within = maybe[shapely.covers(layer.geoms[li[maybe]], geoms[gi[maybe]])]
     inside = np.zeros(len(geoms), dtype=bool)
     inside[gi[within]] = True
+    covering = np.full(len(geoms), -1, dtype=np.int64)
+    covering[gi[within]] = li[within]  # one feature covering each such geometry
     keep = ~inside[gi]
     gi, li, gb, lb = gi[keep], li[keep], gb[keep], lb[keep]
     owners = [np.flatnonzero(inside)]
     parts = [geoms[inside]]
+    features = [covering[inside]]
     extra = None
     if len(gi):
         flagged = np.zeros(len(geoms), dtype=bool)
@@ -464,18 +470,20 @@ def covered_parts(
         cut[crossing] = shapely.intersection(geoms[sg[crossing]], layer.geoms[sl[crossing]])
         owners.append(sg[built])
         parts.append(_polygonal(cut[built]))
+        features.append(sl[built])
         # union path: geometries meeting a feature that may overlap another
         ug, ul = gi[~simple], li[~simple]
         if len(ug):
             owner, merged = _union_by_owner(ug, shapely.intersection(geoms[ug], layer.geoms[ul]))
             owners.append(owner)
             parts.append(_polygonal(merged))
+            features.append(np.full(len(owner), -1, dtype=np.int64))
     owner = np.concatenate(owners).astype(np.int64)
     part = np.concatenate(parts)
+    feature = np.concatenate(features).astype(np.int64)
     nonempty = ~shapely.is_empty(part)
-    if extra is None:
-        return CoveredParts(owner[nonempty], part[nonempty])
-    return CoveredParts(owner[nonempty], part[nonempty], *extra)
+    kept = (owner[nonempty], part[nonempty], feature[nonempty])
+    return CoveredParts(*kept) if extra is None else CoveredParts(*kept, *extra)
 
 
 def _clippable(geoms: np.ndarray, features: np.ndarray, convex_features: np.ndarray) -> np.ndarray:
@@ -492,28 +500,59 @@ def _clippable(geoms: np.ndarray, features: np.ndarray, convex_features: np.ndar
 
 def _within_owner(inner: CoveredParts, outer: CoveredParts) -> CoveredParts:
     """Parts of parts, re-owned by the original geometries."""
-    return CoveredParts(outer.owner[inner.owner], inner.parts)
+    return CoveredParts(outer.owner[inner.owner], inner.parts, inner.feature)
 
 
-def _quiet_features(farm: Layer, basic: Layer, approved: Layer) -> tuple[np.ndarray, ...]:
+def _basic_parts(farm: CoveredParts, basic_layer: Layer, settled: np.ndarray,
+                 in_basic: np.ndarray) -> CoveredParts:
+    """The basic-farmland parts of the built farmland parts ``farm``, owned by the pieces.
+
+    A part cut from a settled farmland feature (:func:`_quiet_features`) is all basic
+    farmland (its feature lies in one basic feature) or none (no basic feature's interior
+    meets its feature): no GEOS call. Only the other parts are cut by the basic layer.
+    """
+    known = farm.feature >= 0
+    known[known] = settled[farm.feature[known]]
+    whole = known.copy()
+    whole[known] = in_basic[farm.feature[known]]
+    rest = np.flatnonzero(~known)
+    cut = covered_parts(farm.parts[rest], basic_layer)
+    return CoveredParts(np.concatenate([farm.owner[whole], farm.owner[rest[cut.owner]]]),
+                        np.concatenate([farm.parts[whole], cut.parts]),
+                        np.concatenate([np.full(int(whole.sum()), -1, dtype=np.int64), cut.feature]))
+
+
+def _quiet_features(farm: Layer, basic: Layer, approved: Layer,
+                    wanted: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Per farmland feature: (settled, near an approval, inside one basic feature).
 
     A feature is settled when it overlaps nothing else in its layer and lies within one
-    basic-farmland feature or shares no area with any (box test): its parts are all or none
-    basic farmland. A part of a settled feature that meets no approval (the feature's box or
+    basic-farmland feature or shares no area with any (boxes sharing no area, or features
+    that only touch, as neighbours of a parcel layer do): its parts are all or none basic
+    farmland. A part of a settled feature that meets no approval (the feature's box or
     the piece's box shares no area with any approval's) needs only its area, not its geometry.
+    ``wanted`` (a mask) limits the GEOS tests to the features that matter; the others are
+    reported unsettled.
     """
     n = len(farm.geoms)
     fi, bi = basic.pairs(farm.geoms, farm.bounds)
-    near_basic = np.zeros(n, dtype=bool)
-    near_basic[fi] = True
-    maybe = _box_within(farm.bounds[fi], basic.bounds[bi])
-    fi, bi = fi[maybe], bi[maybe]
+    if wanted is not None:
+        keep = wanted[fi]
+        fi, bi = fi[keep], bi[keep]
+    maybe = np.flatnonzero(_box_within(farm.bounds[fi], basic.bounds[bi]))
     in_basic = np.zeros(n, dtype=bool)
-    in_basic[fi[shapely.covers(basic.geoms[bi], farm.geoms[fi])]] = True
+    in_basic[fi[maybe[shapely.covers(basic.geoms[bi[maybe]], farm.geoms[fi[maybe]])]]] = True
+    # the other pairs: does the basic feature's interior meet the farmland feature's?
+    rest = np.flatnonzero(~in_basic[fi])
+    rest = rest[shapely.intersects(basic.geoms[bi[rest]], farm.geoms[fi[rest]])]
+    rest = rest[~shapely.touches(basic.geoms[bi[rest]], farm.geoms[fi[rest]])]
+    meets_basic = np.zeros(n, dtype=bool)
+    meets_basic[fi[rest]] = True
     near_approved = np.zeros(n, dtype=bool)
     near_approved[approved.pairs(farm.geoms, farm.bounds)[0]] = True
-    settled = in_basic | ~near_basic
+    settled = in_basic | ~meets_basic
+    if wanted is not None:
+        settled &= wanted
     if settled.any():
         settled &= farm.clean
     return settled, near_approved, in_basic
@@ -535,7 +574,9 @@ def measure_pieces(
     n = len(pieces)
     area = shapely.area(pieces) if n else np.zeros(0)
     farm_layer, basic_layer, approved_layer = Layer(farmland), Layer(basic_farmland), Layer(approved)
-    settled, near_approved, in_basic = _quiet_features(farm_layer, basic_layer, approved_layer)
+    wanted = np.zeros(len(farm_layer.geoms), dtype=bool)
+    wanted[farm_layer.pairs(pieces)[1]] = True  # the features whose box shares area with a piece's
+    settled, near_approved, in_basic = _quiet_features(farm_layer, basic_layer, approved_layer, wanted)
     piece_near_approved = np.zeros(n, dtype=bool)
     piece_near_approved[approved_layer.pairs(pieces)[0]] = True
 
@@ -545,7 +586,7 @@ def measure_pieces(
 
     farm = covered_parts(pieces, farm_layer, area_only)
     farmland_m2 = _snap(farm.area_by_owner(n), area)
-    basic = _within_owner(covered_parts(farm.parts, basic_layer), farm)
+    basic = _basic_parts(farm, basic_layer, settled, in_basic)
     basic_m2 = _snap(basic.area_by_owner(n) + farm.measured_by_owner(n, in_basic), farmland_m2)
     legal_m2 = _snap(_within_owner(covered_parts(farm.parts, approved_layer), farm).area_by_owner(n),
                      farmland_m2)

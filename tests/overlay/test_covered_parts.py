@@ -222,3 +222,64 @@ def test_measure_pieces_special_arrangements():
                                shapely.area(shapely.difference(basic_geom, app_union)), atol=1e-6)
     assert got["legal_farmland_m2"][3] == pytest.approx(25.0)  # D meets approval 0 on parcel 5
     assert got["legal_farmland_m2"][5] == pytest.approx(3.0 * 5.0)  # F meets approval 1 on parcel 9
+
+
+def irregular_coverage(rng: np.random.Generator, n: int, size: float) -> np.ndarray:
+    """A clean coverage of n x n quadrilaterals whose inner corners are moved (shared exactly)."""
+    edges = np.arange(n + 1) * size
+    nx, ny = np.meshgrid(edges, edges)
+    inner = np.zeros(nx.shape, dtype=bool)
+    inner[1:-1, 1:-1] = True
+    nx = nx + inner * rng.uniform(-0.2, 0.2, nx.shape) * size
+    ny = ny + inner * rng.uniform(-0.2, 0.2, ny.shape) * size
+    return np.array([shapely.Polygon([(nx[j, i], ny[j, i]), (nx[j, i + 1], ny[j, i + 1]),
+                                      (nx[j + 1, i + 1], ny[j + 1, i + 1]), (nx[j + 1, i], ny[j + 1, i])])
+                     for j in range(n) for i in range(n)], dtype=object)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_basic_farmland_sharing_parcel_edges_settles_the_neighbours(seed, monkeypatch):
+    """Basic farmland made of whole parcels (as a basic-farmland layer drawn from the parcel map
+    is): a parcel next to a basic one only touches it, so it is settled as none basic, and no
+    farmland part is cut by the basic layer; a basic feature crossing parcels unsettles exactly
+    the parcels whose interiors it meets. Areas stay those of the definition."""
+    import overlay.split as split
+
+    rng = np.random.default_rng(seed)
+    farmland = irregular_coverage(rng, 10, 20.0)
+    crossing = shapely.box(105, 105, 135, 135)  # cuts through parcels, not along their edges
+    basic = np.concatenate([farmland[::3], [crossing]])
+    farm, basic_layer = Layer(farmland), Layer(basic)
+    settled, _, in_basic = split._quiet_features(farm, basic_layer, Layer(np.empty(0, dtype=object)))
+    interior_meets = shapely.area(shapely.intersection(farmland, crossing)) > 1e-9
+    assert in_basic[::3].all()
+    np.testing.assert_array_equal(settled, in_basic | ~interior_meets)
+    assert not settled.all() and settled.sum() > 80  # the box test alone settled only the basic ones
+
+    pieces = np.concatenate([random_boxes(rng, 80, 190.0, 3, 30),
+                             np.array([shapely.box(100, 100, 140, 140)], dtype=object)])
+    cut: list[int] = []
+    real = split.covered_parts
+
+    def spy(geoms, layer, area_only=None):
+        if layer is basic_layer:
+            cut.append(len(geoms))
+        return real(geoms, layer, area_only)
+
+    monkeypatch.setattr(split, "Layer", lambda g: basic_layer if g is basic else Layer(g))
+    monkeypatch.setattr(split, "covered_parts", spy)
+    approved = random_boxes(rng, 6, 190.0, 10, 40)
+    got = measure_pieces(pieces, farmland, basic, approved)
+    farm_geom = shapely.intersection(pieces, shapely.union_all(farmland))
+    basic_geom = shapely.intersection(farm_geom, shapely.union_all(basic))
+    app_union = shapely.union_all(approved)
+    np.testing.assert_allclose(got["farmland_m2"], shapely.area(farm_geom), atol=0.011)  # SLIVER_M2 snapping
+    np.testing.assert_allclose(got["basic_farmland_m2"], shapely.area(basic_geom), atol=0.011)  # SLIVER_M2 snapping
+    np.testing.assert_allclose(got["illegal_basic_farmland_m2"],
+                               shapely.area(shapely.difference(basic_geom, app_union)), atol=0.011)  # SLIVER_M2 snapping
+    np.testing.assert_allclose(got["legal_farmland_m2"],
+                               shapely.area(shapely.intersection(farm_geom, app_union)), atol=0.011)  # SLIVER_M2 snapping
+    # only the parts of unsettled parcels (under the crossing feature) were cut by the basic layer
+    n_parts_of_unsettled = sum(
+        int((shapely.area(shapely.intersection(pieces, f)) > 0).sum()) for f in farmland[~settled])
+    assert 0 < cut[0] <= n_parts_of_unsettled

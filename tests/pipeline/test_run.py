@@ -181,3 +181,51 @@ def test_county_jobs_write_the_packages_the_serial_writer_writes(run_name, reque
     for path in written:
         assert listed[f"field_verification/{path.name}"]["sha256"] == sha256_file(path)
         assert listed[f"field_verification/{path.name}"]["bytes"] == path.stat().st_size
+
+
+def test_excel_written_beside_is_the_serial_workbook(truth_run, tmp_path):
+    """A large run writes report.xlsx in a child process (pipeline.run._excel_beside): the same
+    workbook, member by member, as the driver's own writer (save times aside)."""
+    from pipeline import run as run_module
+    from reports.excel import write_excel_report
+
+    run_info = {"year": 2025, "interview": 0.10, "accountability": 0.15, "interview_rule": "reaches",
+                "accountability_rule": "reaches", "config": "configs/sample_truth.yaml",
+                "generated_at": "2026-03-01T09:30:00+08:00", "source": "received", "landcheck_version": "0.1.0"}
+    serial = write_excel_report(truth_run.ratios, truth_run.pieces, run_info, tmp_path / "serial.xlsx")
+    beside = tmp_path / "beside.xlsx"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(run_module, "EXCEL_BESIDE_MIN_PIECES", 0)
+        with run_module._excel_beside(truth_run.ratios, truth_run.pieces, run_info, beside) as child:
+            assert child is not None
+            child.result()
+    assert _members(beside) == _members(serial)
+    with run_module._excel_beside(truth_run.ratios, truth_run.pieces, run_info, tmp_path / "x.xlsx") as child:
+        assert child is None  # the sample is far below the threshold: written in the driver
+
+
+def _members(xlsx) -> dict[str, bytes]:
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(xlsx) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    # openpyxl stamps the save time as the document's created / modified dates
+    members["docProps/core.xml"] = re.sub(rb">\d{4}-\d\d-\d\dT[\d:]+Z<", b"><", members["docProps/core.xml"])
+    return members
+
+
+def test_a_run_writing_excel_beside_gives_the_same_sheets(truth_run, tmp_path, monkeypatch):
+    """The whole run with the child process taking the workbook: the same sheets' values."""
+    from openpyxl import load_workbook
+
+    from pipeline import run as run_module
+
+    monkeypatch.setattr(run_module, "EXCEL_BESIDE_MIN_PIECES", 0)
+    cfg = load_config(REPO / "configs" / "sample_truth.yaml", output=tmp_path / "out")
+    result = run_pipeline(cfg, progress=False, log=quiet)
+    got, want = (load_workbook(r.output / "report.xlsx", read_only=True) for r in (result, truth_run))
+    assert got.sheetnames == want.sheetnames
+    for name in got.sheetnames[:2]:  # the ranking and the patch list (说明 names the generation time)
+        rows = [list(r) for r in got[name].iter_rows(min_row=3, values_only=True)]
+        assert rows == [list(r) for r in want[name].iter_rows(min_row=3, values_only=True)], name

@@ -496,7 +496,7 @@ class LayerSource:
     the user's own or, when it has no spatial index, an indexed GeoPackage copy made once in
     the run's work folder (never beside the user's file). ``fid_column`` names the column of
     that copy holding the original feature ids (None: the ids are the file's own).
-    ``empty_fids`` are the features without a geometry, which no window can see: they are
+    ``empty_fids`` are the features with a null or empty geometry, which no window can see: they are
     counted as dropped once, here.
     """
 
@@ -533,8 +533,10 @@ def open_source(cfg: LayerConfig, role: str, *, index_dir: Path | None = None) -
         raise BadVectorError(cfg.path, f"{role} layer has no features: {_MUST_HAVE_FEATURES[role]}")
     if features and all(math.isfinite(v) for v in bounds):
         _check_coordinates(gpd.GeoDataFrame(geometry=[shapely.box(*bounds)], crs=crs), cfg.path, role)
-    empty = ()
+    empty: tuple[int, ...] | None = ()
     if features:
+        empty = _gpkg_empty_fids(Path(cfg.path), opened.layer)
+    if empty is None:
         try:
             fids, boxes = pyogrio.read_bounds(cfg.path, layer=opened.layer)
         except Exception as exc:
@@ -752,6 +754,32 @@ def _open_gpkg(path: Path, layer: str) -> _Gpkg | None:
                 if str(d) in _GPKG_DTYPES and types.get(f) == _GPKG_DTYPES[str(d)]}
     return _Gpkg(conn, layer, geom, pk[0], rtree, crs_of(info["crs"]), readable,
                  tuple(float(v) for v in extent))
+
+
+def _gpkg_empty_fids(path: Path, layer: str) -> tuple[int, ...] | None:
+    """Ids of the features of a GeoPackage layer whose geometry is null or empty, or None when
+    they are not known this way (not a GeoPackage read here, no R-tree).
+
+    The GeoPackage's R-tree triggers index every feature whose geometry is neither null nor
+    empty, so the R-tree's row count equals the table's when none is empty: two counts instead
+    of reading every geometry's bounds (1.7 s for the national world's 1.2 million parcels).
+    """
+    opened = _gpkg_layer(path, layer)
+    if opened is None:
+        return None
+    table, fid, rtree = _quote(opened.table), _quote(opened.fid), _quote(opened.rtree)
+    try:
+        indexed = opened.conn.execute(f"SELECT count(*) FROM {_quote(opened.rtree + '_rowid')}").fetchone()[0]
+        total = opened.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        if indexed == total:
+            return ()
+        rows = opened.conn.execute(f"SELECT m.{fid} FROM {table} m WHERE m.{fid} NOT IN "
+                                   f"(SELECT id FROM {rtree}) ORDER BY m.{fid}").fetchall()
+    except sqlite3.Error:
+        return None
+    if len(rows) != total - indexed:  # the R-tree holds ids the table has not: let GDAL read them
+        return None
+    return tuple(int(r[0]) for r in rows)
 
 
 def _gpkg_bbox_sql(opened: _Gpkg, select: str, minx: float, miny: float, maxx: float, maxy: float) -> str:

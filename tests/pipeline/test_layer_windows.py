@@ -182,3 +182,27 @@ def test_layers_sqlite_cannot_read_as_gdal_does_are_read_by_gdal(tmp_path):
     shp = tmp_path / "f.shp"
     parcels(2).to_file(shp)
     assert layers_module._gpkg_window(open_source(LayerConfig(shp), "farmland"), [], bbox=source.bounds) is None
+
+
+@pytest.mark.parametrize("nulls", [(), (3,), (0, 7, 19)])
+def test_features_without_a_geometry_are_found_from_the_geopackage_r_tree(tmp_path, nulls):
+    """Null and empty geometries are the features no window sees (the R-tree holds neither):
+    found by the R-tree's row count and, when some exist, by the ids the R-tree lacks. GDAL's
+    bounds flag only the null ones (an empty polygon reads as the box 0, 0, 0, 0), so an empty
+    polygon used to go uncounted."""
+    frame = parcels()
+    for i, k in enumerate(nulls):
+        frame.loc[k, "geometry"] = None if i % 2 == 0 else shapely.Polygon()
+    path = tmp_path / "farmland.gpkg"
+    frame.to_file(path, layer="farmland")
+    want = tuple(k + 1 for k in nulls)  # the GeoPackage's ids count from 1
+    assert layers_module._gpkg_empty_fids(path, "farmland") == want
+    source = open_source(LayerConfig(path, "farmland"), "farmland")
+    assert source.empty_fids == want
+    seen = read_window(source, source.bounds).frame["fid"].tolist()
+    assert not set(seen) & set(want) and len(seen) == len(frame) - len(want)
+    fids, boxes = pyogrio.read_bounds(path, layer="farmland")
+    assert tuple(int(f) for f in fids[np.isnan(boxes).any(axis=0)]) == want[::2]  # GDAL's nulls only
+    shp = tmp_path / "farmland.shp"
+    frame.to_file(shp)
+    assert layers_module._gpkg_empty_fids(shp, "farmland") is None  # not a GeoPackage: GDAL reads the bounds

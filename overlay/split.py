@@ -210,7 +210,8 @@ def _box_within(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
             & (outer[:, 2] >= inner[:, 2]) & (outer[:, 3] >= inner[:, 3]))
 
 
-def overlap_free(layer: np.ndarray, tree: shapely.STRtree | None = None) -> np.ndarray:
+def overlap_free(layer: np.ndarray, tree: shapely.STRtree | None = None,
+                 among: np.ndarray | None = None) -> np.ndarray:
     """Per feature: True when it provably overlaps no other feature of ``layer``.
 
     GEOS's coverage validator flags every feature with an edge that lies inside another
@@ -223,13 +224,21 @@ def overlap_free(layer: np.ndarray, tree: shapely.STRtree | None = None) -> np.n
     Only features whose box shares an area with another feature's box can overlap anything;
     the validator runs on those alone (their area-sharing neighbours are among them), the
     others are overlap-free without a GEOS call.
+
+    ``among`` (a mask) asks only about overlaps between those features, as when they are the
+    features meeting some patch: two features overlapping each other that both meet one patch
+    are both among them. The validator runs on them alone; the other features are reported
+    not overlap-free (unknown), which sends any use of them down the union path.
     """
     layer = np.asarray(layer, dtype=object)
-    clean = np.ones(len(layer), dtype=bool)
+    clean = np.ones(len(layer), dtype=bool) if among is None else np.asarray(among, dtype=bool).copy()
     if len(layer) < 2:
         return clean
     tree = shapely.STRtree(layer) if tree is None else tree
     a, b = tree.query(layer)  # pairs of features whose boxes meet
+    if among is not None:
+        keep = clean[a] & clean[b]
+        a, b = a[keep], b[keep]
     bounds = shapely.bounds(layer)
     near = (a != b) & _boxes_overlap(bounds[a], bounds[b])
     suspects = np.unique(a[near])
@@ -366,6 +375,7 @@ class Layer:
         self.geoms = np.asarray(geoms, dtype=object)
         self.bounds = shapely.bounds(self.geoms).reshape(-1, 4)
         self.tree = shapely.STRtree(self.geoms)
+        self.among: np.ndarray | None = None  # set before first use of clean: see overlap_free
         self._clean: np.ndarray | None = None
         self._convex: np.ndarray | None = None
         shapely.prepare(self.geoms)
@@ -374,7 +384,7 @@ class Layer:
     def clean(self) -> np.ndarray:
         """:func:`overlap_free` of the features, computed on first use."""
         if self._clean is None:
-            self._clean = overlap_free(self.geoms, self.tree)
+            self._clean = overlap_free(self.geoms, self.tree, self.among)
         return self._clean
 
     @property
@@ -576,6 +586,7 @@ def measure_pieces(
     farm_layer, basic_layer, approved_layer = Layer(farmland), Layer(basic_farmland), Layer(approved)
     wanted = np.zeros(len(farm_layer.geoms), dtype=bool)
     wanted[farm_layer.pairs(pieces)[1]] = True  # the features whose box shares area with a piece's
+    farm_layer.among = wanted  # the farmland layer is cut by the pieces only
     settled, near_approved, in_basic = _quiet_features(farm_layer, basic_layer, approved_layer, wanted)
     piece_near_approved = np.zeros(n, dtype=bool)
     piece_near_approved[approved_layer.pairs(pieces)[0]] = True

@@ -283,3 +283,18 @@ def test_basic_farmland_sharing_parcel_edges_settles_the_neighbours(seed, monkey
     n_parts_of_unsettled = sum(
         int((shapely.area(shapely.intersection(pieces, f)) > 0).sum()) for f in farmland[~settled])
     assert 0 < cut[0] <= n_parts_of_unsettled
+
+
+def test_overlap_free_among_some_features():
+    """Only overlaps between the asked features count; the others are reported unknown (False)."""
+    b = shapely.box
+    layer = np.array([b(0, 0, 2, 1), b(1, 0, 3, 1),  # 0, 1 overlap
+                      b(10, 0, 12, 1), b(11, 0, 13, 1),  # 2, 3 overlap
+                      b(20, 0, 21, 1)], dtype=object)  # 4 alone
+    among = np.array([True, True, True, False, True])
+    got = overlap_free(layer, among=among)
+    assert not (got[0] and got[1])  # both asked: their overlap is seen
+    assert got[2]  # its overlap is with a feature not asked about
+    assert not got[3]  # not asked: unknown
+    assert got[4]
+    np.testing.assert_array_equal(overlap_free(layer, among=np.ones(5, dtype=bool)), overlap_free(layer))

@@ -415,11 +415,10 @@ class CountySheet:
             ("中心点 东/北", _coords(props.get("DZB"), props.get("BZB"), 1, " m")),
             ("中心点 经/纬", _coords(props.get("JD"), props.get("WD"), 6, "°")),
         ]
-        grey = (0x44 / 255,) * 3
-        for k, (label, value) in enumerate(lines):
-            y = y0 + 6.5 + k * _LINE_MM
-            self._write(_LEFT, y, label, _TEXT_PT, color=grey)
-            self._write(_LEFT + 22, y, self._shown(value), _TEXT_PT)
+        # the labels are the same on every block of a page slot: drawn once, then replayed
+        self._section(("labels", y0), lambda: self._labels(y0, [label for label, _ in lines]))
+        for k, (_, value) in enumerate(lines):
+            self._write(_LEFT + 22, y0 + 6.5 + k * _LINE_MM, self._shown(value), _TEXT_PT)
         # chips
         dates = tuple(self._shown(_text(props.get(field))) for field in ("QSX", "HSX"))
         if chips is None:  # the same frames and note on every block of the page slot
@@ -428,6 +427,11 @@ class CountySheet:
         else:
             self._chips(y0, dates, chips, missing)
         self._section(("verdicts", y0), lambda: self._verdicts(y0))
+
+    def _labels(self, y0: float, labels: Sequence[str]) -> None:
+        grey = (0x44 / 255,) * 3
+        for k, label in enumerate(labels):
+            self._write(_LEFT, y0 + 6.5 + k * _LINE_MM, label, _TEXT_PT, color=grey)
 
     def _section(self, key: tuple[Any, ...], draw) -> None:
         """Run ``draw`` (text and lines only), or replay the operators it wrote for ``key`` before.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -166,8 +167,13 @@ def overlay_by_county(
     resumed = len(checkpoints.load(j.county_code for j in jobs))
     if resumed:
         log(f"    resuming: {resumed} of {len(jobs)} counties already finished")
-    results, failures = run_jobs(jobs, client=client, checkpoints=checkpoints, progress=progress,
-                                 on_result=on_result)
+    # the national checks need no county's result: they run in a thread meanwhile (GEOS releases
+    # the GIL), on the core the county jobs leave to the driver
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landcheck-checks") as pool:
+        checks = pool.submit(_national_checks, patches, county_frame)
+        results, failures = run_jobs(jobs, client=client, checkpoints=checkpoints, progress=progress,
+                                     on_result=on_result)
+        unassigned, overlaps, county_overlaps = checks.result()
     pieces = combine_results(results, config.year, patches.crs)
     reports = [county_report]
     for role, src in sources.items():
@@ -176,11 +182,16 @@ def overlay_by_county(
         reports.append(layers.window_report(src, repaired=repaired, dropped=dropped))
     return CountyOverlay(
         counties=county_frame.drop(columns="fid"), pieces=pieces, failures=failures,
-        layer_reports=reports, unassigned=unassigned_parts(patches, county_frame),
-        overlaps=overlapping_patches(patches), county_overlaps=overlapping_counties(county_frame),
+        layer_reports=reports, unassigned=unassigned, overlaps=overlaps, county_overlaps=county_overlaps,
         county_seconds={r.county_code: r.seconds for r in results}, resumed_counties=resumed,
         packages={r.county_code: r.package for r in results if r.package is not None},
     )
+
+
+def _national_checks(patches: gpd.GeoDataFrame, counties: gpd.GeoDataFrame
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Patch parts in no county, overlapping patches, overlapping counties (:mod:`overlay.qa`)."""
+    return unassigned_parts(patches, counties), overlapping_patches(patches), overlapping_counties(counties)
 
 
 def _grid_bounds(job: CountyJob, packages: PackageJob) -> tuple[float, float, float, float] | None:

@@ -75,6 +75,17 @@ def map_caption_zh(n_pieces: int, n_counties: int) -> str:
     return "各县按处理等级着色；红点为含违法占用耕地的图斑；图斑较多，其他图斑在此比例尺下未绘出。"
 
 
+def _drawn_outlines(geoms: np.ndarray, tolerance: float) -> np.ndarray:
+    """County outlines simplified for drawing: Douglas-Peucker, which may cross a ring over
+    itself by less than ``tolerance`` (a third of a pixel here: nothing shows) and is about 15x
+    faster than the topology-preserving form on the national boundaries (0.16 s against 2.5 s);
+    a county it would erase keeps the topology-preserving form."""
+    simple = shapely.simplify(geoms, tolerance, preserve_topology=False)
+    lost = shapely.is_empty(simple) & ~shapely.is_empty(geoms)
+    simple[lost] = shapely.simplify(geoms[lost], tolerance, preserve_topology=True)
+    return simple
+
+
 def render_report_map(
     ratios: pd.DataFrame,
     counties: gpd.GeoDataFrame,
@@ -122,7 +133,7 @@ def render_report_map(
     minx, miny, maxx, maxy = shapes.total_bounds if len(shapes) else (0.0, 0.0, 1.0, 1.0)
     span = max(maxx - minx, maxy - miny, 1e-9)
     if len(shapes) > 50:  # many counties: drawing detail finer than a pixel costs time, shows nothing
-        shapes = shapes.set_geometry(shapes.geometry.simplify(span / 3000, preserve_topology=True))
+        shapes = shapes.set_geometry(_drawn_outlines(shapes.geometry.values, span / 3000), crs=shapes.crs)
     aspect = (maxy - miny) / max(maxx - minx, 1e-9)
 
     text = _Text(find_cjk_font())

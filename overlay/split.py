@@ -663,10 +663,13 @@ def split_county(task: CountyTask) -> GeoDataFrame:
     # Project whole boundaries first, then clip in the zone CRS: clipping in another CRS would
     # put new vertices on boundary edges that are straight there but not here.
     box = _padded_box(patches.total_bounds)
-    county = shapely.intersection(shapely.union_all(task.county.to_crs(crs).values), box)
-    if len(task.earlier_counties):
-        earlier = shapely.union_all(task.earlier_counties.to_crs(crs).values)
-        county = shapely.difference(county, shapely.intersection(earlier, box))
+    whole = shapely.union_all(task.county.to_crs(crs).values)
+    county = shapely.intersection(whole, box)
+    earlier = np.asarray(task.earlier_counties.to_crs(crs).values)
+    # only earlier counties whose interior meets this one's take area from it (most only touch)
+    earlier = earlier[shapely.relate_pattern(whole, earlier, "T********")] if len(earlier) else earlier
+    if len(earlier):
+        county = shapely.difference(county, shapely.intersection(shapely.union_all(earlier), box))
     shapely.prepare(county)
     inside = shapely.contains_properly(county, np.asarray(geoms))
     pieces = np.asarray(geoms).copy()

@@ -60,7 +60,33 @@ def test_distributed_equals_eager(tmp_path):
     pd.testing.assert_frame_equal(table(eager), table(spread))
 
 
-def test_a_broken_county_fails_alone_and_loudly(tmp_path):
+def test_batch_size_keeps_every_worker_busy():
+    assert runner.batch_size(4, 2) == 1  # the sample: one county per task
+    assert runner.batch_size(2875, 2) == runner.MAX_COUNTIES_PER_TASK  # the country on 2 workers
+    assert runner.batch_size(100, 2) == 3  # still 16 tasks or more per worker
+    assert runner.batch_size(100, 0) == 6  # a cluster whose workers have not joined yet
+
+
+def test_counties_batched_in_tasks_equal_eager_and_fail_alone(tmp_path, monkeypatch):
+    """Several counties per dask task: the same pieces, and a broken county fails on its own."""
+    pytest.importorskip("distributed")
+    jobs = sample_jobs(tmp_path, farmland=_broken_farmland(tmp_path))
+    eager, eager_failed = run_jobs(jobs, progress=False)
+    monkeypatch.setattr(runner, "batch_size", lambda n_jobs, n_threads: 3)  # tasks of 3 and 1
+    client = runner.local_cluster_client(1)
+    try:
+        spread, failed = run_jobs(jobs, client=client, progress=False)
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    assert [f.county_code for f in failed] == [f.county_code for f in eager_failed] != []
+    assert [f.reason for f in failed] == [f.reason for f in eager_failed]
+    pd.testing.assert_frame_equal(table(eager), table(spread))
+
+
+def _broken_farmland(tmp_path: Path) -> Path:
+    """The sample's farmland plus a point inside county 220204's patch window."""
     farmland = gpd.read_file(SAMPLE / "vectors" / "farmland.gpkg", layer="farmland")
     counties = gpd.read_file(SAMPLE / "vectors" / "counties.gpkg", layer="counties")
     target = counties.set_index("XZQDM").loc["220204"].geometry
@@ -70,6 +96,11 @@ def test_a_broken_county_fails_alone_and_loudly(tmp_path):
                         .to_crs(farmland.crs)], ignore_index=True)
     path = tmp_path / "farmland_broken.gpkg"
     broken.to_file(path, layer="farmland")
+    return path
+
+
+def test_a_broken_county_fails_alone_and_loudly(tmp_path):
+    path = _broken_farmland(tmp_path)
     jobs = sample_jobs(tmp_path, farmland=path)
     results, failures = run_jobs(jobs, progress=False)
     failed = [f.county_code for f in failures]

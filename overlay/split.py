@@ -464,7 +464,7 @@ def covered_parts(
         measured = np.zeros(len(sg), dtype=bool)
         if area_only is not None:
             measured = ~whole & area_only(sg, sl)
-            measured[measured] = _clippable(geoms[sg[measured]], layer.geoms[sl[measured]],
+            measured[measured] = _clippable(geoms, sg[measured], layer.geoms[sl[measured]],
                                             layer.convex[sl[measured]])
         if measured.any():
             mg, ml = sg[measured], sl[measured]
@@ -496,15 +496,22 @@ def covered_parts(
     return CoveredParts(*kept) if extra is None else CoveredParts(*kept, *extra)
 
 
-def _clippable(geoms: np.ndarray, features: np.ndarray, convex_features: np.ndarray) -> np.ndarray:
-    """Per pair: whether :func:`clipped_areas` can measure it (one side convex, the other a
-    polygon without holes)."""
-    simple = (shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+def _clippable(geoms: np.ndarray, index: np.ndarray, features: np.ndarray,
+               convex_features: np.ndarray) -> np.ndarray:
+    """Per pair (``geoms[index[k]]``, ``features[k]``): whether :func:`clipped_areas` can measure
+    it (one side convex, the other a polygon without holes). A geometry's convexity is tested
+    once, however many features it meets."""
+    ids, back = np.unique(index, return_inverse=True)
+    mine = geoms[ids]
+    simple = ((shapely.get_type_id(mine) == 3) & (shapely.get_num_interior_rings(mine) == 0))[back]
     ok = convex_features & simple
     rest = np.flatnonzero(~ok & (shapely.get_type_id(features) == 3))
     if len(rest):
         rest = rest[shapely.get_num_interior_rings(features[rest]) == 0]
-        ok[rest] = convex_polygons(geoms[rest])
+        asked = np.unique(back[rest])
+        convex = np.zeros(len(ids), dtype=bool)
+        convex[asked] = convex_polygons(mine[asked])
+        ok[rest] = convex[back[rest]]
     return ok
 
 

@@ -44,18 +44,23 @@ def table(results) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
+def on_local_cluster(jobs, n_workers: int):
+    """run_jobs on a fresh LocalCluster of ``n_workers`` processes."""
+    client = runner.local_cluster_client(n_workers)
+    try:
+        return run_jobs(jobs, client=client, progress=False)
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+
+
 def test_distributed_equals_eager(tmp_path):
     pytest.importorskip("distributed")
     jobs = sample_jobs(tmp_path)
     eager, failed = run_jobs(jobs, progress=False)
     assert not failed and len(eager) == len(jobs) == 4
-    client = runner.local_cluster_client(2)
-    try:
-        spread, failed = run_jobs(jobs, client=client, progress=False)
-    finally:
-        cluster = client.cluster
-        client.close()
-        cluster.close()
+    spread, failed = on_local_cluster(jobs, 2)
     assert not failed
     pd.testing.assert_frame_equal(table(eager), table(spread))
 
@@ -73,13 +78,7 @@ def test_counties_batched_in_tasks_equal_eager_and_fail_alone(tmp_path, monkeypa
     jobs = sample_jobs(tmp_path, farmland=_broken_farmland(tmp_path))
     eager, eager_failed = run_jobs(jobs, progress=False)
     monkeypatch.setattr(runner, "batch_size", lambda n_jobs, n_threads: 3)  # tasks of 3 and 1
-    client = runner.local_cluster_client(1)
-    try:
-        spread, failed = run_jobs(jobs, client=client, progress=False)
-    finally:
-        cluster = client.cluster
-        client.close()
-        cluster.close()
+    spread, failed = on_local_cluster(jobs, 1)
     assert [f.county_code for f in failed] == [f.county_code for f in eager_failed] != []
     assert [f.reason for f in failed] == [f.reason for f in eager_failed]
     pd.testing.assert_frame_equal(table(eager), table(spread))

@@ -24,7 +24,7 @@ from overlay.verified import decisive_ratios, key_project_mask, level_counts, pr
 from pipeline import layers, output_folder
 from pipeline.config import RunConfig
 from pipeline.county_package import check_package_texts, deliver_packages, package_job
-from pipeline.background import ChildCall, start_in_child
+from pipeline.background import ChildCall, ChildLost, start_in_child
 from pipeline.county_runner import local_cluster_client
 from pipeline.diskio import writing
 from pipeline.imagery import Imagery, open_imagery
@@ -424,9 +424,15 @@ def run_pipeline(
                                  map_png=outputs["map"], pieces=decided.pieces)
             outputs["report_xlsx"] = staging / "report.xlsx"
             with writing(outputs["report_xlsx"], _final(outputs["report_xlsx"])):
+                written = False
                 if excel is not None:
-                    excel.result()  # written by a child process meanwhile
-                else:
+                    try:
+                        excel.result()  # written by a child process meanwhile
+                        written = True
+                    except ChildLost as exc:
+                        warn(f"    warning: the process writing report.xlsx stopped ({exc}); "
+                             f"writing it here instead")
+                if not written:
                     write_excel_report(ratios, decided.pieces, run_info, outputs["report_xlsx"])
             for code, (path, _) in sorted(packages.items()):
                 outputs[f"field_verification/{code}"] = path
@@ -474,9 +480,10 @@ def _excel_beside(ratios: pd.DataFrame, pieces: gpd.GeoDataFrame, run_info: dict
     """Start writing ``report.xlsx`` in a child process when the run is large, else yield None.
 
     The workbook is the same bytes either way (test); its writer, openpyxl, is pure Python,
-    so on the national world it took 12 of the driver's 31 s of deliverables. The child is
-    waited for before the block ends, even on an error, so nothing writes into a staging
-    folder that is being removed.
+    so on the national world it took 12 of the driver's 31 s of deliverables. A child still
+    running when the block ends (an error or an interruption in the driver) is stopped first,
+    so nothing writes into a staging folder that is being removed; a child that dies (killed,
+    out of memory) leaves the workbook to the driver, with a warning.
     """
     if len(pieces) < EXCEL_BESIDE_MIN_PIECES:
         yield None
@@ -484,7 +491,11 @@ def _excel_beside(ratios: pd.DataFrame, pieces: gpd.GeoDataFrame, run_info: dict
     from reports.excel import write_excel_report
 
     attributes = pd.DataFrame(pieces.drop(columns=pieces.geometry.name))  # the sheet has no geometry
-    child = start_in_child(write_excel_report, ratios, attributes, run_info, path)
+    try:
+        child = start_in_child(write_excel_report, ratios, attributes, run_info, path)
+    except OSError:  # no process can be started here (limits, no /dev/shm): the driver writes it
+        yield None
+        return
     try:
         yield child
     finally:

@@ -229,3 +229,24 @@ def test_a_run_writing_excel_beside_gives_the_same_sheets(truth_run, tmp_path, m
     for name in got.sheetnames[:2]:  # the ranking and the patch list (说明 names the generation time)
         rows = [list(r) for r in got[name].iter_rows(min_row=3, values_only=True)]
         assert rows == [list(r) for r in want[name].iter_rows(min_row=3, values_only=True)], name
+
+
+def test_a_lost_excel_child_leaves_the_workbook_to_the_driver(truth_run, tmp_path, monkeypatch):
+    """The child writing report.xlsx dies without an answer (a kill, the out-of-memory killer):
+    the run says so and writes the workbook itself."""
+    import os
+
+    from openpyxl import load_workbook
+
+    from pipeline import background
+    from pipeline import run as run_module
+
+    monkeypatch.setattr(run_module, "EXCEL_BESIDE_MIN_PIECES", 0)
+    monkeypatch.setattr(run_module, "start_in_child", lambda fn, *a, **k: background.start_in_child(os._exit, 9))
+    warnings: list[str] = []
+    cfg = load_config(REPO / "configs" / "sample_truth.yaml", output=tmp_path / "out")
+    result = run_pipeline(cfg, progress=False, log=quiet, warn=warnings.append)
+    assert any("report.xlsx stopped" in w and "exit code 9" in w for w in warnings)
+    got, want = (load_workbook(r.output / "report.xlsx", read_only=True) for r in (result, truth_run))
+    assert [list(r) for r in got[got.sheetnames[1]].iter_rows(min_row=3, values_only=True)] == \
+        [list(r) for r in want[want.sheetnames[1]].iter_rows(min_row=3, values_only=True)]

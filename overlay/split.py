@@ -654,6 +654,29 @@ def representative_points(patches: GeoDataFrame | GeoSeries) -> pd.DataFrame:
     return pd.DataFrame({"epsg": epsg, "x": x, "y": y})
 
 
+NEAR_PAD_M = 10.0
+"""Margin (m) around each patch's box within which layer features are kept for its county's
+measurement (:func:`_near_patches`): far more than the few millimetres by which straight edges
+drawn in another CRS can move when projected."""
+
+
+def _near_patches(layer: GeoSeries, patches: GeoDataFrame | GeoSeries) -> GeoSeries:
+    """The features of ``layer`` whose box meets a patch's box grown by :data:`NEAR_PAD_M`, in
+    the layer's own CRS and order: the only ones that can share area with a piece. A county's
+    window holds every parcel under its patches' bounds, most of them between the patches;
+    they are neither projected nor indexed."""
+    if len(layer) == 0 or len(patches) == 0:
+        return layer
+    series = patches.geometry if isinstance(patches, GeoDataFrame) else patches
+    if layer.crs is not None and series.crs is not None and not series.crs.equals(layer.crs):
+        series = series.to_crs(layer.crs)
+    pad = NEAR_PAD_M if layer.crs is None or layer.crs.is_projected else NEAR_PAD_M / 50_000.0  # degrees, generous
+    b = shapely.bounds(np.asarray(series.values)).reshape(-1, 4)
+    boxes = shapely.box(b[:, 0] - pad, b[:, 1] - pad, b[:, 2] + pad, b[:, 3] + pad)
+    near = np.unique(shapely.STRtree(boxes).query(np.asarray(layer.values))[0])
+    return layer.iloc[near]
+
+
 def split_county(task: CountyTask) -> GeoDataFrame:
     """The measured pieces of one county's patches, in the county's zone CRS.
 
@@ -685,9 +708,9 @@ def split_county(task: CountyTask) -> GeoDataFrame:
     patches, pieces, rep = patches[keep], pieces[keep], rep[keep]
     measured = measure_pieces(
         pieces,
-        task.farmland.to_crs(crs).values,
-        task.basic_farmland.to_crs(crs).values,
-        task.approved.to_crs(crs).values,
+        _near_patches(task.farmland, task.patches[keep]).to_crs(crs).values,
+        _near_patches(task.basic_farmland, task.patches[keep]).to_crs(crs).values,
+        _near_patches(task.approved, task.patches[keep]).to_crs(crs).values,
     )
     extra = patches.drop(columns=patches.geometry.name).reset_index(drop=True)
     out = pd.concat([extra, measured], axis=1)

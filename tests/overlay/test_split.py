@@ -194,3 +194,18 @@ def test_representative_point_zones_match_the_scalar_rule():
     rep = representative_points(geo)
     expected = [gk3_epsg_for_lon(lon) for lon in lons]
     assert list(rep["epsg"]) == expected == [4551, 4551, 4552, 4552, 4551, 4552]
+
+
+def test_only_layer_features_near_the_patches_are_measured():
+    """_near_patches keeps, in the layer's CRS and order, the features whose box meets a patch's
+    box grown by NEAR_PAD_M (the patches may be in another CRS), and drops the rest."""
+    from overlay.split import NEAR_PAD_M, _near_patches
+
+    patches = gdf([box(0, 0, 10, 10)])
+    layer = gdf([box(500, 500, 510, 510), box(5, 5, 50, 50), box(10 + NEAR_PAD_M / 2, 0, 40, 10),
+                 box(10 + 2 * NEAR_PAD_M, 0, 60, 10)]).geometry
+    kept = _near_patches(layer, patches)
+    assert list(kept.index) == [1, 2]
+    in_degrees = _near_patches(layer.to_crs(4490), patches)  # a geographic layer, patches in metres
+    assert list(in_degrees.index) == [1, 2]
+    assert _near_patches(layer.iloc[0:0], patches).empty

@@ -539,9 +539,15 @@ def open_source(cfg: LayerConfig, role: str, *, index_dir: Path | None = None) -
     if empty is None:
         try:
             fids, boxes = pyogrio.read_bounds(cfg.path, layer=opened.layer)
+            none = np.isnan(boxes).any(axis=0)
+            # GDAL gives an empty geometry the box 0, 0, 0, 0: read the zero-size boxes to tell
+            flat = np.flatnonzero(~none & (boxes[0] == boxes[2]) & (boxes[1] == boxes[3]))
+            if len(flat):
+                frame = pyogrio.read_dataframe(cfg.path, layer=opened.layer, fids=fids[flat], columns=[])
+                none[flat] = frame.geometry.isna().to_numpy() | frame.geometry.is_empty.to_numpy()
         except Exception as exc:
             raise BadVectorError(cfg.path, f"cannot read {role} layer: {_first_line(exc)}") from None
-        empty = tuple(int(f) for f in fids[np.isnan(boxes).any(axis=0)])
+        empty = tuple(int(f) for f in fids[none])
     if features and len(empty) == features and role in _MUST_HAVE_FEATURES:
         raise BadVectorError(cfg.path, f"{role} layer has no features ({len(empty)} empty geometries "
                                        f"dropped): {_MUST_HAVE_FEATURES[role]}")

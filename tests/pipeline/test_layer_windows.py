@@ -206,3 +206,17 @@ def test_features_without_a_geometry_are_found_from_the_geopackage_r_tree(tmp_pa
     shp = tmp_path / "farmland.shp"
     frame.to_file(shp)
     assert layers_module._gpkg_empty_fids(shp, "farmland") is None  # not a GeoPackage: GDAL reads the bounds
+
+
+def test_an_empty_polygon_in_a_layer_gdal_reads_is_counted_too(tmp_path):
+    """GeoJSON (no R-tree of its own): GDAL's bounds give an empty polygon the box 0, 0, 0, 0, so
+    zero-size boxes are read to tell; a real feature keeps its place."""
+    frame = parcels(4)
+    frame.loc[2, "geometry"] = shapely.Polygon()
+    frame.loc[3, "geometry"] = None
+    path = tmp_path / "farmland.geojson"
+    frame.to_file(path, driver="GeoJSON")
+    source = open_source(LayerConfig(path), "farmland", index_dir=tmp_path / "work")
+    assert source.empty_fids == (2, 3)  # GeoJSON ids count from 0
+    seen = read_window(source, source.bounds).frame
+    assert len(seen) == len(frame) - 2

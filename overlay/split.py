@@ -660,21 +660,29 @@ measurement (:func:`_near_patches`): far more than the few millimetres by which 
 drawn in another CRS can move when projected."""
 
 
-def _near_patches(layer: GeoSeries, patches: GeoDataFrame | GeoSeries) -> GeoSeries:
-    """The features of ``layer`` whose box meets a patch's box grown by :data:`NEAR_PAD_M`, in
-    the layer's own CRS and order: the only ones that can share area with a piece. A county's
-    window holds every parcel under its patches' bounds, most of them between the patches;
-    they are neither projected nor indexed."""
-    if len(layer) == 0 or len(patches) == 0:
-        return layer
+def _near_patches(patches: GeoDataFrame | GeoSeries) -> Callable[[GeoSeries], GeoSeries]:
+    """A filter keeping the features of a layer whose box meets a patch's box grown by
+    :data:`NEAR_PAD_M`, in the layer's own CRS and order: the only ones that can share area with
+    a piece. A county's window holds every parcel under its patches' bounds, most of them between
+    the patches; they are neither projected nor indexed. The patches' boxes are indexed once per
+    CRS the layers come in."""
     series = patches.geometry if isinstance(patches, GeoDataFrame) else patches
-    if layer.crs is not None and series.crs is not None and not series.crs.equals(layer.crs):
-        series = series.to_crs(layer.crs)
-    pad = NEAR_PAD_M if layer.crs is None or layer.crs.is_projected else NEAR_PAD_M / 50_000.0  # degrees, generous
-    b = shapely.bounds(np.asarray(series.values)).reshape(-1, 4)
-    boxes = shapely.box(b[:, 0] - pad, b[:, 1] - pad, b[:, 2] + pad, b[:, 3] + pad)
-    near = np.unique(shapely.STRtree(boxes).query(np.asarray(layer.values))[0])
-    return layer.iloc[near]
+    trees: dict[str | None, shapely.STRtree] = {}
+
+    def near(layer: GeoSeries) -> GeoSeries:
+        if len(layer) == 0 or len(series) == 0:
+            return layer
+        key = None if layer.crs is None else layer.crs.to_wkt()
+        if key not in trees:
+            mine = series
+            if layer.crs is not None and series.crs is not None and not series.crs.equals(layer.crs):
+                mine = series.to_crs(layer.crs)
+            pad = NEAR_PAD_M if layer.crs is None or layer.crs.is_projected else NEAR_PAD_M / 50_000.0  # degrees, generous
+            b = shapely.bounds(np.asarray(mine.values)).reshape(-1, 4)
+            trees[key] = shapely.STRtree(shapely.box(b[:, 0] - pad, b[:, 1] - pad, b[:, 2] + pad, b[:, 3] + pad))
+        return layer.iloc[np.unique(trees[key].query(np.asarray(layer.values))[0])]
+
+    return near
 
 
 def split_county(task: CountyTask) -> GeoDataFrame:
@@ -706,11 +714,12 @@ def split_county(task: CountyTask) -> GeoDataFrame:
     pieces[~inside] = _polygonal(shapely.intersection(pieces[~inside], county))
     keep = shapely.area(pieces) >= SLIVER_M2
     patches, pieces, rep = patches[keep], pieces[keep], rep[keep]
+    near = _near_patches(task.patches[keep])
     measured = measure_pieces(
         pieces,
-        _near_patches(task.farmland, task.patches[keep]).to_crs(crs).values,
-        _near_patches(task.basic_farmland, task.patches[keep]).to_crs(crs).values,
-        _near_patches(task.approved, task.patches[keep]).to_crs(crs).values,
+        near(task.farmland).to_crs(crs).values,
+        near(task.basic_farmland).to_crs(crs).values,
+        near(task.approved).to_crs(crs).values,
     )
     extra = patches.drop(columns=patches.geometry.name).reset_index(drop=True)
     out = pd.concat([extra, measured], axis=1)

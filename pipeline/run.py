@@ -23,8 +23,8 @@ from overlay.contracts import PATCH_COLUMNS
 from overlay.verified import decisive_ratios, key_project_mask, level_counts, previous_unrectified
 from pipeline import layers, output_folder
 from pipeline.config import RunConfig
-from pipeline.county_package import check_package_texts, deliver_packages, package_job
 from pipeline.background import ChildCall, ChildLost, start_in_child
+from pipeline.county_package import check_package_texts, deliver_packages, package_job
 from pipeline.county_runner import local_cluster_client
 from pipeline.diskio import writing
 from pipeline.imagery import Imagery, open_imagery
@@ -479,7 +479,7 @@ def _excel_beside(ratios: pd.DataFrame, pieces: gpd.GeoDataFrame, run_info: dict
                   path: Path) -> Iterator[ChildCall | None]:
     """Start writing ``report.xlsx`` in a child process when the run is large, else yield None.
 
-    The workbook is the same bytes either way (test); its writer, openpyxl, is pure Python,
+    The workbook is the same either way, member by member (save times aside; test); its writer, openpyxl, is pure Python,
     so on the national world it took 12 of the driver's 31 s of deliverables. A child still
     running when the block ends (an error or an interruption in the driver) is stopped first,
     so nothing writes into a staging folder that is being removed; a child that dies (killed,

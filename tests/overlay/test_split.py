@@ -204,8 +204,8 @@ def test_only_layer_features_near_the_patches_are_measured():
     patches = gdf([box(0, 0, 10, 10)])
     layer = gdf([box(500, 500, 510, 510), box(5, 5, 50, 50), box(10 + NEAR_PAD_M / 2, 0, 40, 10),
                  box(10 + 2 * NEAR_PAD_M, 0, 60, 10)]).geometry
-    kept = _near_patches(layer, patches)
+    kept = _near_patches(patches)(layer)
     assert list(kept.index) == [1, 2]
-    in_degrees = _near_patches(layer.to_crs(4490), patches)  # a geographic layer, patches in metres
+    in_degrees = _near_patches(patches)(layer.to_crs(4490))  # a geographic layer, patches in metres
     assert list(in_degrees.index) == [1, 2]
-    assert _near_patches(layer.iloc[0:0], patches).empty
+    assert _near_patches(patches)(layer.iloc[0:0]).empty

@@ -5,12 +5,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 
 import pipeline.county_runner as runner
 from pipeline.config import CountyLayerConfig, LayerConfig, PatchesConfig
 from pipeline.county_run import Sources, plan_jobs
-from pipeline.county_runner import Checkpoints, CountyFailure, run_jobs
+from pipeline.county_runner import Checkpoints, run_jobs
 from pipeline.layers import open_source, read_counties, read_patches
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_tiles"

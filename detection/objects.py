@@ -59,6 +59,8 @@ MIN_MARGIN_PX = 16
 #: this many pixels (segmentation costs about a microsecond a pixel: without a cap, the windows of
 #: a few field-sized patches cost more than the rest of detection)
 MAX_WINDOW_PX = 256 * 256
+#: patches judged one after another in one GDAL environment (threads take batches in turn)
+JUDGED_PER_BATCH = 16
 
 
 def stretch_limits(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,6 +181,7 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
         Patches judged at once (each patch is independent, so the result is the same; the
         segmentation releases the GIL for most of its time: 1.7-1.9x on 2 cores).
     """
+    import rasterio
     import shapely
     from affine import Affine
     from rasterio.features import rasterize
@@ -200,11 +203,18 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
                           fill=0, dtype="uint8")
         return segment_coverage(after, patch.astype(bool), lo=lo, hi=hi, pixel_size_m=pixel_size_m * f)
 
-    if threads > 1 and len(geoms) > 1:
+    def judge_batch(batch: range) -> list[float]:
+        # one GDAL environment for the batch: entered per patch (by rasterize and the reader),
+        # starting it looks up GDAL's data paths on disk each time
+        with rasterio.Env():
+            return [judge(i) for i in batch]
+
+    batches = [range(i, min(i + JUDGED_PER_BATCH, len(geoms))) for i in range(0, len(geoms), JUDGED_PER_BATCH)]
+    if threads > 1 and len(batches) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(int(threads), len(geoms)), thread_name_prefix="landcheck-objects") as pool:
-            out[:] = list(pool.map(judge, range(len(geoms))))
+        with ThreadPoolExecutor(min(int(threads), len(batches)), thread_name_prefix="landcheck-objects") as pool:
+            out[:] = [c for batch in pool.map(judge_batch, batches) for c in batch]
     else:
-        out[:] = [judge(i) for i in range(len(geoms))]
+        out[:] = [c for batch in map(judge_batch, batches) for c in batch]
     return out

@@ -53,6 +53,7 @@ from detection.chunked import (
     histogram_array,
     registered_score_array,
     source_window,
+    window_reader,
 )
 from detection.compose import (
     EXACT_THRESHOLD_MAX_PIXELS,
@@ -139,14 +140,15 @@ def after_window_reader(img: Imagery, shift: tuple[int, int]) -> Callable[[int, 
     """
     dy, dx = (int(v) for v in shift)
     height, width = img.grid.shape
+    read_after = window_reader(img.after)
 
     def read_now(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         out = np.full((3, r1 - r0, c1 - c0), np.nan, dtype=np.float32)
         sr0, sr1 = max(r0 - dy, 0), min(r1 - dy, height)
         sc0, sc1 = max(c0 - dx, 0), min(c1 - dx, width)
         if sr1 > sr0 and sc1 > sc0:
-            block = source_window(img.after, slice(sr0, sr1), slice(sc0, sc1))[:3]
-            out[:, sr0 + dy - r0:sr1 + dy - r0, sc0 + dx - c0:sc1 + dx - c0] = block.compute(scheduler="sync")
+            block = read_after(slice(sr0, sr1), slice(sc0, sc1))[:3]
+            out[:, sr0 + dy - r0:sr1 + dy - r0, sc0 + dx - c0:sc1 + dx - c0] = block
         return out
 
     return read_now

@@ -156,3 +156,20 @@ def test_window_counts_of_a_partition_equal_the_whole_image_counts(pair, method)
                                    value_range=value_range)
     assert total.sum() == ok.sum()
     np.testing.assert_array_equal(total, expected)
+
+
+def test_window_reader_reads_the_source_directly_and_equals_the_slice():
+    from detection.chunked import window_reader
+
+    data = np.arange(2 * 300 * 200, dtype=np.float32).reshape(2, 300, 200)
+    reader = _CountingReader(data)
+    arr = da.from_array(reader, chunks=(2, 128, 128), name="reader-window", asarray=False, fancy=False,
+                        meta=np.empty((0, 0, 0), dtype=np.float32))
+    read = window_reader(arr)
+    got = read(slice(100, 140), slice(120, 150))
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_array_equal(got, data[:, 100:140, 120:150])
+    assert reader.keys == [(slice(None), slice(100, 140), slice(120, 150))]  # the window only
+    # a derived array is computed, with the same values as its slice
+    derived = window_reader(arr + 1)(slice(290, 300), slice(0, 7))
+    np.testing.assert_array_equal(derived, data[:, 290:300, :7] + 1)

@@ -61,6 +61,8 @@ MIN_MARGIN_PX = 16
 MAX_WINDOW_PX = 256 * 256
 #: patches judged one after another in one GDAL environment (threads take batches in turn)
 JUDGED_PER_BATCH = 16
+#: patches are judged in the row-major order of their windows' centres on a lattice of this step
+JUDGING_LATTICE_PX = 1024
 
 
 def stretch_limits(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,18 +205,23 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
                           fill=0, dtype="uint8")
         return segment_coverage(after, patch.astype(bool), lo=lo, hi=hi, pixel_size_m=pixel_size_m * f)
 
-    def judge_batch(batch: range) -> list[float]:
+    def judge_batch(batch: np.ndarray) -> list[float]:
         # one GDAL environment for the batch: entered per patch (by rasterize and the reader),
         # starting it looks up GDAL's data paths on disk each time
         with rasterio.Env():
             return [judge(i) for i in batch]
 
-    batches = [range(i, min(i + JUDGED_PER_BATCH, len(geoms))) for i in range(0, len(geoms), JUDGED_PER_BATCH)]
+    # judged in the order of their windows' places on a coarse lattice, so that patches judged
+    # one after another read the same part of the after date (the result is the same in any order)
+    lattice = np.stack([(windows[:, 0] + windows[:, 1]) // (2 * JUDGING_LATTICE_PX),
+                        (windows[:, 2] + windows[:, 3]) // (2 * JUDGING_LATTICE_PX)])
+    order = np.lexsort(lattice[::-1])
+    batches = [order[i:i + JUDGED_PER_BATCH] for i in range(0, len(geoms), JUDGED_PER_BATCH)]
     if threads > 1 and len(batches) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(min(int(threads), len(batches)), thread_name_prefix="landcheck-objects") as pool:
-            out[:] = [c for batch in pool.map(judge_batch, batches) for c in batch]
+            out[order] = [c for batch in pool.map(judge_batch, batches) for c in batch]
     else:
-        out[:] = [c for batch in map(judge_batch, batches) for c in batch]
+        out[order] = [c for batch in map(judge_batch, batches) for c in batch]
     return out

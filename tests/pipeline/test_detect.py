@@ -490,10 +490,16 @@ def test_statistics_windows_with_too_few_valid_pixels_fall_back_to_the_lattice(t
     assert len(patches) == len(lattice) == 1
 
 
-def test_after_window_reader_reads_the_shifted_window(tmp_path):
+@pytest.mark.parametrize("block_px, held", [(256, 256), (16, 3)])
+def test_after_window_reader_reads_the_shifted_window(tmp_path, monkeypatch, block_px, held):
+    import pipeline.detect as detect_stage
     from pipeline.detect import after_window_reader
     from pipeline.imagery import open_imagery
 
+    # windows cut from blocks: one block for the whole image, or small blocks of which only
+    # 3 are kept, so windows cross blocks and blocks are dropped and read again
+    monkeypatch.setattr(detect_stage, "AFTER_BLOCK_PX", block_px)
+    monkeypatch.setattr(detect_stage, "AFTER_BLOCKS_HELD", held)
     cfg = make_pair(tmp_path, blocks=[(BLOCK, "concrete")])
     img = open_imagery(cfg, 64)
     whole = img.after[:3].compute()  # (3, H, W)

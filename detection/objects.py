@@ -19,8 +19,11 @@ on the held-out eastern half of NAIP North Dakota it took the pairs at or under 
 A window above :data:`MAX_WINDOW_PX` is segmented block-averaged (:func:`decimation`,
 :func:`block_mean`), the patch rasterised on the same coarser pixels: segmentation costs about a
 microsecond a pixel, and on a 144 Mpx pair of real texture the whole windows of a few hundred
-field-sized patches took 154 s, against 40 s for the GDAL chain's whole detection. With the cap,
-``make eval`` gave the same NAIP figures and one LEVIR false alarm fewer (docs/benchmarks.md).
+field-sized patches took 154 s, against 40 s for the GDAL chain's whole detection. A cap of
+256 x 256 px gave the same ``make eval`` NAIP figures and one LEVIR false alarm fewer; the cap of
+8,192 px (about 90 x 90) the same NAIP figures again and LEVIR precision 0.51 -> 0.53 at the same
+recall and F1 (``min_area_m2: auto``), with the same decision on every patch of the 144 Mpx pair in a third of the time
+(docs/benchmarks.md, 2026-11-22).
 """
 from __future__ import annotations
 
@@ -57,8 +60,9 @@ WINDOW_MARGIN = 1.0
 MIN_MARGIN_PX = 16
 #: a larger window is segmented block-averaged by the smallest whole factor that brings it under
 #: this many pixels (segmentation costs about a microsecond a pixel: without a cap, the windows of
-#: a few field-sized patches cost more than the rest of detection)
-MAX_WINDOW_PX = 256 * 256
+#: a few field-sized patches cost more than the rest of detection; chosen on the real pairs, see
+#: the module docstring)
+MAX_WINDOW_PX = 8192
 #: patches judged one after another in one GDAL environment (threads take batches in turn)
 JUDGED_PER_BATCH = 16
 #: patches are judged in the row-major order of their windows' centres on a lattice of this step
@@ -129,7 +133,7 @@ def segment_coverage(after: np.ndarray, patch: np.ndarray, *, lo: np.ndarray, hi
     min_px = max(4, int(round(SEGMENT_MIN_M2 / float(pixel_size_m) ** 2)))
     seg = felzenszwalb(rgb, scale=SEGMENT_SCALE, sigma=SEGMENT_SIGMA, min_size=min_px)
     sizes = np.bincount(seg.ravel())
-    touched = np.unique(seg[patch])
+    touched = np.bincount(seg[patch], minlength=sizes.size) > 0
     return float(n / sizes[touched].sum())
 
 
@@ -152,13 +156,24 @@ def block_mean(values: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return x
     b, h, w = x.shape
-    hh, ww = math.ceil(h / factor) * factor, math.ceil(w / factor) * factor
-    padded = np.full((b, hh, ww), np.nan)
-    padded[:, :h, :w] = x
-    blocks = padded.reshape(b, hh // factor, factor, ww // factor, factor)
-    valid = np.isfinite(blocks)
-    total = np.where(valid, blocks, 0.0).sum(axis=(2, 4))
-    count = valid.sum(axis=(2, 4))
+    nb, mb = math.ceil(h / factor), math.ceil(w / factor)
+    valid = np.isfinite(x)
+    all_valid = bool(valid.all())
+    padded = np.zeros((b, nb * factor, mb * factor))  # what is not a valid value adds 0
+    if all_valid:
+        padded[:, :h, :w] = x
+        # the pixels of each block: whole blocks but for the last row and column of blocks
+        rows = np.minimum(factor, h - factor * np.arange(nb))
+        cols = np.minimum(factor, w - factor * np.arange(mb))
+        count = np.broadcast_to(np.outer(rows, cols), (b, nb, mb))
+    else:
+        np.copyto(padded[:, :h, :w], x, where=valid)
+        in_blocks = np.zeros(padded.shape, dtype=np.int32)
+        in_blocks[:, :h, :w] = valid
+        count = in_blocks.reshape(b, nb, factor, mb, factor).sum(axis=(2, 4))
+    total = padded.reshape(b, nb, factor, mb, factor).sum(axis=(2, 4))
+    if all_valid:
+        return total / count
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / count, np.nan)
 

@@ -119,7 +119,7 @@ def test_coverage_on_threads_is_the_same_in_the_same_order():
 def test_decimation_keeps_a_window_under_the_cap_and_small_windows_whole():
     from detection.objects import MAX_WINDOW_PX, decimation
 
-    assert decimation(256, 256) == 1 == decimation(1, MAX_WINDOW_PX)
+    assert decimation(64, MAX_WINDOW_PX // 64) == 1 == decimation(1, MAX_WINDOW_PX)
     for h, w in [(257, 256), (600, 600), (2000, 3000), (1, MAX_WINDOW_PX + 1), (9000, 40)]:
         f = decimation(h, w)
         assert f >= 2 and -(-h // f) * -(-w // f) <= MAX_WINDOW_PX
@@ -140,25 +140,40 @@ def test_block_mean_averages_valid_values_and_keeps_all_nan_blocks_nan():
     np.testing.assert_array_equal(block_mean(x, 1), x)
 
 
+def test_block_mean_without_missing_values_averages_partial_blocks_over_their_own_pixels():
+    from detection.objects import block_mean
+
+    x = np.random.default_rng(4).random((3, 7, 10)).astype(np.float32)
+    m = block_mean(x, 3)
+    assert m.shape == (3, 3, 4) and m.dtype == np.float64
+    for i, j in [(0, 0), (2, 3), (1, 3), (2, 0)]:  # whole, corner, last column, last row
+        block = x[:, 3 * i:3 * i + 3, 3 * j:3 * j + 3].astype(np.float64)
+        np.testing.assert_allclose(m[:, i, j], block.mean(axis=(1, 2)), rtol=1e-12)
+
+
 def test_a_large_window_is_judged_block_averaged():
-    """A scene five times the size of :func:`_scene`: the windows of a fragment of the bright field
-    and of the whole field are above the cap, so they are segmented block-averaged; a roof keeps
-    its window whole. A roof and a whole field are objects, the fragment is not."""
+    """A scene five times the size of :func:`_scene`: the windows of its roof (now 60 px), of a
+    fragment of the bright field and of the whole field are above the cap, so they are segmented
+    block-averaged; a small roof added on the farmland keeps its window whole. Roofs and a whole
+    field are objects, the fragment is not."""
     import detection.objects as objects
 
     img = np.repeat(np.repeat(_scene(seed=7), 5, axis=1), 5, axis=2)  # (3, 1000, 1000)
+    img[:, 250:270, 50:70] = np.array([200.0, 190.0, 185.0])[:, None, None]
     img += np.random.default_rng(2).normal(0, 3, img.shape)
     lo, hi = _limits(img)
-    reads = []
+    reads = {}
 
     def read_after(r0, r1, c0, c1):
-        reads.append((r1 - r0) * (c1 - c0))
+        reads[(r0, c0)] = (r1 - r0) * (c1 - c0)
         return img[:, r0:r1, c0:c1]
 
-    roof = shapely.box(100, 100, 160, 160)  # 60 px: a window of 180 px, under the cap
+    small_roof = shapely.box(50, 250, 70, 270)  # 20 px: a window of 60 px, under the cap
+    roof = shapely.box(100, 100, 160, 160)
     fragment = shapely.box(600, 600, 700, 700)  # inside the bright field (rows 400+, cols 300+)
     field = shapely.box(300, 400, 1000, 1000)
-    geoms = np.array([roof, fragment, field], dtype=object)
+    geoms = np.array([small_roof, roof, fragment, field], dtype=object)
     cov = coverage_of_patches(geoms, read_after, img.shape[1:], lo=lo, hi=hi, pixel_size_m=1.0)
-    assert reads[0] <= objects.MAX_WINDOW_PX < min(reads[1:])
-    assert cov[0] > 0.8 and cov[1] < MIN_SEGMENT_COVERAGE and cov[2] > 0.8
+    sizes = [reads[(int(r0), int(c0))] for r0, _, c0, _ in objects.patch_windows(shapely.bounds(geoms), img.shape[1:])]
+    assert sizes[0] <= objects.MAX_WINDOW_PX < min(sizes[1:])
+    assert cov[0] > 0.8 and cov[1] > 0.8 and cov[2] < MIN_SEGMENT_COVERAGE and cov[3] > 0.8

@@ -37,6 +37,38 @@ def disk(radius: int) -> np.ndarray:
     return (x * x + y * y) <= r * r + r
 
 
+def _square_pass(m: np.ndarray, axis: int, border: bool, combine) -> np.ndarray:
+    """Each pixel combined (``np.logical_and`` / ``np.logical_or``) with its two neighbours along
+    ``axis``; outside the array is ``border``."""
+    out = m.copy()
+    lead = [slice(None)] * m.ndim
+    before, after, inner, first, last = (list(lead) for _ in range(5))
+    before[axis], after[axis] = slice(None, -1), slice(1, None)
+    combine(out[tuple(after)], m[tuple(before)], out=out[tuple(after)])
+    combine(out[tuple(before)], m[tuple(after)], out=out[tuple(before)])
+    if m.shape[axis]:
+        first[axis], last[axis] = 0, -1
+        combine(out[tuple(first)], border, out=out[tuple(first)])
+        combine(out[tuple(last)], border, out=out[tuple(last)])
+    return out
+
+
+def _erode(m: np.ndarray, radius: int, *, border: bool) -> np.ndarray:
+    """Binary erosion by :func:`disk` (``border``: the value outside the array). The 3x3 square of
+    radius 1 is two passes of three pixels, one along each axis (the same result as scipy's
+    ``binary_erosion``, several times faster); other radii are scipy's."""
+    if radius == 1:
+        return _square_pass(_square_pass(m, 0, border, np.logical_and), 1, border, np.logical_and)
+    return ndimage.binary_erosion(m, structure=disk(radius), border_value=int(border))
+
+
+def _dilate(m: np.ndarray, radius: int) -> np.ndarray:
+    """Binary dilation by :func:`disk`, nothing outside the array (as :func:`_erode`)."""
+    if radius == 1:
+        return _square_pass(_square_pass(m, 0, False, np.logical_or), 1, False, np.logical_or)
+    return ndimage.binary_dilation(m, structure=disk(radius), border_value=0)
+
+
 def clean_depth(opening_radius: int, closing_radius: int) -> int:
     """Pixels of context :func:`clean_mask` needs around a chunk."""
     return 2 * int(opening_radius) + 2 * int(closing_radius)
@@ -69,13 +101,11 @@ def clean_mask(
     if valid is not None:
         m = m & valid
     if opening_radius > 0:
-        fp = disk(opening_radius)
-        m = ndimage.binary_erosion(m, structure=fp, border_value=0)
-        m = ndimage.binary_dilation(m, structure=fp, border_value=0)
+        m = _erode(m, opening_radius, border=False)
+        m = _dilate(m, opening_radius)
     if closing_radius > 0:
-        fp = disk(closing_radius)
-        m = ndimage.binary_dilation(m, structure=fp, border_value=0)
-        m = ndimage.binary_erosion(m, structure=fp, border_value=1)
+        m = _dilate(m, closing_radius)
+        m = _erode(m, closing_radius, border=True)
     if valid is not None:
         m &= valid
     return m

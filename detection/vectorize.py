@@ -170,8 +170,10 @@ def chunk_components(
         sums = np.zeros(n + 1, dtype=np.int64)
         np.add.at(sums, flat, q.astype(np.int64))
         sums = sums[1:]
-    _, first = np.unique(flat, return_index=True)  # first occurrence of labels 0..n, raster order
-    first = first[-n:]
+    at = np.flatnonzero(flat)  # the labelled pixels, in raster order
+    at_label = flat[at]
+    first = np.full(n, flat.size, dtype=np.int64)  # first occurrence of labels 1..n, raster order
+    np.minimum.at(first, at_label - 1, at)
     first_rows = first // mask.shape[1] + int(row_off)
     first_cols = first % mask.shape[1] + int(col_off)
     geoms = np.empty(n, dtype=object)
@@ -183,11 +185,11 @@ def chunk_components(
                                           transform=doubled):
         geoms[int(value) - 1] = shapely.geometry.shape(geojson)
     geoms = shapely.transform(geoms, lambda xy: xy * 0.5)
-    maxes = np.full(n + 1, -np.inf)
-    np.maximum.at(maxes, flat, np.where(mask, np.asarray(score, dtype=np.float64), -np.inf).ravel())
+    maxes = np.full(n, -np.inf)
+    np.maximum.at(maxes, at_label - 1, np.asarray(score, dtype=np.float64).ravel()[at])
     return ChunkComponents(int(row_off), int(col_off), mask.shape, geoms, pixels, sums,
                            first_rows.astype(np.int64), first_cols.astype(np.int64), **edges,
-                           score_maxes=maxes[1:])
+                           score_maxes=maxes)
 
 
 def _canonical(geoms: np.ndarray) -> np.ndarray:

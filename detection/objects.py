@@ -21,9 +21,9 @@ A window above :data:`MAX_WINDOW_PX` is segmented block-averaged (:func:`decimat
 microsecond a pixel, and on a 144 Mpx pair of real texture the whole windows of a few hundred
 field-sized patches took 154 s, against 40 s for the GDAL chain's whole detection. A cap of
 256 x 256 px gave the same ``make eval`` NAIP figures and one LEVIR false alarm fewer; the cap of
-8,192 px (about 90 x 90) the same NAIP figures again and LEVIR precision 0.51 -> 0.53 at the same
-recall and F1 (``min_area_m2: auto``), with the same decision on every patch of the 144 Mpx pair in a third of the time
-(docs/benchmarks.md, 2026-11-22).
+8,192 px (about 90 x 90) the same NAIP figures again and LEVIR precision 0.51 -> 0.53 at the
+same recall and F1 (``min_area_m2: auto``), with the same decision on every patch of the 144 Mpx
+pair in half the time (docs/benchmarks.md, 2026-11-22).
 """
 from __future__ import annotations
 
@@ -235,7 +235,8 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
     if threads > 1 and len(batches) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(int(threads), len(batches)), thread_name_prefix="landcheck-objects") as pool:
+        workers = min(int(threads), len(batches))
+        with ThreadPoolExecutor(workers, thread_name_prefix="landcheck-objects") as pool:
             out[order] = [c for batch in pool.map(judge_batch, batches) for c in batch]
     else:
         out[order] = [c for batch in map(judge_batch, batches) for c in batch]

@@ -42,7 +42,7 @@ def _square_pass(m: np.ndarray, axis: int, border: bool, combine) -> np.ndarray:
     ``axis``; outside the array is ``border``."""
     out = m.copy()
     lead = [slice(None)] * m.ndim
-    before, after, inner, first, last = (list(lead) for _ in range(5))
+    before, after, first, last = (list(lead) for _ in range(4))
     before[axis], after[axis] = slice(None, -1), slice(1, None)
     combine(out[tuple(after)], m[tuple(before)], out=out[tuple(after)])
     combine(out[tuple(before)], m[tuple(after)], out=out[tuple(before)])

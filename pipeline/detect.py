@@ -180,8 +180,10 @@ def after_window_reader(img: Imagery, shift: tuple[int, int]) -> Callable[[int, 
         out = np.full((3, r1 - r0, c1 - c0), np.nan, dtype=np.float32)
         sr0, sr1 = max(r0 - dy, 0), min(r1 - dy, height)
         sc0, sc1 = max(c0 - dx, 0), min(c1 - dx, width)
-        for i in range(sr0 // size, (sr1 - 1) // size + 1 if sr1 > sr0 else 0):
-            for j in range(sc0 // size, (sc1 - 1) // size + 1 if sc1 > sc0 else 0):
+        if sr1 <= sr0 or sc1 <= sc0:  # the window lies off the grid
+            return out
+        for i in range(sr0 // size, (sr1 - 1) // size + 1):
+            for j in range(sc0 // size, (sc1 - 1) // size + 1):
                 b = block(i, j)
                 br0, br1 = max(sr0, i * size), min(sr1, (i + 1) * size)
                 bc0, bc1 = max(sc0, j * size), min(sc1, (j + 1) * size)

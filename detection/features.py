@@ -48,10 +48,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
+
+from detection.morphology import line_closing, line_footprint, line_opening
 
 __all__ = [
     "FeatureSpec",
@@ -119,34 +120,6 @@ def _line_px(metres: float, pixel_size_m: float) -> int:
     n = int(round(float(metres) / float(pixel_size_m)))
     n = max(3, min(MAX_LINE_PX, n))
     return n if n % 2 == 1 else n + 1
-
-
-@lru_cache(maxsize=64)
-def line_footprint(length: int, direction: int) -> np.ndarray:
-    """Boolean line of odd ``length`` through the centre of a square footprint.
-
-    Parameters
-    ----------
-    length
-        Odd number of pixels.
-    direction
-        0 horizontal, 1 vertical, 2 diagonal (top-left to bottom-right), 3 anti-diagonal.
-    """
-    n = int(length)
-    fp = np.zeros((n, n), dtype=bool)
-    c = n // 2
-    i = np.arange(n)
-    if direction == 0:
-        fp[c, :] = True
-    elif direction == 1:
-        fp[:, c] = True
-    elif direction == 2:
-        fp[i, i] = True
-    elif direction == 3:
-        fp[i, i[::-1]] = True
-    else:
-        raise ValueError(f"direction must be 0..3, got {direction}")
-    return fp
 
 
 def feature_names(spec: FeatureSpec = DEFAULT_SPEC) -> list[str]:
@@ -222,9 +195,8 @@ def _date_features(z: np.ndarray, p: float, spec: FeatureSpec) -> dict[str, np.n
         white = np.empty((4,) + L.shape, dtype=np.float32)
         black = np.empty((4,) + L.shape, dtype=np.float32)
         for d in range(4):
-            fp = line_footprint(n, d)
-            white[d] = base - ndimage.grey_opening(base, footprint=fp, mode="reflect")
-            black[d] = ndimage.grey_closing(base, footprint=fp, mode="reflect") - base
+            white[d] = base - line_opening(base, n, d)
+            black[d] = line_closing(base, n, d) - base
         key = f"{int(m)}"
         f[f"wth{key}"] = _gauss(white.mean(axis=0), s)
         f[f"wthmin{key}"] = _gauss(white.min(axis=0), s)

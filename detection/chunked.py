@@ -144,13 +144,25 @@ def components_tasks(mask: da.Array, score: da.Array, *, optimize_graph: bool = 
 
 # --------------------------------------------------------------------------- registered scores
 def _registered_block(valid: np.ndarray, before: np.ndarray, after: np.ndarray, *, settings,
-                      stats, pixel_size_m: float) -> np.ndarray:
+                      stats, pixel_size_m: float, depths: tuple[int, int] = (0, 0),
+                      block_info=None) -> np.ndarray:
     """One block of :func:`detection.compose.score_block`, as ``(1, rows, cols)`` (valid
-    first: dask takes the output's block shape from it)."""
+    first: dask takes the output's block shape from it).
+
+    ``depths``: the overlap ``map_overlap`` added on each side of each spatial axis (none on
+    the grid's edge, ``boundary="none"``); the score keeps the block without it.
+    """
     from detection.compose import score_block as _score
 
+    scored = None
+    if block_info is not None and any(depths):
+        where, count = block_info[0]["chunk-location"], block_info[0]["num-chunks"]
+        rows, cols = valid.shape[-2:]
+        (dr, dc), (i, j), (ni, nj) = depths, where[1:], count[1:]
+        scored = (slice(dr if i > 0 else 0, rows - (dr if i < ni - 1 else 0)),
+                  slice(dc if j > 0 else 0, cols - (dc if j < nj - 1 else 0)))
     return _score(before, after, valid, settings=settings, stats=stats,
-                  pixel_size_m=pixel_size_m)[None]
+                  pixel_size_m=pixel_size_m, scored=scored)[None]
 
 
 def registered_score_array(before: da.Array, after: da.Array, valid: da.Array, *, settings,
@@ -181,7 +193,8 @@ def registered_score_array(before: da.Array, after: da.Array, valid: da.Array, *
     else:
         depths = {0: 0, 1: depth if len(work[0]) > 1 else 0, 2: depth if len(work[1]) > 1 else 0}
         out = da.map_overlap(_registered_block, v, b, a, depth=depths, boundary="none",
-                             trim=True, align_arrays=False, dtype=np.float32, meta=meta, **kw)
+                             trim=True, align_arrays=False, dtype=np.float32, meta=meta,
+                             depths=(depths[1], depths[2]), **kw)
     out = out[0]
     return out if work == spatial else out.rechunk(spatial)
 

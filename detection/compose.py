@@ -209,7 +209,8 @@ def _model(settings: Settings) -> LearnedModel:
 
 
 def score_block(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *,
-                settings: Settings, stats: SceneStats, pixel_size_m: float) -> np.ndarray:
+                settings: Settings, stats: SceneStats, pixel_size_m: float,
+                scored: tuple[slice, slice] | None = None) -> np.ndarray:
     """The registered score of one block (with its overlap).
 
     Parameters
@@ -223,6 +224,11 @@ def score_block(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *,
         Settings and scene statistics.
     pixel_size_m
         Ground pixel size.
+    scored
+        The part of the block whose score the caller keeps (the block without its overlap);
+        None = all. A method may then skip work whose only use is outside it (the learned
+        model does not run on the overlap beyond its smoothing's reach); the score there is
+        not valid.
 
     Returns
     -------
@@ -254,7 +260,7 @@ def score_block(before: np.ndarray, after: np.ndarray, valid: np.ndarray, *,
                              scale_before=p["scale_before"], centre_after=p["centre_after"],
                              scale_after=p["scale_after"], gain_after=p.get("gain_after"),
                              offset_after=p.get("offset_after"), pixel_size_m=pixel_size_m,
-                             shift=stats.shift, use_nir=stats.has_nir)
+                             shift=stats.shift, use_nir=stats.has_nir, scored=scored)
 
 
 def needs_histogram(settings: Settings) -> bool:
@@ -522,7 +528,8 @@ def window_counts(before: np.ndarray, after: np.ndarray, valid: np.ndarray,
     and their sum is the number of valid pixels sampled.
     """
     v = np.asarray(valid, dtype=bool)
-    score = score_block(before, after, v, settings=settings, stats=stats, pixel_size_m=pixel_size_m)
+    score = score_block(before, after, v, settings=settings, stats=stats, pixel_size_m=pixel_size_m,
+                        scored=inner)
     return score_counts(score[inner], v[inner], edges, value_range)
 
 

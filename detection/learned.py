@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from detection.features import FeatureSpec, feature_depth, feature_names, feature_stack
+from detection.features import (_TRUNCATE, FeatureSpec, _reach, _sigma, feature_depth,
+                                feature_names, feature_stack)
 from detection.normalize import apply_gain_offset, robust_standardise
 
 __all__ = [
@@ -166,7 +167,7 @@ def load_model(path: str | Path | None = None) -> LearnedModel:
 
 def learned_depth(pixel_size_m: float, spec: FeatureSpec | None = None) -> int:
     """Block overlap of :func:`probability_block`: features + shift + probability smoothing."""
-    from detection.features import DEFAULT_SPEC, _reach, _sigma
+    from detection.features import DEFAULT_SPEC
 
     s = spec if spec is not None else DEFAULT_SPEC
     return (feature_depth(pixel_size_m, s) + MAX_SHIFT_PX + WATER_MARGIN_PX
@@ -212,6 +213,7 @@ def probability_block(
     pixel_size_m: float,
     shift: tuple[int, int] = (0, 0),
     use_nir: bool = True,
+    scored: tuple[slice, slice] | None = None,
 ) -> np.ndarray:
     """Smoothed probability of new construction on one block (with its overlap).
 
@@ -235,6 +237,10 @@ def probability_block(
         Whole-pixel ``(dy, dx)`` applied to the after date (and to ``valid``) first.
     use_nir
         Apply the NIR veto when a fourth band is present.
+    scored
+        The part of the block whose probability the caller keeps (the block without its
+        overlap); None = all of it. The model runs only there and within the smoothing's reach
+        of it: the probability of a kept pixel is the same, the rest of the block is not valid.
 
     Returns
     -------
@@ -270,13 +276,18 @@ def probability_block(
         if WATER_MARGIN_PX > 0:
             water = ndimage.binary_dilation(water, iterations=WATER_MARGIN_PX, border_value=0)
         needed = ok & (veto > 0) & ~water
+    reach = _reach(_sigma(PROB_SMOOTH_M, pixel_size_m))
+    if scored is not None:  # the overlap's own probabilities are cut away: only the smoothing reads them
+        rows, cols = needed.shape
+        (r, c), near = scored, np.zeros_like(needed)
+        near[max((r.start or 0) - reach, 0):min(rows if r.stop is None else r.stop + reach, rows),
+             max((c.start or 0) - reach, 0):min(cols if c.stop is None else c.stop + reach, cols)] = True
+        needed = needed & near
     p = model.predict(feats, where=needed)
     if veto is not None:
         p = p * veto
         p = np.where(water, np.float32(0.0), p)
     p = np.where(ok, p, np.float32(0.0))
-    from detection.features import _TRUNCATE, _sigma
-
     p = ndimage.gaussian_filter(p, _sigma(PROB_SMOOTH_M, pixel_size_m), mode="reflect",
                                 truncate=_TRUNCATE)
     return np.where(ok, p, np.float32(0.0)).astype(np.float32, copy=False)

@@ -172,6 +172,49 @@ def test_chunked_score_equals_eager():
         np.testing.assert_array_equal(lazy.compute(), eager)
 
 
+def test_chunked_score_does_not_predict_the_overlap_beyond_the_smoothing(monkeypatch):
+    """Each block's model runs only on the block without its overlap, grown by the smoothing's
+    reach: fewer pixels are predicted than with the whole overlap, the score is unchanged."""
+    import detection.compose
+    from detection.features import _reach, _sigma
+    from detection.learned import PROB_SMOOTH_M, LearnedModel
+
+    before = field_scene()
+    after = with_roof(field_scene(seed=0), (200, 200, 200, 190))
+    settings = Settings()
+    ok = np.ones((H, W), dtype=bool)
+    stats = scene_statistics(settings, before.reshape(4, -1), after.reshape(4, -1))
+    eager = score_block(before, after, ok, settings=settings, stats=stats, pixel_size_m=PX)
+    real_predict, real_score = LearnedModel.predict, detection.compose.score_block
+    predicted: list[int] = []
+
+    def counted(self, features, where=None):
+        predicted.append(features[0].size if where is None else int(np.count_nonzero(where)))
+        return real_predict(self, features, where)
+
+    def chunked() -> tuple[np.ndarray, int]:
+        predicted.clear()
+        chunk = 40
+        lazy = registered_score_array(da.from_array(before, chunks=(4, chunk, chunk)),
+                                      da.from_array(after, chunks=(4, chunk, chunk)),
+                                      da.from_array(ok, chunks=(chunk, chunk)), settings=settings,
+                                      stats=stats, pixel_size_m=PX, depth=score_depth(settings, PX))
+        return lazy.compute(scheduler="synchronous"), sum(predicted)
+
+    monkeypatch.setattr(LearnedModel, "predict", counted)
+    score, skipping = chunked()
+    blocks = len(predicted)
+    monkeypatch.setattr(detection.compose, "score_block",
+                        lambda *a, scored=None, **k: real_score(*a, **k))  # the whole overlap
+    score_all, everywhere = chunked()
+    np.testing.assert_array_equal(score, eager)
+    np.testing.assert_array_equal(score_all, eager)
+    assert blocks > 1
+    assert skipping < 0.75 * everywhere
+    reach = _reach(_sigma(PROB_SMOOTH_M, PX))  # each block's pixels and a ring (blocks <= H wide)
+    assert skipping <= H * W + blocks * 4 * reach * (H + reach)
+
+
 def test_feature_stack_block_equals_whole_with_declared_depth():
     rng = np.random.default_rng(1)
     b = rng.normal(size=(3, 80, 80)).astype(np.float32)

@@ -35,6 +35,7 @@ from scipy import ndimage
 from detection.features import (_TRUNCATE, FeatureSpec, _reach, _sigma, feature_depth,
                                 feature_names, feature_stack)
 from detection.normalize import apply_gain_offset, robust_standardise
+from detection.trees import CompiledTrees, compile_lightgbm, predict_proba
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -78,12 +79,17 @@ class LearnedModel:
         ``threshold_high`` and training provenance.
     booster
         The ``lightgbm.Booster``.
+    trees
+        The same trees compiled for :func:`detection.trees.predict_proba` (LightGBM's results,
+        about twice as fast); None when the model is outside what it reproduces (then the
+        booster predicts).
     """
 
     path: str
     model_id: str
     card: dict[str, Any]
     booster: Any
+    trees: CompiledTrees | None = None
 
     @property
     def spec(self) -> FeatureSpec:
@@ -116,6 +122,12 @@ class LearnedModel:
         out = np.zeros(flat.shape[1], dtype=np.float32)
         wanted = None if where is None else np.asarray(where, dtype=bool).reshape(-1)
         picked = None if wanted is None or wanted.all() else np.flatnonzero(wanted)
+        if self.trees is not None:  # the features are read where they are: no row-major copy
+            if picked is None:
+                out[:] = predict_proba(self.trees, flat)
+            else:
+                out[picked] = predict_proba(self.trees, flat, picked)
+            return out.reshape(f.shape[1:])
         n = flat.shape[1] if picked is None else len(picked)
         # rows in batches: the row-major copy LightGBM needs stays small (memory per task)
         for start in range(0, n, _PREDICT_BATCH):
@@ -159,7 +171,7 @@ def load_model(path: str | Path | None = None) -> LearnedModel:
     if list(booster.feature_name()) != list(card["features"]):
         raise ValueError(f"{p}: the model's features differ from its card {card_path.name}")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    model = LearnedModel(str(p), f"{p.stem}@{digest}", card, booster)
+    model = LearnedModel(str(p), f"{p.stem}@{digest}", card, booster, compile_lightgbm(text))
     if feature_names(model.spec) != list(card["features"]):
         raise ValueError(f"{p}: the card's features do not match its feature spec")
     return model

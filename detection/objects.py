@@ -1,8 +1,9 @@
 """Object-level test on segments of the after date: is a patch an object, or a piece of a field?
 
 A new roof, yard or road is an object of its own in the after image: graph segmentation of the
-after date (Felzenszwalb & Huttenlocher 2004, ``skimage.segmentation.felzenszwalb``) gives it
-segments that the patch mostly covers. The largest false alarms on farmland are fragments of a
+after date (Felzenszwalb & Huttenlocher 2004, the segments of ``skimage.segmentation.felzenszwalb``
+measured by :func:`detection.graph_segments.touched_segment_pixels`) gives it segments that the
+patch mostly covers. The largest false alarms on farmland are fragments of a
 whole field that changed (harvested, ploughed, gone bare and bright): the patch is the part of
 the field where the probability happened to cross the threshold, and the after-date segment it
 lies in is the whole field, many times larger than the patch.
@@ -30,6 +31,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from detection.graph_segments import touched_segment_pixels
 
 __all__ = [
     "MAX_WINDOW_PX",
@@ -120,8 +123,6 @@ def segment_coverage(after: np.ndarray, patch: np.ndarray, *, lo: np.ndarray, hi
 
     Returns 1.0 for an empty patch (nothing to judge).
     """
-    from skimage.segmentation import felzenszwalb
-
     patch = np.asarray(patch, dtype=bool)
     n = int(patch.sum())
     if n == 0:
@@ -131,10 +132,10 @@ def segment_coverage(after: np.ndarray, patch: np.ndarray, *, lo: np.ndarray, hi
     hi3 = np.asarray(hi, dtype=np.float64)[:3, None, None]
     rgb = np.clip((np.nan_to_num(x, nan=0.0) - lo3) / (hi3 - lo3), 0.0, 1.0).transpose(1, 2, 0)
     min_px = max(4, int(round(SEGMENT_MIN_M2 / float(pixel_size_m) ** 2)))
-    seg = felzenszwalb(rgb, scale=SEGMENT_SCALE, sigma=SEGMENT_SIGMA, min_size=min_px)
-    sizes = np.bincount(seg.ravel())
-    touched = np.bincount(seg[patch], minlength=sizes.size) > 0
-    return float(n / sizes[touched].sum())
+    # skimage's felzenszwalb(rgb, SEGMENT_SCALE, SEGMENT_SIGMA, min_px), without its label image
+    touched = touched_segment_pixels(rgb, patch, scale=SEGMENT_SCALE, sigma=SEGMENT_SIGMA,
+                                     min_size=min_px)
+    return float(n / touched)
 
 
 def decimation(height: int, width: int) -> int:

@@ -124,7 +124,7 @@ def segment_coverage(after: np.ndarray, patch: np.ndarray, *, lo: np.ndarray, hi
     Returns 1.0 for an empty patch (nothing to judge).
     """
     patch = np.asarray(patch, dtype=bool)
-    n = int(patch.sum())
+    n = int(np.count_nonzero(patch))
     if n == 0:
         return 1.0
     x = np.asarray(after[:3], dtype=np.float64)

@@ -6,7 +6,7 @@ import pytest
 from scipy import ndimage
 from skimage.segmentation import felzenszwalb
 
-from detection.graph_segments import touched_segment_pixels
+from detection.graph_segments import edge_weights, touched_segment_pixels
 
 
 def _skimage_touched(image: np.ndarray, patch: np.ndarray, scale: float, sigma: float,
@@ -78,3 +78,18 @@ def test_merge_thresholds_are_rounded_to_float32_as_skimage_does() -> None:
     expected = _skimage_touched(img, patch, scale, 0.0, 1)
     assert expected == 1
     assert touched_segment_pixels(img, patch, scale=scale, sigma=0.0, min_size=1) == expected
+
+
+def test_edge_weights_are_skimages_bit_for_bit() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(60):
+        h, w = (int(v) for v in rng.integers(2, 150, size=2))
+        img = rng.random((h, w, int(rng.integers(1, 5)))) * rng.uniform(0.1, 10)
+        s = ndimage.gaussian_filter(img, [0.8, 0.8, 0], mode="reflect", truncate=4.0)
+
+        def dist(a, b):
+            return np.sqrt(np.sum((a - b) * (a - b), axis=-1)).ravel()
+
+        expected = np.hstack([dist(s[:, 1:], s[:, :w - 1]), dist(s[1:], s[:h - 1]),
+                              dist(s[1:, 1:], s[:h - 1, :w - 1]), dist(s[1:, :w - 1], s[:h - 1, 1:])])
+        np.testing.assert_array_equal(edge_weights(img, 0.8), expected)

@@ -6,7 +6,7 @@ time. :func:`compile_lightgbm` lays the trees out for a branch-free walk (the tw
 node side by side, a leaf its own child) and :func:`predict_proba` walks 256 pixels at once, a
 fixed number of steps per tree, in a numba kernel that releases the GIL: about 2.2x LightGBM
 on one core (2026-11-22, 490,000 pixels), reading the features where they are (features x
-pixels) instead of a row-major copy.
+pixels) instead of a row-major copy. The kernel is :func:`detection.numba_kernels.walk_trees`.
 
 The results are LightGBM's, bit for bit (tested on the shipped model):
 
@@ -25,10 +25,7 @@ keeps LightGBM.
 """
 from __future__ import annotations
 
-import math
-import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -169,49 +166,6 @@ def compile_lightgbm(text: str) -> CompiledTrees | None:
                          np.asarray(depth, dtype=np.int32), float(sigmoid), n_features)
 
 
-_KERNEL_LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _compiled_kernel():
-    import numba
-
-    @numba.njit(nogil=True, cache=True)
-    def walk(features, node, threshold, value, root, depth, sigmoid, step, out):
-        n = features.shape[1]
-        zero = np.float32(ZERO_THRESHOLD)
-        at = np.zeros(step, np.int32)
-        score = np.zeros(step, np.float64)
-        for p0 in range(0, n, step):
-            m = min(n, p0 + step) - p0
-            for j in range(m):
-                score[j] = 0.0
-            for t in range(root.shape[0]):
-                for j in range(m):
-                    at[j] = root[t]
-                for _ in range(depth[t]):
-                    for j in range(m):
-                        k = at[j]
-                        word = node[k]
-                        x = features[word & 0xFF, p0 + j]
-                        if x != x or abs(x) <= zero:  # as LightGBM reads a matrix
-                            x = np.float32(0.0)
-                        at[j] = (word >> 8) + (1 if x > threshold[k] else 0)
-                for j in range(m):
-                    score[j] += value[at[j]]
-            for j in range(m):
-                out[p0 + j] = 1.0 / (1.0 + math.exp(-sigmoid * score[j]))
-
-    return walk
-
-
-def _kernel():
-    """The numba walk, compiled once per process (cached on disk by numba: about 0.3 s to load,
-    1 s to compile); threads asking at once wait for the first."""
-    with _KERNEL_LOCK:
-        return _compiled_kernel()
-
-
 def predict_proba(trees: CompiledTrees, features: np.ndarray, pixels: np.ndarray | None = None
                   ) -> np.ndarray:
     """LightGBM's probability for each pixel (float64, bit-identical to ``Booster.predict``).
@@ -229,9 +183,10 @@ def predict_proba(trees: CompiledTrees, features: np.ndarray, pixels: np.ndarray
     f = np.asarray(features, dtype=np.float32)
     if f.ndim != 2 or f.shape[0] != trees.n_features:
         raise ValueError(f"features must be ({trees.n_features}, n), got {f.shape}")
-    walk = _kernel()
+    from detection.numba_kernels import walk_trees as walk
+
     args = (trees.node, trees.threshold, trees.value, trees.root, trees.depth,
-            np.float64(trees.sigmoid), PIXELS_PER_PASS)
+            np.float64(trees.sigmoid), PIXELS_PER_PASS, np.float32(ZERO_THRESHOLD))
     if pixels is None:
         f = np.ascontiguousarray(f)
         out = np.empty(f.shape[1], dtype=np.float64)

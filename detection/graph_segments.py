@@ -6,9 +6,9 @@ answers with a label image: it builds every edge's pixel pair as an array, reord
 and relabels the result, about 8 ms for a 90 x 90 window, most of it the arrays around the walk.
 :func:`touched_segment_pixels` walks the same edges in the same order with the same merge rule
 in a numba kernel (:func:`detection.numba_kernels.touched_pixels`; an edge's pixels computed
-from its index) and sums the sizes of the segments
-the patch touches, without labels: about 1.5x faster, the same segments (tested against skimage
-on random, structured and saturated windows).
+from its index) and sums the sizes of the segments the patch touches, without labels: about 1.5x
+faster, the same segments (tested against skimage on random, structured and saturated windows;
+the tests compare with the installed skimage, so a change of its rule would show there).
 
 What makes it the same segmentation:
 
@@ -30,6 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = ["edge_weights", "touched_segment_pixels"]
+
 
 def edge_weights(image: np.ndarray, sigma: float) -> np.ndarray:
     """The weights of the 8-neighbourhood edges of a ``(h, w, bands)`` float64 image, smoothed

@@ -88,6 +88,52 @@ def run_landcheck(world: Path, chunk: int, threshold_sample: str = "auto",
             "steps_s": stats["seconds"], "params": params}
 
 
+def run_learned(world: Path, chunk: int, baseline: bool) -> dict:
+    """The learned default (``detection.method: learned``) on the world; ``baseline`` runs it with
+    the library calls this repository replaced, to set them side by side: scipy's footprint
+    filters for the line openings and closings, LightGBM's ``Booster.predict`` for the trees,
+    the model run on each block's whole overlap, skimage's ``felzenszwalb`` for the object test.
+    Both must give the same polygons (``digest``)."""
+    import hashlib
+    from dataclasses import replace
+
+    import detection.compose
+    import detection.features
+    import detection.learned
+    import detection.objects
+    from pipeline.config import load_config
+    from pipeline.detect import detect_patches
+
+    if baseline:
+        from scipy import ndimage
+        from skimage.segmentation import felzenszwalb
+
+        from detection.morphology import line_footprint
+
+        detection.features.line_opening = lambda x, n, d: ndimage.grey_opening(
+            x, footprint=line_footprint(n, d), mode="reflect")
+        detection.features.line_closing = lambda x, n, d: ndimage.grey_closing(
+            x, footprint=line_footprint(n, d), mode="reflect")
+        detection.learned.compile_lightgbm = lambda text: None
+        whole = detection.compose.score_block
+        detection.compose.score_block = lambda *a, scored=None, **k: whole(*a, **k)
+
+        def skimage_touched(image, patch, *, scale, sigma, min_size):
+            seg = felzenszwalb(image, scale=scale, sigma=sigma, min_size=min_size)
+            return int(np.bincount(seg.ravel())[np.unique(seg[patch])].sum())
+
+        detection.objects.touched_segment_pixels = skimage_touched
+    cfg = load_config(world / "bench.yaml")
+    det = replace(cfg.detection, chunk_px=chunk, method="learned", threshold="auto")
+    start = time.perf_counter()
+    patches, stats = detect_patches(cfg.imagery, det, progress=False)
+    seconds = time.perf_counter() - start
+    digest = hashlib.sha256(b"".join(g.wkb for g in patches.geometry)).hexdigest()[:16]
+    return {"seconds": seconds, "polygons": len(patches), "digest": digest,
+            "changed_pixels": int(stats["pixels_changed"]), "steps_s": stats["seconds"],
+            "megapixels": stats["grid_height"] * stats["grid_width"] / 1e6}
+
+
 def run_naive(world: Path, params_path: Path | None = None) -> dict:
     """The same score on whole in-memory mosaics.
 
@@ -281,7 +327,7 @@ def main() -> None:
     """Run one side and print its JSON line (with this process's peak RSS)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("side", choices=["make-world", "landcheck", "naive", "read", "read-landcheck",
-                                         "gdal"])
+                                         "gdal", "learned"])
     parser.add_argument("world", type=Path)
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=1024)
@@ -290,6 +336,8 @@ def main() -> None:
     parser.add_argument("--stats-sample", choices=["auto", "lattice", "windows"], default="auto",
                         help="landcheck: the statistics sample on the lattice (a full read) or from "
                              "windows whatever the size")
+    parser.add_argument("--baseline", action="store_true",
+                        help="learned: with scipy's, LightGBM's and skimage's own calls (see run_learned)")
     parser.add_argument("--params", type=Path, default=None,
                         help="landcheck: write the score parameters here; gdal: read them from here")
     args = parser.parse_args()
@@ -298,6 +346,8 @@ def main() -> None:
     elif args.side == "landcheck":
         result = run_landcheck(args.world, args.chunk, args.threshold_sample, args.params,
                                args.stats_sample)
+    elif args.side == "learned":
+        result = run_learned(args.world, args.chunk, args.baseline)
     elif args.side == "read":
         result = run_read(args.world, args.chunk)
     elif args.side == "read-landcheck":

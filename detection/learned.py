@@ -81,7 +81,7 @@ class LearnedModel:
         The ``lightgbm.Booster``.
     trees
         The same trees compiled for :func:`detection.trees.predict_proba` (LightGBM's results,
-        about twice as fast); None when the model is outside what it reproduces (then the
+        1.5-2x as fast); None when the model is outside what it reproduces (then the
         booster predicts).
     """
 
@@ -288,12 +288,11 @@ def probability_block(
         if WATER_MARGIN_PX > 0:
             water = ndimage.binary_dilation(water, iterations=WATER_MARGIN_PX, border_value=0)
         needed = ok & (veto > 0) & ~water
-    reach = _reach(_sigma(PROB_SMOOTH_M, pixel_size_m))
     if scored is not None:  # the overlap's own probabilities are cut away: only the smoothing reads them
-        rows, cols = needed.shape
-        (r, c), near = scored, np.zeros_like(needed)
-        near[max((r.start or 0) - reach, 0):min(rows if r.stop is None else r.stop + reach, rows),
-             max((c.start or 0) - reach, 0):min(cols if c.stop is None else c.stop + reach, cols)] = True
+        reach = _reach(_sigma(PROB_SMOOTH_M, pixel_size_m))
+        (r0, r1, _), (c0, c1, _) = (part.indices(size) for part, size in zip(scored, needed.shape))
+        near = np.zeros_like(needed)
+        near[max(r0 - reach, 0):r1 + reach, max(c0 - reach, 0):c1 + reach] = True
         needed = needed & near
     p = model.predict(feats, where=needed)
     if veto is not None:

@@ -136,6 +136,9 @@ def compile_lightgbm(text: str) -> CompiledTrees | None:
         right = [int(v) for v in fields["right_child"].split()]
         if any(k & 1 or (k >> 2) & 3 for k in kind):  # categorical, or a missing-value rule
             return None
+        def ref(child: int) -> tuple[bool, int]:  # LightGBM: a split's index, or ~leaf index
+            return (child >= 0, child if child >= 0 else ~child)
+
         # breadth first, so that the two children of a split are neighbours
         order = [(True, 0)]
         levels = [0]
@@ -144,13 +147,13 @@ def compile_lightgbm(text: str) -> CompiledTrees | None:
             is_split, k = order[i]
             if is_split:
                 for child in (left[k], right[k]):
-                    order.append((child >= 0, child if child >= 0 else ~child))
+                    order.append(ref(child))
                     levels.append(levels[i] + 1)
             i += 1
         place = {item: base + n for n, item in enumerate(order)}
         for is_split, k in order:
             if is_split:
-                first = place[(left[k] >= 0, left[k] if left[k] >= 0 else ~left[k])]
+                first = place[ref(left[k])]
                 node.append(feature[k] | (first << _FEATURE_BITS))
                 threshold.append(_float32_at_most(split[k]))
                 value.append(0.0)

@@ -263,12 +263,6 @@ def _cyclic_next(ring: np.ndarray) -> np.ndarray:
     return nxt
 
 
-def _twice_signed_area(xy: np.ndarray, ring: np.ndarray, n: int) -> np.ndarray:
-    """Shoelace sum per open ring (twice its signed area, positive counter-clockwise)."""
-    nxt = _cyclic_next(ring)
-    return np.bincount(ring, xy[:, 0] * xy[nxt, 1] - xy[nxt, 0] * xy[:, 1], minlength=n)
-
-
 def convex_polygons(geoms: np.ndarray) -> np.ndarray:
     """Per geometry: True for a (valid) Polygon without holes whose boundary turns one way only.
 
@@ -289,48 +283,6 @@ def convex_polygons(geoms: np.ndarray) -> np.ndarray:
     right = np.bincount(ring, turn < 0, minlength=len(cand)) > 0
     out[cand] = left != right
     return out
-
-
-def clipped_areas(subjects: np.ndarray, clips: np.ndarray) -> np.ndarray:
-    """Area of ``subjects[k] ∩ clips[k]`` per pair, without building the intersection.
-
-    ``clips`` must be convex polygons without holes (:func:`convex_polygons`), ``subjects``
-    polygons without holes, of any shape. Sutherland-Hodgman: each subject ring is cut by the
-    half-plane of each edge of its clip in turn, all pairs at once; for a concave subject the
-    ring may keep zero-width bridges along the clip's edges, which add no area. Coordinates
-    are taken relative to each clip's first vertex, so the shoelace sum keeps its precision.
-    """
-    k = len(subjects)
-    if k == 0:
-        return np.zeros(0)
-    cxy, cring = _open_rings(clips)
-    sxy, ring = _open_rings(subjects)
-    cstart = np.flatnonzero(np.r_[True, cring[1:] != cring[:-1]])
-    ccount = np.diff(np.r_[cstart, len(cring)])  # edges per clip
-    origin = cxy[cstart]
-    cxy, sxy = cxy - origin[cring], sxy - origin[ring]
-    sign = np.sign(_twice_signed_area(cxy, cring, k))  # the interior lies left (+) or right (-)
-    for j in range(int(ccount.max())):
-        if not len(ring):
-            break
-        a = cxy[cstart + np.minimum(j, ccount - 1)][ring]
-        b = cxy[cstart + (j + 1) % ccount][ring]
-        d = sign[ring] * ((b[:, 0] - a[:, 0]) * (sxy[:, 1] - a[:, 1])
-                          - (b[:, 1] - a[:, 1]) * (sxy[:, 0] - a[:, 0]))
-        d = np.where((ccount > j)[ring], d, 1.0)  # clips with fewer edges: all inside
-        nxt = _cyclic_next(ring)
-        inside = d >= 0
-        crossing = inside != inside[nxt]
-        # per vertex, in ring order: the vertex if inside, then the edge's crossing if any
-        count = inside.astype(np.int64) + crossing
-        start = np.cumsum(count) - count
-        out = np.empty((int(count.sum()), 2))
-        out[start[inside]] = sxy[inside]
-        c = np.flatnonzero(crossing)
-        t = d[c] / (d[c] - d[nxt[c]])
-        out[start[c] + inside[c]] = sxy[c] + t[:, None] * (sxy[nxt[c]] - sxy[c])
-        sxy, ring = out, np.repeat(ring, count)
-    return np.abs(_twice_signed_area(sxy, ring, k)) / 2.0
 
 
 def _no_ints() -> np.ndarray:
@@ -427,8 +379,8 @@ def covered_parts(
     boxes allow them to hold.
 
     ``area_only(geometry indexes, feature indexes)`` marks the pairs whose cut part is needed
-    for its area only: where the feature or the geometry is convex (the other a polygon without
-    holes) the area is measured by :func:`clipped_areas` and the part is not built.
+    for its area only: the area of each such polygonal pair is measured without building the
+    part (:func:`~overlay.overlap_areas.overlap_areas`).
     """
     geoms = np.asarray(geoms, dtype=object)
     empty = CoveredParts(_no_ints(), np.empty(0, dtype=object), _no_ints())
@@ -464,15 +416,12 @@ def covered_parts(
         measured = np.zeros(len(sg), dtype=bool)
         if area_only is not None:
             measured = ~whole & area_only(sg, sl)
-            measured[measured] = _clippable(geoms, sg[measured], layer.geoms[sl[measured]],
-                                            layer.convex[sl[measured]])
+            measured[measured] = (_is_polygonal(geoms[sg[measured]])
+                                  & _is_polygonal(layer.geoms[sl[measured]]))
         if measured.any():
+            from overlay.overlap_areas import overlap_areas
             mg, ml = sg[measured], sl[measured]
-            swap = ~layer.convex[ml]  # then the geometry is the convex one
-            m2 = np.zeros(len(mg))
-            m2[~swap] = clipped_areas(geoms[mg[~swap]], layer.geoms[ml[~swap]])
-            m2[swap] = clipped_areas(layer.geoms[ml[swap]], geoms[mg[swap]])
-            extra = (mg, ml, m2)
+            extra = (mg, ml, overlap_areas(geoms, layer.geoms, mg, ml, layer.convex))
         built = ~measured
         cut = np.empty(len(sg), dtype=object)
         cut[whole] = layer.geoms[sl[whole]]
@@ -496,23 +445,9 @@ def covered_parts(
     return CoveredParts(*kept) if extra is None else CoveredParts(*kept, *extra)
 
 
-def _clippable(geoms: np.ndarray, index: np.ndarray, features: np.ndarray,
-               convex_features: np.ndarray) -> np.ndarray:
-    """Per pair (``geoms[index[k]]``, ``features[k]``): whether :func:`clipped_areas` can measure
-    it (one side convex, the other a polygon without holes). A geometry's convexity is tested
-    once, however many features it meets."""
-    ids, back = np.unique(index, return_inverse=True)
-    mine = geoms[ids]
-    simple = ((shapely.get_type_id(mine) == 3) & (shapely.get_num_interior_rings(mine) == 0))[back]
-    ok = convex_features & simple
-    rest = np.flatnonzero(~ok & (shapely.get_type_id(features) == 3))
-    if len(rest):
-        rest = rest[shapely.get_num_interior_rings(features[rest]) == 0]
-        asked = np.unique(back[rest])
-        convex = np.zeros(len(ids), dtype=bool)
-        convex[asked] = convex_polygons(mine[asked])
-        ok[rest] = convex[back[rest]]
-    return ok
+def _is_polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Per geometry: a Polygon or MultiPolygon (what :func:`~overlay.overlap_areas.overlap_areas` measures)."""
+    return np.isin(shapely.get_type_id(geoms), (3, 6))
 
 
 def _within_owner(inner: CoveredParts, outer: CoveredParts) -> CoveredParts:

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from overlay.split import (Layer, clipped_areas, convex_polygons, covered_parts, measure_pieces,
-                           overlap_free)
+from overlay.split import Layer, convex_polygons, covered_parts, measure_pieces, overlap_free
 
 
 def reference_area(geoms: np.ndarray, layer: np.ndarray) -> np.ndarray:
@@ -120,42 +119,6 @@ def test_area_only_parts_give_the_same_areas(name, seed):
     assert len(built.measured_owner) == 0  # without the mask every part is built
     np.testing.assert_allclose(built.area_by_owner(len(geoms)),
                                parts.area_by_owner(len(geoms)), atol=1e-6)
-
-
-def star(rng: np.random.Generator, cx: float, cy: float) -> shapely.Polygon:
-    """A concave polygon: vertices at random radii around a centre, in angle order."""
-    angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
-    radii = rng.uniform(5, 40, 9)
-    return shapely.Polygon(np.c_[cx + radii * np.cos(angles), cy + radii * np.sin(angles)])
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_clipped_areas_match_geos(seed):
-    """Convex clips (boxes, hulls either way round) against convex and concave subjects, far from
-    the origin as real coordinates are, including shared edges, containment and disjoint pairs."""
-    rng = np.random.default_rng(seed)
-    n = 400
-    x, y = rng.uniform(530000, 531000, n), rng.uniform(4840000, 4841000, n)
-    hulls = shapely.convex_hull(shapely.multipoints(
-        np.c_[np.repeat(x, 7) + rng.uniform(0, 50, 7 * n), np.repeat(y, 7) + rng.uniform(0, 50, 7 * n)],
-        indices=np.repeat(np.arange(n), 7)))
-    clips = {"box": shapely.box(x, y, x + rng.uniform(5, 60, n), y + rng.uniform(5, 60, n)),
-             "hull": hulls, "hull_cw": shapely.orient_polygons(hulls, exterior_cw=True)}
-    sx, sy = x + rng.uniform(-30, 30, n), y + rng.uniform(-30, 30, n)
-    subjects = {"box": shapely.box(sx, sy, sx + rng.uniform(5, 80, n), sy + rng.uniform(5, 80, n)),
-                "star": np.array([star(rng, a + 20, b + 20) for a, b in zip(sx, sy)], dtype=object),
-                "shared edge": shapely.box(x, y, x + 30, y + 30),
-                "inside": shapely.box(x + 1, y + 1, x + 2, y + 2),
-                "around": shapely.box(x - 100, y - 100, x + 200, y + 200),
-                "disjoint": shapely.box(x - 90, y - 90, x - 80, y - 80)}
-    for clip in clips.values():
-        assert convex_polygons(clip).all()
-        for subject in [*subjects.values(), clip]:
-            valid = shapely.is_valid(subject)
-            got = clipped_areas(subject[valid], clip[valid])
-            want = shapely.area(shapely.intersection(subject[valid], clip[valid]))
-            np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
-    assert len(clipped_areas(np.empty(0, dtype=object), np.empty(0, dtype=object))) == 0
 
 
 def test_convex_polygons():

@@ -1,0 +1,230 @@
+"""Areas of pairwise polygon intersections, measured without building the intersections.
+
+``area(g ∩ f)`` for any two polygonal geometries (holes and several parts allowed): ``f`` is cut
+into weighted convex pieces once (itself when convex, else the signed triangle fans of its
+rings: :func:`convex_pieces`), and every ring of ``g`` is clipped by each piece whose box shares
+area with the ring's box (Sutherland-Hodgman, exact for a convex clip and a ring of any shape: a
+concave ring may keep zero-width bridges along the clip's edges, which add no area). The pieces'
+weighted indicators add up to ``f``'s, and the holes of ``g`` lie inside its exterior rings, so
+
+    area(g ∩ f) = Σ_pieces weight * Σ_rings ±area(ring ∩ piece)   (+ exterior, - hole).
+
+The loop is a numba kernel (:func:`_overlap_kernel`): one pass over the pairs, no geometry
+objects. Coordinates are taken relative to each piece's first vertex, so the shoelace sums keep
+their precision (errors of about 1e-9 m² on parcels of a few hundred metres).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import shapely
+
+__all__ = ["convex_pieces", "overlap_areas"]
+
+_POLYGON, _MULTIPOLYGON = 3, 6
+
+
+@numba.njit(nogil=True, cache=True)
+def _clipped_ring_area(ring, piece, sign, a, b, d):
+    """Area of the region of the closed ring ``ring`` (open vertex list) inside the convex
+    polygon ``piece`` (open vertex list, orientation ``sign``: +1 counter-clockwise, -1
+    clockwise). ``a``, ``b``, ``d``: work buffers, grown here when too small; returned."""
+    ox, oy = piece[0, 0], piece[0, 1]
+    n = ring.shape[0]
+    if a.shape[0] < 2 * n + 2:
+        a = np.empty((4 * n + 8, 2))
+        b = np.empty((4 * n + 8, 2))
+        d = np.empty(4 * n + 8)
+    for i in range(n):
+        a[i, 0] = ring[i, 0] - ox
+        a[i, 1] = ring[i, 1] - oy
+    m = piece.shape[0]
+    for j in range(m):
+        ax, ay = piece[j, 0] - ox, piece[j, 1] - oy
+        k = j + 1 if j + 1 < m else 0
+        ex, ey = piece[k, 0] - ox - ax, piece[k, 1] - oy - ay
+        inside = 0
+        for i in range(n):
+            d[i] = sign * (ex * (a[i, 1] - ay) - ey * (a[i, 0] - ax))
+            if d[i] >= 0.0:
+                inside += 1
+        if inside == n:
+            continue  # the whole ring is on the inner side of this edge
+        if inside == 0:
+            return 0.0, a, b, d
+        if b.shape[0] < 2 * n + 2:  # at most a vertex and a crossing per edge
+            grown = np.empty((4 * n + 8, 2))
+            grown[:n] = a[:n]
+            a = grown
+            b = np.empty((4 * n + 8, 2))
+            d = np.concatenate((d[:n], np.empty(3 * n + 8)))
+        count = 0
+        for i in range(n):
+            i2 = i + 1 if i + 1 < n else 0
+            if d[i] >= 0.0:
+                b[count, 0] = a[i, 0]
+                b[count, 1] = a[i, 1]
+                count += 1
+            if (d[i] >= 0.0) != (d[i2] >= 0.0):
+                t = d[i] / (d[i] - d[i2])
+                b[count, 0] = a[i, 0] + t * (a[i2, 0] - a[i, 0])
+                b[count, 1] = a[i, 1] + t * (a[i2, 1] - a[i, 1])
+                count += 1
+        a, b = b, a
+        n = count
+    twice = 0.0
+    for i in range(n):
+        i2 = i + 1 if i + 1 < n else 0
+        twice += a[i, 0] * a[i2, 1] - a[i2, 0] * a[i, 1]
+    return abs(twice) / 2.0, a, b, d
+
+
+@numba.njit(nogil=True, cache=True)
+def _overlap_kernel(pair_geom, pair_feat, ring_xy, ring_start, ring_sign, ring_box, geom_first, geom_rings,
+                    piece_xy, piece_start, piece_sign, piece_weight, piece_box, feat_piece_start, feat_pieces,
+                    out):
+    """``out[k]`` = area of geometry ``pair_geom[k]`` ∩ feature ``pair_feat[k]`` (see the module)."""
+    a = np.empty((256, 2))
+    b = np.empty((256, 2))
+    d = np.empty(256)
+    for k in range(pair_geom.shape[0]):
+        g, f = pair_geom[k], pair_feat[k]
+        total = 0.0
+        for q in range(feat_piece_start[f], feat_piece_start[f + 1]):
+            p = feat_pieces[q]
+            if piece_sign[p] == 0.0:
+                continue  # a degenerate piece has no area
+            piece = piece_xy[piece_start[p]:piece_start[p + 1]]
+            for s in range(geom_first[g], geom_first[g + 1]):
+                r = geom_rings[s]
+                if (min(ring_box[r, 2], piece_box[p, 2]) <= max(ring_box[r, 0], piece_box[p, 0])
+                        or min(ring_box[r, 3], piece_box[p, 3]) <= max(ring_box[r, 1], piece_box[p, 1])):
+                    continue  # boxes sharing no area: no area in common
+                part, a, b, d = _clipped_ring_area(ring_xy[ring_start[r]:ring_start[r + 1]], piece,
+                                                   piece_sign[p], a, b, d)
+                total += piece_weight[p] * ring_sign[r] * part
+        out[k] = total
+
+
+def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Open rings of polygonal geometries: (vertices, ring starts, +1 exterior / -1 hole, owner).
+
+    Ring ``r`` is ``vertices[starts[r]:starts[r + 1]]`` (its closing vertex dropped), of
+    geometry ``owner[r]``. A polygon without holes is read from its coordinates alone; only
+    the others (holes, several parts) are taken apart into rings. Empty geometries have none.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    kind = shapely.get_type_id(geoms)
+    count = shapely.get_num_coordinates(geoms)
+    simple = (kind == _POLYGON) & (shapely.get_num_interior_rings(geoms) == 0) & (count > 0)
+    other = np.flatnonzero(~simple & (count > 0))
+    xy_s = shapely.get_coordinates(geoms[simple])
+    len_s, owner_s = count[simple], np.flatnonzero(simple)
+    parts, part_of = shapely.get_parts(geoms[other], return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    xy_o, len_o = shapely.get_coordinates(rings), shapely.get_num_coordinates(rings)
+    exterior_o = np.r_[True, ring_of[1:] != ring_of[:-1]] if len(rings) else np.zeros(0, dtype=bool)
+    xy = np.concatenate([xy_s, xy_o])
+    closed = np.concatenate([len_s, len_o]).astype(np.int64)
+    ends = np.cumsum(closed)
+    keep = np.ones(len(xy), dtype=bool)
+    keep[ends - 1] = False  # each ring's closing vertex
+    starts = np.r_[0, np.cumsum(closed - 1)]
+    signs = np.where(np.concatenate([np.ones(len(len_s), dtype=bool), exterior_o]), 1.0, -1.0)
+    owner = np.concatenate([owner_s, other[part_of[ring_of]]]).astype(np.int64)
+    return xy[keep], starts, signs, owner
+
+
+def _slots(owner: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Items grouped by owner: item ``slots[k]`` for ``k`` in ``first[i]:first[i + 1]`` is owned by ``i``."""
+    slots = np.argsort(owner, kind="stable")
+    return slots.astype(np.int64), np.searchsorted(owner[slots], np.arange(n + 1)).astype(np.int64)
+
+
+def _boxes(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(n, 4) bounds of consecutive vertex runs ``xy[starts[i]:starts[i + 1]]`` (none empty)."""
+    if len(starts) < 2:
+        return np.zeros((0, 4))
+    s = starts[:-1]
+    return np.column_stack([np.minimum.reduceat(xy[:, 0], s), np.minimum.reduceat(xy[:, 1], s),
+                            np.maximum.reduceat(xy[:, 0], s), np.maximum.reduceat(xy[:, 1], s)])
+
+
+def convex_pieces(features: np.ndarray, convex: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Convex pieces whose weighted sum is each polygonal feature's indicator function.
+
+    A feature flagged ``convex`` (a polygon without holes) is its own piece, of weight 1.
+    Any other is cut into the fan of triangles ``(v0, v_i, v_i+1)`` of each of its rings: the
+    triangles' signed indicators add up to the ring's winding number (1 inside a
+    counter-clockwise ring, -1 inside a clockwise one, 0 outside), so with weight
+    ``±orientation(triangle) * orientation(ring)`` (minus for a hole) they add up to the
+    feature, holes and several parts included, whatever its shape. No GEOS call.
+
+    Returns (vertices, piece starts, piece weights, piece of each slot, first slot of each
+    feature): the pieces of feature ``i`` are ``slots[first[i]:first[i + 1]]``, each an open
+    vertex list.
+    """
+    features = np.asarray(features, dtype=object)
+    convex = np.asarray(convex, dtype=bool)
+    xy_c, starts_c, _, _ = _rings(features[convex])  # one ring per convex feature
+    ring_xy, ring_start, hole_sign, ring_owner = _rings(features[~convex])
+    fans = np.maximum(np.diff(ring_start) - 2, 0)  # triangles per ring
+    ring_of_fan = np.repeat(np.arange(len(fans)), fans)
+    i = np.arange(len(ring_of_fan)) - np.repeat(np.cumsum(fans) - fans, fans) + 1  # 1 .. size - 2
+    v0 = ring_start[ring_of_fan]
+    xy_t = ring_xy[np.stack([v0, v0 + i, v0 + i + 1], axis=1).ravel()]
+    orientation = _signs(xy_t, 3 * np.arange(len(ring_of_fan) + 1))
+    weight_t = (hole_sign * _signs(ring_xy, ring_start))[ring_of_fan] * orientation
+    owner_t = ring_owner[ring_of_fan]
+    xy = np.concatenate([xy_c, xy_t])
+    starts = np.concatenate([starts_c, len(xy_c) + 3 * np.arange(1, len(ring_of_fan) + 1)])
+    weights = np.concatenate([np.ones(len(starts_c) - 1), weight_t])
+    owner = np.concatenate([np.flatnonzero(convex), np.flatnonzero(~convex)[owner_t]]).astype(np.int64)
+    return (xy, starts, weights, *_slots(owner, len(features)))
+
+
+def _signs(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Orientation of each vertex run: +1 counter-clockwise, -1 clockwise, 0 degenerate."""
+    n = len(starts) - 1
+    if n == 0:
+        return np.zeros(0)
+    run = np.repeat(np.arange(n), np.diff(starts))
+    nxt = np.arange(1, len(xy) + 1)
+    nxt[starts[1:] - 1] = starts[:-1]
+    origin = xy[starts[:-1]][run]
+    rel, rel_next = xy - origin, xy[nxt] - origin
+    twice = np.bincount(run, rel[:, 0] * rel_next[:, 1] - rel_next[:, 0] * rel[:, 1], minlength=n)
+    return np.sign(twice)
+
+
+def overlap_areas(geoms: np.ndarray, features: np.ndarray, gi: np.ndarray, fi: np.ndarray,
+                  convex: np.ndarray | None = None) -> np.ndarray:
+    """Area of ``geoms[gi[k]] ∩ features[fi[k]]`` per pair, without building the intersection.
+
+    ``geoms`` and ``features`` are polygonal (Polygon, MultiPolygon or empty); ``convex``
+    (per feature, :func:`overlay.split.convex_polygons`) saves cutting convex features into
+    triangles (computed when not given). Each geometry and feature is prepared once however
+    many pairs it is in.
+    """
+    gi, fi = np.asarray(gi, dtype=np.int64), np.asarray(fi, dtype=np.int64)
+    out = np.zeros(len(gi))
+    if len(gi) == 0:
+        return out
+    ug, g_of = np.unique(gi, return_inverse=True)
+    uf, f_of = np.unique(fi, return_inverse=True)
+    mine = np.asarray(features, dtype=object)[uf]
+    if convex is None:
+        from overlay.split import convex_polygons
+        flags = convex_polygons(mine)
+    else:
+        flags = np.asarray(convex, dtype=bool)[uf]
+    ring_xy, ring_start, ring_sign, ring_owner = _rings(np.asarray(geoms, dtype=object)[ug])
+    geom_rings, geom_first = _slots(ring_owner, len(ug))
+    piece_xy, piece_start, piece_weight, slots, first = convex_pieces(mine, flags)
+    _overlap_kernel(g_of.astype(np.int64), f_of.astype(np.int64),
+                    np.ascontiguousarray(ring_xy, dtype=np.float64), ring_start, ring_sign,
+                    _boxes(ring_xy, ring_start), geom_first, geom_rings,
+                    np.ascontiguousarray(piece_xy, dtype=np.float64), piece_start,
+                    _signs(piece_xy, piece_start), piece_weight, _boxes(piece_xy, piece_start), first, slots,
+                    out)
+    return out

@@ -2,7 +2,7 @@
 
 ``area(g ∩ f)`` for any two polygonal geometries (holes and several parts allowed): ``f`` is cut
 into weighted convex pieces once (itself when convex, else the signed triangle fans of its
-rings: :func:`convex_pieces`), and every ring of ``g`` is clipped by each piece whose box shares
+rings, or its Delaunay triangles when large: :func:`convex_pieces`), and every ring of ``g`` is clipped by each piece whose box shares
 area with the ring's box (Sutherland-Hodgman, exact for a convex clip and a ring of any shape: a
 concave ring may keep zero-width bridges along the clip's edges, which add no area). The pieces'
 weighted indicators add up to ``f``'s, and the holes of ``g`` lie inside its exterior rings, so
@@ -150,6 +150,13 @@ def _boxes(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
                             np.maximum.reduceat(xy[:, 0], s), np.maximum.reduceat(xy[:, 1], s)])
 
 
+FAN_MAX_VERTICES = 64
+"""A non-convex feature with more vertices than this is cut into its constrained Delaunay
+triangles (GEOS) rather than fans: a fan's triangles all start at one vertex, so on a large
+feature they are long and overlap, and every ring near the feature would be clipped by most of
+them; Delaunay triangles are local and disjoint."""
+
+
 def convex_pieces(features: np.ndarray, convex: np.ndarray) -> tuple[np.ndarray, ...]:
     """Convex pieces whose weighted sum is each polygonal feature's indicator function.
 
@@ -158,7 +165,9 @@ def convex_pieces(features: np.ndarray, convex: np.ndarray) -> tuple[np.ndarray,
     triangles' signed indicators add up to the ring's winding number (1 inside a
     counter-clockwise ring, -1 inside a clockwise one, 0 outside), so with weight
     ``±orientation(triangle) * orientation(ring)`` (minus for a hole) they add up to the
-    feature, holes and several parts included, whatever its shape. No GEOS call.
+    feature, holes and several parts included, whatever its shape, without a GEOS call.
+    Features above :data:`FAN_MAX_VERTICES` vertices are cut into their constrained Delaunay
+    triangles instead (disjoint, weight 1).
 
     Returns (vertices, piece starts, piece weights, piece of each slot, first slot of each
     feature): the pieces of feature ``i`` are ``slots[first[i]:first[i + 1]]``, each an open
@@ -166,20 +175,26 @@ def convex_pieces(features: np.ndarray, convex: np.ndarray) -> tuple[np.ndarray,
     """
     features = np.asarray(features, dtype=object)
     convex = np.asarray(convex, dtype=bool)
+    large = ~convex & (shapely.get_num_coordinates(features) > FAN_MAX_VERTICES)
+    fanned = ~convex & ~large
     xy_c, starts_c, _, _ = _rings(features[convex])  # one ring per convex feature
-    ring_xy, ring_start, hole_sign, ring_owner = _rings(features[~convex])
+    ring_xy, ring_start, hole_sign, ring_owner = _rings(features[fanned])
     fans = np.maximum(np.diff(ring_start) - 2, 0)  # triangles per ring
     ring_of_fan = np.repeat(np.arange(len(fans)), fans)
     i = np.arange(len(ring_of_fan)) - np.repeat(np.cumsum(fans) - fans, fans) + 1  # 1 .. size - 2
     v0 = ring_start[ring_of_fan]
-    xy_t = ring_xy[np.stack([v0, v0 + i, v0 + i + 1], axis=1).ravel()]
-    orientation = _signs(xy_t, 3 * np.arange(len(ring_of_fan) + 1))
-    weight_t = (hole_sign * _signs(ring_xy, ring_start))[ring_of_fan] * orientation
-    owner_t = ring_owner[ring_of_fan]
-    xy = np.concatenate([xy_c, xy_t])
-    starts = np.concatenate([starts_c, len(xy_c) + 3 * np.arange(1, len(ring_of_fan) + 1)])
-    weights = np.concatenate([np.ones(len(starts_c) - 1), weight_t])
-    owner = np.concatenate([np.flatnonzero(convex), np.flatnonzero(~convex)[owner_t]]).astype(np.int64)
+    xy_f = ring_xy[np.stack([v0, v0 + i, v0 + i + 1], axis=1).ravel()]
+    weight_f = (hole_sign * _signs(ring_xy, ring_start))[ring_of_fan] \
+        * _signs(xy_f, 3 * np.arange(len(ring_of_fan) + 1))
+    triangles = shapely.constrained_delaunay_triangles(features[large])
+    xy_d, owner_d = shapely.get_coordinates(triangles, return_index=True)
+    xy_d, owner_d = xy_d.reshape(-1, 4, 2)[:, :3].reshape(-1, 2), owner_d[::4]
+    xy = np.concatenate([xy_c, xy_f, xy_d])
+    n_c, n_f, n_d = len(starts_c) - 1, len(ring_of_fan), len(owner_d)
+    starts = np.concatenate([starts_c, len(xy_c) + 3 * np.arange(1, n_f + n_d + 1)])
+    weights = np.concatenate([np.ones(n_c), weight_f, np.ones(n_d)])
+    owner = np.concatenate([np.flatnonzero(convex), np.flatnonzero(fanned)[ring_owner[ring_of_fan]],
+                            np.flatnonzero(large)[owner_d]]).astype(np.int64)
     return (xy, starts, weights, *_slots(owner, len(features)))
 
 

@@ -88,8 +88,32 @@ def test_convex_flags_only_save_work():
     assert flagged.sum() > 0
 
 
-def test_pieces_add_up_to_each_feature():
-    """The weighted pieces of a feature sum to its area (holes and parts included)."""
+def test_large_features_cut_into_delaunay_triangles(monkeypatch):
+    """Above FAN_MAX_VERTICES a feature is cut by GEOS's constrained Delaunay triangulation: the
+    same areas as its fans (every shape but the convex ones goes one way, then the other)."""
+    import overlay.overlap_areas as module
+
+    rng = np.random.default_rng(9)
+    kinds = shapes(rng, 40)
+    geoms = kinds["staircase"]
+    features = np.concatenate([kinds["star"], kinds["holed"], kinds["two parts"], kinds["staircase"]])
+    gi, fi = np.tile(np.arange(40), 4), np.arange(160)
+    fans = overlap_areas(geoms, features, gi, fi)
+    monkeypatch.setattr(module, "FAN_MAX_VERTICES", 0)
+    triangles = overlap_areas(geoms, features, gi, fi)
+    np.testing.assert_allclose(triangles, fans, rtol=1e-9, atol=1e-7)
+    want = shapely.area(shapely.intersection(geoms[gi], features[fi]))
+    np.testing.assert_allclose(triangles, want, rtol=1e-9, atol=1e-6)
+    assert (want > 0).sum() > 100
+
+
+@pytest.mark.parametrize("fan_max", [0, 64])
+def test_pieces_add_up_to_each_feature(fan_max, monkeypatch):
+    """The weighted pieces of a feature sum to its area (holes and parts included), fans and
+    Delaunay triangles alike."""
+    import overlay.overlap_areas as module
+
+    monkeypatch.setattr(module, "FAN_MAX_VERTICES", fan_max)
     rng = np.random.default_rng(3)
     kinds = shapes(rng, 30)
     features = np.concatenate([kinds["star"], kinds["holed"], kinds["two parts"], kinds["collinear"],

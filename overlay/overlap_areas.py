@@ -25,19 +25,11 @@ _POLYGON, _MULTIPOLYGON = 3, 6
 
 
 @numba.njit(nogil=True, cache=True)
-def _clipped_ring_area(ring, piece, sign, a, b, d):
-    """Area of the region of the closed ring ``ring`` (open vertex list) inside the convex
-    polygon ``piece`` (open vertex list, orientation ``sign``: +1 counter-clockwise, -1
-    clockwise). ``a``, ``b``, ``d``: work buffers, grown here when too small; returned."""
-    ox, oy = piece[0, 0], piece[0, 1]
-    n = ring.shape[0]
-    if a.shape[0] < 2 * n + 2:
-        a = np.empty((4 * n + 8, 2))
-        b = np.empty((4 * n + 8, 2))
-        d = np.empty(4 * n + 8)
-    for i in range(n):
-        a[i, 0] = ring[i, 0] - ox
-        a[i, 1] = ring[i, 1] - oy
+def _clip(a, b, d, n, piece, sign, ox, oy):
+    """The ring ``a[:n]`` (relative to ``ox, oy``) cut by each edge's half-plane of the convex
+    polygon ``piece`` (absolute, orientation ``sign``: +1 counter-clockwise, -1 clockwise).
+    Returns (vertex count, a, b, d) with the result in ``a``; the work buffers ``a``, ``b``,
+    ``d`` are grown here when too small. A count of 0: nothing left."""
     m = piece.shape[0]
     for j in range(m):
         ax, ay = piece[j, 0] - ox, piece[j, 1] - oy
@@ -51,7 +43,7 @@ def _clipped_ring_area(ring, piece, sign, a, b, d):
         if inside == n:
             continue  # the whole ring is on the inner side of this edge
         if inside == 0:
-            return 0.0, a, b, d
+            return 0, a, b, d
         if b.shape[0] < 2 * n + 2:  # at most a vertex and a crossing per edge
             grown = np.empty((4 * n + 8, 2))
             grown[:n] = a[:n]
@@ -72,6 +64,26 @@ def _clipped_ring_area(ring, piece, sign, a, b, d):
                 count += 1
         a, b = b, a
         n = count
+    return n, a, b, d
+
+
+@numba.njit(nogil=True, cache=True)
+def _clipped_ring_area(ring, piece, sign, second, second_sign, a, b, d):
+    """Area of the region of the closed ring ``ring`` (open vertex list) inside the convex
+    polygon ``piece`` (orientation ``sign``) and, unless it has no vertex, inside the convex
+    polygon ``second`` too. ``a``, ``b``, ``d``: work buffers (see :func:`_clip`); returned."""
+    ox, oy = piece[0, 0], piece[0, 1]
+    n = ring.shape[0]
+    if a.shape[0] < 2 * n + 2:
+        a = np.empty((4 * n + 8, 2))
+        b = np.empty((4 * n + 8, 2))
+        d = np.empty(4 * n + 8)
+    for i in range(n):
+        a[i, 0] = ring[i, 0] - ox
+        a[i, 1] = ring[i, 1] - oy
+    n, a, b, d = _clip(a, b, d, n, piece, sign, ox, oy)
+    if n > 0 and second.shape[0] > 0:
+        n, a, b, d = _clip(a, b, d, n, second, second_sign, ox, oy)
     twice = 0.0
     for i in range(n):
         i2 = i + 1 if i + 1 < n else 0
@@ -80,29 +92,49 @@ def _clipped_ring_area(ring, piece, sign, a, b, d):
 
 
 @numba.njit(nogil=True, cache=True)
-def _overlap_kernel(pair_geom, pair_feat, ring_xy, ring_start, ring_sign, ring_box, geom_first, geom_rings,
-                    piece_xy, piece_start, piece_sign, piece_weight, piece_box, feat_piece_start, feat_pieces,
-                    out):
-    """``out[k]`` = area of geometry ``pair_geom[k]`` ∩ feature ``pair_feat[k]`` (see the module)."""
+def _shares_area(box, other):
+    """Whether two (minx, miny, maxx, maxy) boxes share an area (not only an edge)."""
+    return (min(box[2], other[2]) > max(box[0], other[0])
+            and min(box[3], other[3]) > max(box[1], other[1]))
+
+
+@numba.njit(nogil=True, cache=True)
+def _overlap_kernel(pair_geom, pair_feat, pair_third, ring_xy, ring_start, ring_sign, ring_box, geom_first,
+                    geom_rings, piece_xy, piece_start, piece_sign, piece_weight, piece_box, feat_first,
+                    feat_pieces, third_xy, third_start, third_sign, third_weight, third_box, third_first,
+                    third_pieces, out):
+    """``out[k]`` = area of geometry ``pair_geom[k]`` ∩ feature ``pair_feat[k]`` (∩ third
+    feature ``pair_third[k]`` unless it is -1): see the module."""
     a = np.empty((256, 2))
     b = np.empty((256, 2))
     d = np.empty(256)
+    none = np.empty((0, 2))
     for k in range(pair_geom.shape[0]):
-        g, f = pair_geom[k], pair_feat[k]
+        g, f, h = pair_geom[k], pair_feat[k], pair_third[k]
         total = 0.0
-        for q in range(feat_piece_start[f], feat_piece_start[f + 1]):
+        for q in range(feat_first[f], feat_first[f + 1]):
             p = feat_pieces[q]
             if piece_sign[p] == 0.0:
                 continue  # a degenerate piece has no area
             piece = piece_xy[piece_start[p]:piece_start[p + 1]]
-            for s in range(geom_first[g], geom_first[g + 1]):
-                r = geom_rings[s]
-                if (min(ring_box[r, 2], piece_box[p, 2]) <= max(ring_box[r, 0], piece_box[p, 0])
-                        or min(ring_box[r, 3], piece_box[p, 3]) <= max(ring_box[r, 1], piece_box[p, 1])):
-                    continue  # boxes sharing no area: no area in common
-                part, a, b, d = _clipped_ring_area(ring_xy[ring_start[r]:ring_start[r + 1]], piece,
-                                                   piece_sign[p], a, b, d)
-                total += piece_weight[p] * ring_sign[r] * part
+            seconds = 1 if h < 0 else third_first[h + 1] - third_first[h]
+            for u in range(seconds):
+                second, second_sign, weight = none, 1.0, piece_weight[p]
+                if h >= 0:
+                    w = third_pieces[third_first[h] + u]
+                    if third_sign[w] == 0.0 or not _shares_area(third_box[w], piece_box[p]):
+                        continue
+                    second, second_sign = third_xy[third_start[w]:third_start[w + 1]], third_sign[w]
+                    weight *= third_weight[w]
+                for s in range(geom_first[g], geom_first[g + 1]):
+                    r = geom_rings[s]
+                    if not _shares_area(ring_box[r], piece_box[p]):
+                        continue  # boxes sharing no area: no area in common
+                    if h >= 0 and not _shares_area(ring_box[r], third_box[w]):
+                        continue
+                    part, a, b, d = _clipped_ring_area(ring_xy[ring_start[r]:ring_start[r + 1]], piece,
+                                                       piece_sign[p], second, second_sign, a, b, d)
+                    total += weight * ring_sign[r] * part
         out[k] = total
 
 
@@ -212,34 +244,47 @@ def _signs(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.sign(twice)
 
 
-def overlap_areas(geoms: np.ndarray, features: np.ndarray, gi: np.ndarray, fi: np.ndarray,
-                  convex: np.ndarray | None = None) -> np.ndarray:
-    """Area of ``geoms[gi[k]] ∩ features[fi[k]]`` per pair, without building the intersection.
+def _prepared(features: np.ndarray, index: np.ndarray, convex: np.ndarray | None) -> tuple[np.ndarray, tuple]:
+    """The features ``index`` points at, cut into pieces once: (position of each index among
+    them, the kernel's piece arrays: vertices, starts, signs, weights, boxes, first, slots)."""
+    used, of = np.unique(index, return_inverse=True)
+    mine = np.asarray(features, dtype=object)[used]
+    if convex is None:
+        from overlay.split import convex_polygons
+        flags = convex_polygons(mine)
+    else:
+        flags = np.asarray(convex, dtype=bool)[used]
+    xy, starts, weights, slots, first = convex_pieces(mine, flags)
+    xy = np.ascontiguousarray(xy, dtype=np.float64)
+    return of.astype(np.int64), (xy, starts, _signs(xy, starts), weights, _boxes(xy, starts), first, slots)
 
-    ``geoms`` and ``features`` are polygonal (Polygon, MultiPolygon or empty); ``convex``
-    (per feature, :func:`overlay.split.convex_polygons`) saves cutting convex features into
-    triangles (computed when not given). Each geometry and feature is prepared once however
-    many pairs it is in.
+
+def overlap_areas(geoms: np.ndarray, features: np.ndarray, gi: np.ndarray, fi: np.ndarray,
+                  convex: np.ndarray | None = None, *, thirds: np.ndarray | None = None,
+                  ti: np.ndarray | None = None, thirds_convex: np.ndarray | None = None) -> np.ndarray:
+    """Area of ``geoms[gi[k]] ∩ features[fi[k]]`` per pair, without building the intersection;
+    with ``thirds`` and ``ti``, of ``geoms[gi[k]] ∩ features[fi[k]] ∩ thirds[ti[k]]``.
+
+    All are polygonal (Polygon, MultiPolygon or empty); ``convex`` and ``thirds_convex`` (per
+    feature, :func:`overlay.split.convex_polygons`) save cutting convex features into triangles
+    (computed when not given). Each geometry and feature is prepared once however many pairs it
+    is in.
     """
     gi, fi = np.asarray(gi, dtype=np.int64), np.asarray(fi, dtype=np.int64)
     out = np.zeros(len(gi))
     if len(gi) == 0:
         return out
     ug, g_of = np.unique(gi, return_inverse=True)
-    uf, f_of = np.unique(fi, return_inverse=True)
-    mine = np.asarray(features, dtype=object)[uf]
-    if convex is None:
-        from overlay.split import convex_polygons
-        flags = convex_polygons(mine)
-    else:
-        flags = np.asarray(convex, dtype=bool)[uf]
     ring_xy, ring_start, ring_sign, ring_owner = _rings(np.asarray(geoms, dtype=object)[ug])
+    ring_xy = np.ascontiguousarray(ring_xy, dtype=np.float64)
     geom_rings, geom_first = _slots(ring_owner, len(ug))
-    piece_xy, piece_start, piece_weight, slots, first = convex_pieces(mine, flags)
-    _overlap_kernel(g_of.astype(np.int64), f_of.astype(np.int64),
-                    np.ascontiguousarray(ring_xy, dtype=np.float64), ring_start, ring_sign,
-                    _boxes(ring_xy, ring_start), geom_first, geom_rings,
-                    np.ascontiguousarray(piece_xy, dtype=np.float64), piece_start,
-                    _signs(piece_xy, piece_start), piece_weight, _boxes(piece_xy, piece_start), first, slots,
-                    out)
+    f_of, pieces = _prepared(features, fi, convex)
+    if thirds is None:
+        h_of = np.full(len(gi), -1, dtype=np.int64)
+        third = (np.empty((0, 2)), np.zeros(1, np.int64), np.zeros(0), np.zeros(0), np.zeros((0, 4)),
+                 np.zeros(1, np.int64), np.zeros(0, np.int64))
+    else:
+        h_of, third = _prepared(thirds, np.asarray(ti, dtype=np.int64), thirds_convex)
+    _overlap_kernel(g_of.astype(np.int64), f_of, h_of, ring_xy, ring_start, ring_sign,
+                    _boxes(ring_xy, ring_start), geom_first, geom_rings, *pieces, *third, out)
     return out

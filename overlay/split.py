@@ -451,8 +451,9 @@ def _is_polygonal(geoms: np.ndarray) -> np.ndarray:
 
 
 def _within_owner(inner: CoveredParts, outer: CoveredParts) -> CoveredParts:
-    """Parts of parts, re-owned by the original geometries."""
-    return CoveredParts(outer.owner[inner.owner], inner.parts, inner.feature)
+    """Parts of parts, re-owned by the original geometries (measured-only parts included)."""
+    return CoveredParts(outer.owner[inner.owner], inner.parts, inner.feature,
+                        outer.owner[inner.measured_owner], inner.measured_feature, inner.measured_m2)
 
 
 def _basic_parts(farm: CoveredParts, basic_layer: Layer, settled: np.ndarray,
@@ -481,9 +482,8 @@ def _quiet_features(farm: Layer, basic: Layer, approved: Layer,
     A feature is settled when it overlaps nothing else in its layer and lies within one
     basic-farmland feature or shares no area with any (boxes sharing no area, or features
     that only touch, as neighbours of a parcel layer do): its parts are all or none basic
-    farmland. A part of a settled feature that meets no approval (the feature's box or
-    the piece's box shares no area with any approval's) needs only its area, not its geometry.
-    ``wanted`` (a mask) limits the GEOS tests to the features that matter; the others are
+    farmland, so they need only be measured, not built. Near an approval: the feature's box
+    shares an area with an approval's. ``wanted`` (a mask) limits the GEOS tests to the features that matter; the others are
     reported unsettled.
     """
     n = len(farm.geoms)
@@ -510,6 +510,47 @@ def _quiet_features(farm: Layer, basic: Layer, approved: Layer,
     return settled, near_approved, in_basic
 
 
+def dissolved_overlaps(layer: Layer) -> Layer:
+    """The layer with its overlapping features unioned: disjoint features covering the same ground.
+
+    The features :func:`overlap_free` flags, and those whose box shares an area with a flagged
+    one (a flagged feature's container may be unflagged), are replaced by the parts of their
+    union; two unflagged features never overlap, so the result's features do not either.
+    """
+    flagged = ~layer.clean
+    if not flagged.any():
+        return layer
+    a, b = layer.tree.query(layer.geoms[flagged])
+    fb = np.flatnonzero(flagged)[a]
+    group = flagged.copy()
+    group[b[_boxes_overlap(layer.bounds[fb], layer.bounds[b])]] = True
+    merged = shapely.get_parts(shapely.union_all(layer.geoms[group]))
+    return Layer(np.concatenate([layer.geoms[~group], _polygonal(merged)]))
+
+
+def _measured_within(pieces: np.ndarray, farm: CoveredParts, farm_layer: Layer, layer: Layer,
+                     near: np.ndarray) -> np.ndarray:
+    """Per measured farmland part of ``farm`` (piece, feature), the area of it inside the
+    overlap-free ``layer``: one area per (piece, feature, layer feature) triple whose three
+    boxes share an area, for the parts flagged ``near``, without building any part."""
+    out = np.zeros(len(farm.measured_owner))
+    k = np.flatnonzero(near)
+    if len(k) == 0 or len(layer.geoms) == 0:
+        return out
+    g, f = farm.measured_owner[k], farm.measured_feature[k]
+    gb, fb = shapely.bounds(pieces[g]).reshape(-1, 4), farm_layer.bounds[f]
+    common = np.column_stack([np.maximum(gb[:, :2], fb[:, :2]), np.minimum(gb[:, 2:], fb[:, 2:])])
+    t, h = layer.tree.query(shapely.box(*common.T))
+    t, h = t[_boxes_overlap(common[t], layer.bounds[h])], h[_boxes_overlap(common[t], layer.bounds[h])]
+    if len(t) == 0:
+        return out
+    from overlay.overlap_areas import overlap_areas
+    m2 = overlap_areas(pieces, farm_layer.geoms, g[t], f[t], farm_layer.convex,
+                       thirds=layer.geoms, ti=h, thirds_convex=layer.convex)
+    out[k] = np.bincount(t, weights=m2, minlength=len(k))
+    return out
+
+
 def measure_pieces(
     pieces: np.ndarray, farmland: np.ndarray, basic_farmland: np.ndarray, approved: np.ndarray
 ) -> pd.DataFrame:
@@ -518,34 +559,41 @@ def measure_pieces(
     Measured geometrically: the piece, its farmland part, the basic-farmland part of
     that, and the approved parts, each as disjoint pieces (:func:`covered_parts`; overlapping
     layer features are unioned, never counted twice). A farmland part that is all or none
-    basic farmland and meets no approval (:func:`_quiet_features`) is only measured, not
-    built. Derived by subtraction so that the invariants hold by construction:
+    basic farmland (:func:`_quiet_features`) is only measured, not built, and so is its
+    approved part (:func:`_measured_within`, on the approvals with overlaps dissolved).
+    Derived by subtraction so that the invariants hold by construction:
     ``illegal = farmland - legal``, ``other = area - farmland``.
     """
     pieces = np.asarray(pieces, dtype=object)
     n = len(pieces)
     area = shapely.area(pieces) if n else np.zeros(0)
-    farm_layer, basic_layer, approved_layer = Layer(farmland), Layer(basic_farmland), Layer(approved)
+    farm_layer, basic_layer = Layer(farmland), Layer(basic_farmland)
+    approved_layer = dissolved_overlaps(Layer(approved))
     wanted = np.zeros(len(farm_layer.geoms), dtype=bool)
     wanted[farm_layer.pairs(pieces)[1]] = True  # the features whose box shares area with a piece's
     farm_layer.among = wanted  # the farmland layer is cut by the pieces only
     settled, near_approved, in_basic = _quiet_features(farm_layer, basic_layer, approved_layer, wanted)
-    piece_near_approved = np.zeros(n, dtype=bool)
-    piece_near_approved[approved_layer.pairs(pieces)[0]] = True
 
     def area_only(g: np.ndarray, f: np.ndarray) -> np.ndarray:
-        """(piece, feature) pairs whose part is all or none basic and meets no approval."""
-        return settled[f] & ~(near_approved[f] & piece_near_approved[g])
+        """(piece, feature) pairs whose part is all or none basic farmland."""
+        return settled[f]
+
+    def everything(g: np.ndarray, f: np.ndarray) -> np.ndarray:
+        return np.ones(len(g), dtype=bool)
 
     farm = covered_parts(pieces, farm_layer, area_only)
     farmland_m2 = _snap(farm.area_by_owner(n), area)
     basic = _basic_parts(farm, basic_layer, settled, in_basic)
     basic_m2 = _snap(basic.area_by_owner(n) + farm.measured_by_owner(n, in_basic), farmland_m2)
-    legal_m2 = _snap(_within_owner(covered_parts(farm.parts, approved_layer), farm).area_by_owner(n),
-                     farmland_m2)
+    measured_legal = _measured_within(pieces, farm, farm_layer, approved_layer, near_approved[farm.measured_feature])
+    owner = farm.measured_owner
+    legal_m2 = _snap(
+        _within_owner(covered_parts(farm.parts, approved_layer, everything), farm).area_by_owner(n)
+        + np.bincount(owner, weights=measured_legal, minlength=n), farmland_m2)
     basic_legal_m2 = _snap(
-        _within_owner(covered_parts(basic.parts, approved_layer), basic).area_by_owner(n), basic_m2)
-    approved_m2 = _snap(covered_parts(pieces, approved_layer).area_by_owner(n), area)
+        _within_owner(covered_parts(basic.parts, approved_layer, everything), basic).area_by_owner(n)
+        + np.bincount(owner, weights=measured_legal * in_basic[farm.measured_feature], minlength=n), basic_m2)
+    approved_m2 = _snap(covered_parts(pieces, approved_layer, everything).area_by_owner(n), area)
     illegal_m2 = farmland_m2 - legal_m2
     status = np.select(
         [farmland_m2 == 0, legal_m2 == 0, illegal_m2 == 0],

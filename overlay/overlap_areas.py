@@ -173,13 +173,39 @@ def _slots(owner: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return slots.astype(np.int64), np.searchsorted(owner[slots], np.arange(n + 1)).astype(np.int64)
 
 
+@numba.njit(nogil=True, cache=True)
+def _run_boxes(xy, starts):
+    """(n, 4) bounds of the vertex runs ``xy[starts[i]:starts[i + 1]]`` (none empty)."""
+    out = np.empty((starts.shape[0] - 1, 4))
+    for i in range(starts.shape[0] - 1):
+        lo_x = hi_x = xy[starts[i], 0]
+        lo_y = hi_y = xy[starts[i], 1]
+        for j in range(starts[i] + 1, starts[i + 1]):
+            lo_x, hi_x = min(lo_x, xy[j, 0]), max(hi_x, xy[j, 0])
+            lo_y, hi_y = min(lo_y, xy[j, 1]), max(hi_y, xy[j, 1])
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = lo_x, lo_y, hi_x, hi_y
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _run_signs(xy, starts):
+    """Orientation of each vertex run: +1 counter-clockwise, -1 clockwise, 0 degenerate
+    (shoelace sum relative to the run's first vertex)."""
+    out = np.zeros(starts.shape[0] - 1)
+    for i in range(starts.shape[0] - 1):
+        s0, s1 = starts[i], starts[i + 1]
+        ox, oy = xy[s0, 0], xy[s0, 1]
+        twice = 0.0
+        for j in range(s0, s1):
+            k = j + 1 if j + 1 < s1 else s0
+            twice += (xy[j, 0] - ox) * (xy[k, 1] - oy) - (xy[k, 0] - ox) * (xy[j, 1] - oy)
+        out[i] = 1.0 if twice > 0 else (-1.0 if twice < 0 else 0.0)
+    return out
+
+
 def _boxes(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """(n, 4) bounds of consecutive vertex runs ``xy[starts[i]:starts[i + 1]]`` (none empty)."""
-    if len(starts) < 2:
-        return np.zeros((0, 4))
-    s = starts[:-1]
-    return np.column_stack([np.minimum.reduceat(xy[:, 0], s), np.minimum.reduceat(xy[:, 1], s),
-                            np.maximum.reduceat(xy[:, 0], s), np.maximum.reduceat(xy[:, 1], s)])
+    return _run_boxes(np.ascontiguousarray(xy, dtype=np.float64), np.asarray(starts, dtype=np.int64))
 
 
 FAN_MAX_VERTICES = 64
@@ -232,16 +258,7 @@ def convex_pieces(features: np.ndarray, convex: np.ndarray) -> tuple[np.ndarray,
 
 def _signs(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Orientation of each vertex run: +1 counter-clockwise, -1 clockwise, 0 degenerate."""
-    n = len(starts) - 1
-    if n == 0:
-        return np.zeros(0)
-    run = np.repeat(np.arange(n), np.diff(starts))
-    nxt = np.arange(1, len(xy) + 1)
-    nxt[starts[1:] - 1] = starts[:-1]
-    origin = xy[starts[:-1]][run]
-    rel, rel_next = xy - origin, xy[nxt] - origin
-    twice = np.bincount(run, rel[:, 0] * rel_next[:, 1] - rel_next[:, 0] * rel[:, 1], minlength=n)
-    return np.sign(twice)
+    return _run_signs(np.ascontiguousarray(xy, dtype=np.float64), np.asarray(starts, dtype=np.int64))
 
 
 def _prepared(features: np.ndarray, index: np.ndarray, convex: np.ndarray | None) -> tuple[np.ndarray, tuple]:

@@ -210,40 +210,52 @@ def _box_within(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
             & (outer[:, 2] >= inner[:, 2]) & (outer[:, 3] >= inner[:, 3]))
 
 
+OVERLAP_TOLERANCE_M2 = 1e-6
+"""Two features whose measured common area is at most this (a square millimetre) do not overlap,
+and a feature whose area exceeds its common area with another by at most this lies within it.
+Features sharing edges measure 1e-13 m² in common (rounding); what a feature within this
+tolerance of another could count twice, or as basic farmland, is 1e-4 of the 0.01 m² below which
+a reported part is none."""
+
+
 def overlap_free(layer: np.ndarray, tree: shapely.STRtree | None = None,
-                 among: np.ndarray | None = None) -> np.ndarray:
-    """Per feature: True when it provably overlaps no other feature of ``layer``.
+                 among: np.ndarray | None = None, convex: np.ndarray | None = None) -> np.ndarray:
+    """Per feature: True when it overlaps no other feature of ``layer``.
 
-    GEOS's coverage validator flags every feature with an edge that lies inside another
-    feature or meets a neighbour's edge without sharing its vertices. An unflagged feature
+    The common area of every two features whose boxes share an area is measured
+    (:func:`~overlay.overlap_areas.overlap_areas`; ``convex``: :func:`convex_polygons` of the
+    layer, if known); both features of a pair with more than :data:`OVERLAP_TOLERANCE_M2` in
+    common are flagged (nested and duplicate features included). An unflagged feature
     overlaps nothing, so its intersections with a patch can be summed without a union.
-    Flagging is conservative: T-junctions and nested or duplicate features are flagged
-    (a nested feature's container may stay unflagged; the nested one is enough to send a
-    group down the union path).
-
-    Only features whose box shares an area with another feature's box can overlap anything;
-    the validator runs on those alone (their area-sharing neighbours are among them), the
-    others are overlap-free without a GEOS call.
+    Features that only touch, as the parcels of a coverage do, are overlap-free; so are those
+    whose box shares no area with another's, without being measured. A feature that is not a
+    polygon is flagged.
 
     ``among`` (a mask) asks only about overlaps between those features, as when they are the
     features meeting some patch: two features overlapping each other that both meet one patch
-    are both among them. The validator runs on them alone; the other features are reported
-    not overlap-free (unknown), which sends any use of them down the union path.
+    are both among them. The other features are reported not overlap-free (unknown), which
+    sends any use of them down the union path.
     """
     layer = np.asarray(layer, dtype=object)
     clean = np.ones(len(layer), dtype=bool) if among is None else np.asarray(among, dtype=bool).copy()
+    if len(layer) == 0:
+        return clean
+    polygonal = _is_polygonal(layer) | shapely.is_empty(layer)
+    clean &= polygonal
     if len(layer) < 2:
         return clean
     tree = shapely.STRtree(layer) if tree is None else tree
     a, b = tree.query(layer)  # pairs of features whose boxes meet
-    if among is not None:
-        keep = clean[a] & clean[b]
-        a, b = a[keep], b[keep]
-    bounds = shapely.bounds(layer)
-    near = (a != b) & _boxes_overlap(bounds[a], bounds[b])
-    suspects = np.unique(a[near])
-    if len(suspects) > 1:
-        clean[suspects] = shapely.is_empty(shapely.coverage_invalid_edges(layer[suspects]))
+    keep = (a < b) & clean[a] & clean[b]
+    a, b = a[keep], b[keep]
+    bounds = shapely.bounds(layer).reshape(-1, 4)
+    near = _boxes_overlap(bounds[a], bounds[b])
+    a, b = a[near], b[near]
+    if len(a):
+        from overlay.overlap_areas import overlap_areas
+        over = overlap_areas(layer, layer, a, b, convex) > OVERLAP_TOLERANCE_M2
+        clean[a[over]] = False
+        clean[b[over]] = False
     return clean
 
 
@@ -336,7 +348,7 @@ class Layer:
     def clean(self) -> np.ndarray:
         """:func:`overlap_free` of the features, computed on first use."""
         if self._clean is None:
-            self._clean = overlap_free(self.geoms, self.tree, self.among)
+            self._clean = overlap_free(self.geoms, self.tree, self.among, self.convex)
         return self._clean
 
     @property
@@ -481,25 +493,27 @@ def _quiet_features(farm: Layer, basic: Layer, approved: Layer,
 
     A feature is settled when it overlaps nothing else in its layer and lies within one
     basic-farmland feature or shares no area with any (boxes sharing no area, or features
-    that only touch, as neighbours of a parcel layer do): its parts are all or none basic
-    farmland, so they need only be measured, not built. Near an approval: the feature's box
-    shares an area with an approval's. ``wanted`` (a mask) limits the GEOS tests to the features that matter; the others are
-    reported unsettled.
+    that only touch, as neighbours of a parcel layer do), both measured as common areas
+    (:func:`~overlay.overlap_areas.overlap_areas`, to :data:`OVERLAP_TOLERANCE_M2`): its parts
+    are all or none basic farmland, so they need only be measured, not built. Near an
+    approval: the feature's box shares an area with an approval's. ``wanted`` (a mask) limits
+    the measurements to the features that matter; the others are reported unsettled.
     """
     n = len(farm.geoms)
     fi, bi = basic.pairs(farm.geoms, farm.bounds)
     if wanted is not None:
         keep = wanted[fi]
         fi, bi = fi[keep], bi[keep]
-    maybe = np.flatnonzero(_box_within(farm.bounds[fi], basic.bounds[bi]))
+    # measured common areas: within one basic feature, or meeting one's interior
+    from overlay.overlap_areas import overlap_areas
+    polygonal = _is_polygonal(farm.geoms[fi]) & _is_polygonal(basic.geoms[bi])
+    m2 = np.full(len(fi), np.inf)  # anything else: taken as meeting, never as within
+    m2[polygonal] = overlap_areas(farm.geoms, basic.geoms, fi[polygonal], bi[polygonal], basic.convex)
     in_basic = np.zeros(n, dtype=bool)
-    in_basic[fi[maybe[shapely.covers(basic.geoms[bi[maybe]], farm.geoms[fi[maybe]])]]] = True
-    # the other pairs: does the basic feature's interior meet the farmland feature's?
-    rest = np.flatnonzero(~in_basic[fi])
-    rest = rest[shapely.intersects(basic.geoms[bi[rest]], farm.geoms[fi[rest]])]
-    rest = rest[~shapely.touches(basic.geoms[bi[rest]], farm.geoms[fi[rest]])]
+    in_basic[fi[polygonal & (m2 >= shapely.area(farm.geoms[fi]) - OVERLAP_TOLERANCE_M2)]] = True
     meets_basic = np.zeros(n, dtype=bool)
-    meets_basic[fi[rest]] = True
+    meets_basic[fi[m2 > OVERLAP_TOLERANCE_M2]] = True
+    meets_basic &= ~in_basic
     near_approved = np.zeros(n, dtype=bool)
     near_approved[approved.pairs(farm.geoms, farm.bounds)[0]] = True
     settled = in_basic | ~meets_basic
@@ -514,8 +528,8 @@ def dissolved_overlaps(layer: Layer) -> Layer:
     """The layer with its overlapping features unioned: disjoint features covering the same ground.
 
     The features :func:`overlap_free` flags, and those whose box shares an area with a flagged
-    one (a flagged feature's container may be unflagged), are replaced by the parts of their
-    union; two unflagged features never overlap, so the result's features do not either.
+    one, are replaced by the parts of their union; two unflagged features never overlap, so
+    the result's features do not either.
     """
     flagged = ~layer.clean
     if not flagged.any():

@@ -74,7 +74,18 @@ def test_overlap_free_flags_what_overlaps():
     assert not overlap_free(np.array([b(0, 0, 2, 1), b(1, 0, 3, 1)], dtype=object)).any()
     assert not overlap_free(np.array([b(0, 0, 1, 1), b(0, 0, 1, 1)], dtype=object)).any()
     nested = overlap_free(np.array([b(0, 0, 3, 3), b(1, 1, 2, 2)], dtype=object))
-    assert not nested[1]  # the nested one is enough to send a group down the union path
+    assert not nested.any()  # container and nested alike
+    # a T-junction (a vertex of one on the edge of two others) is no overlap
+    t_junction = np.array([b(0, 0, 2, 1), b(0, 1, 1, 2), b(1, 1, 2, 2)], dtype=object)
+    assert overlap_free(t_junction).all()
+    # an overlap just above the tolerance is seen, one at it is not
+    from overlay.split import OVERLAP_TOLERANCE_M2 as tol
+    x0, y0 = 0.0, 0.0  # (far from the origin 2e-9 m is a few units in the last place)
+    above = np.array([b(x0, y0, x0 + 1000, y0 + 1), b(x0, y0 + 1 - 2 * tol / 1000, x0 + 1000, y0 + 2)], dtype=object)
+    assert not overlap_free(above).any()
+    at = np.array([b(x0, y0, x0 + 1000, y0 + 1), b(x0, y0 + 1 - tol / 2000, x0 + 1000, y0 + 2)], dtype=object)
+    assert overlap_free(at).all()
+    assert not overlap_free(np.array([shapely.LineString([(0, 0), (1, 1)]), b(5, 5, 6, 6)], dtype=object))[0]
 
 
 @pytest.mark.parametrize("seed", [3, 4])
@@ -170,9 +181,9 @@ def test_convex_polygons():
     assert list(convex_polygons(geoms)) == [True, True, False, False, False, False, False]
 
 
-def test_overlap_free_needs_no_validator_for_boxes_that_only_touch():
-    """Features whose boxes share an area are validated; two triangles sharing a diagonal do not
-    overlap; features whose boxes only touch are overlap-free without a GEOS call."""
+def test_overlap_free_for_features_that_only_touch():
+    """Features whose boxes share an area are measured; two triangles sharing a diagonal do not
+    overlap; features whose boxes only touch are overlap-free without being measured."""
     b = shapely.box
     triangles = np.array([shapely.Polygon([(0, 0), (1, 0), (1, 1)]),
                           shapely.Polygon([(0, 0), (1, 1), (0, 1)]),

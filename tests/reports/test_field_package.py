@@ -228,6 +228,10 @@ def test_patches_off_the_imagery_have_no_chips_and_the_readme_says_so(tmp_path: 
         readme = zf.read("README.txt").decode("utf-8-sig")
         pdf = zf.read(sheet_name("220104"))
     assert chips == ["chips/220104-2025-00001_after.png", "chips/220104-2025-00001_before.png"]
+    with zipfile.ZipFile(written["220104"]) as zf:  # compressed formats stored, the rest deflated
+        stored = sorted(i.filename for i in zf.infolist() if i.compress_type == zipfile.ZIP_STORED)
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in zf.infolist() if i.filename not in stored)
+    assert stored == sorted(chips + [sheet_name("220104")])
     assert "1 patch(es) lie outside the imagery" in readme
     assert n_images(pdf) == 2 and "影像范围外" in "".join(text_runs(pdf))
 

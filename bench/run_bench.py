@@ -30,7 +30,7 @@ def side(script: str, *args: str) -> dict:
 
 
 OVERLAY_RUNS = (
-    # (patches, parcel cells, shapes): rectangles (every pair has a convex side), then
+    # (patches, parcel cells, shapes): rectangles, then
     # pixel-traced patches on irregular parcels (bench/overlay_bench.py --shapes realistic)
     (5000, 20000, "rect"), (50000, 200000, "rect"), (200000, 700000, "rect"),
     (50000, 200000, "realistic"),
@@ -151,13 +151,14 @@ data and must give the same result ("agree").
 
 """ + DETECTION.get("table", "") + """
 
-- **overlay**: `overlay.split.split_patches` (spatial-index pairs, vectorised shapely intersections,
-  disjoint parts summed where GEOS proves a layer overlap-free, a union only where its features overlap) against what an analyst would script: `geopandas.overlay` patches x counties,
+- **overlay**: `overlay.split.split_patches` (spatial-index pairs; the areas of (patch, parcel) and
+  (patch, parcel, approval) intersections measured by a compiled kernel without building them
+  (`overlay/overlap_areas.py`) wherever only an area is needed; disjoint parts summed where measured
+  common areas show a layer overlap-free, a union only where its features overlap) against what an analyst would script: `geopandas.overlay` patches x counties,
   x farmland, dissolve per piece, x the union of approvals. Synthetic world: four 10 km counties, a
   coverage of parcels sharing exact corners (a topologically built layer), 2,000 approvals, random 20-80 m patches
   (`bench/overlay_bench.py`). Agreement: county totals equal to 0.05 m² (the chain applies landcheck's
-  0.01 m² sliver rule). In the plain rows every patch and parcel is a rectangle, so every pair whose
-  area alone is needed has a convex side and is clipped in numpy; the "pixel-traced" rows
+  0.01 m² sliver rule). In the plain rows every patch and parcel is a rectangle; the "pixel-traced" rows
   (`--shapes realistic`) use staircase patches traced from 2 m pixel blobs as detection makes them
   (concave, about one in ten with holes) on a coverage of irregular parcels of four to eight vertices
   (a perturbed grid sharing every vertex, about a third convex), closer to real layers.

@@ -88,6 +88,19 @@ def test_overlap_free_flags_what_overlaps():
     assert not overlap_free(np.array([shapely.LineString([(0, 0), (1, 1)]), b(5, 5, 6, 6)], dtype=object))[0]
 
 
+def assert_matches_definition(got, pieces: np.ndarray, farmland: np.ndarray, basic: np.ndarray,
+                              approved: np.ndarray) -> None:
+    """measure_pieces' areas against unions and intersections of whole layers (to the 0.01 m² rule)."""
+    farm_geom = shapely.intersection(pieces, shapely.union_all(farmland))
+    basic_geom = shapely.intersection(farm_geom, shapely.union_all(basic))
+    app_union = shapely.union_all(approved) if len(approved) else shapely.Polygon()
+    for column, want in [("farmland_m2", farm_geom), ("basic_farmland_m2", basic_geom),
+                         ("legal_farmland_m2", shapely.intersection(farm_geom, app_union)),
+                         ("illegal_basic_farmland_m2", shapely.difference(basic_geom, app_union)),
+                         ("approved_m2", shapely.intersection(pieces, app_union))]:
+        np.testing.assert_allclose(got[column], shapely.area(want), atol=0.011, err_msg=column)
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_measure_pieces_matches_the_definition_on_overlapping_layers(seed):
     rng = np.random.default_rng(seed)
@@ -96,25 +109,14 @@ def test_measure_pieces_matches_the_definition_on_overlapping_layers(seed):
     approved = random_boxes(rng, 25, 110.0, 10, 50)  # approvals overlap each other
     pieces = random_boxes(rng, 50, 110.0, 3, 45)
     got = measure_pieces(pieces, farmland, basic, approved)
-    farm_union = shapely.union_all(farmland)
-    farm_geom = shapely.intersection(pieces, farm_union)
-    basic_geom = shapely.intersection(farm_geom, shapely.union_all(basic))
-    app_union = shapely.union_all(approved)
-    np.testing.assert_allclose(got["farmland_m2"], shapely.area(farm_geom), atol=0.011)
-    np.testing.assert_allclose(got["basic_farmland_m2"], shapely.area(basic_geom), atol=0.011)
-    np.testing.assert_allclose(got["legal_farmland_m2"],
-                               shapely.area(shapely.intersection(farm_geom, app_union)), atol=0.011)
-    np.testing.assert_allclose(got["illegal_basic_farmland_m2"],
-                               shapely.area(shapely.difference(basic_geom, app_union)), atol=0.011)
-    np.testing.assert_allclose(got["approved_m2"],
-                               shapely.area(shapely.intersection(pieces, app_union)), atol=0.011)
+    assert_matches_definition(got, pieces, farmland, basic, approved)
     np.testing.assert_allclose(got["farmland_m2"], got["legal_farmland_m2"] + got["illegal_farmland_m2"])
     np.testing.assert_allclose(got["area_m2"], got["farmland_m2"] + got["other_m2"])
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_dissolved_overlaps_are_disjoint_and_cover_the_same_ground(name):
-    """Nested features (whose container the validator leaves unflagged), duplicates, T-junctions."""
+    """Nested features (and their containers), duplicates, T-junctions."""
     layer = LAYERS[name](np.random.default_rng(0))
     out = dissolved_overlaps(Layer(layer)).geoms
     ground = shapely.area(shapely.union_all(layer)) if len(layer) else 0.0
@@ -135,16 +137,7 @@ def test_measured_parts_legal_area_with_any_approval_layer(name):
     pieces = np.concatenate([random_boxes(rng, 40, 110.0, 3, 45), np.array([
         shapely.Polygon([(5, 5), (60, 5), (60, 20), (20, 20), (20, 60), (5, 60)]),
         shapely.box(30, 30, 90, 90).difference(shapely.box(50, 50, 60, 60))], dtype=object)])
-    got = measure_pieces(pieces, farmland, basic, approved)
-    farm_geom = shapely.intersection(pieces, shapely.union_all(farmland))
-    basic_geom = shapely.intersection(farm_geom, shapely.union_all(basic))
-    app_union = shapely.union_all(approved) if len(approved) else shapely.Polygon()
-    np.testing.assert_allclose(got["legal_farmland_m2"],
-                               shapely.area(shapely.intersection(farm_geom, app_union)), atol=0.011)
-    np.testing.assert_allclose(got["illegal_basic_farmland_m2"],
-                               shapely.area(shapely.difference(basic_geom, app_union)), atol=0.011)
-    np.testing.assert_allclose(got["approved_m2"],
-                               shapely.area(shapely.intersection(pieces, app_union)), atol=0.011)
+    assert_matches_definition(measure_pieces(pieces, farmland, basic, approved), pieces, farmland, basic, approved)
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))

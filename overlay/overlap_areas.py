@@ -2,10 +2,11 @@
 
 ``area(g ∩ f)`` for any two polygonal geometries (holes and several parts allowed): ``f`` is cut
 into weighted convex pieces once (itself when convex, else the signed triangle fans of its
-rings, or its Delaunay triangles when large: :func:`convex_pieces`), and every ring of ``g`` is clipped by each piece whose box shares
-area with the ring's box (Sutherland-Hodgman, exact for a convex clip and a ring of any shape: a
-concave ring may keep zero-width bridges along the clip's edges, which add no area). The pieces'
-weighted indicators add up to ``f``'s, and the holes of ``g`` lie inside its exterior rings, so
+rings, or its Delaunay triangles when large: :func:`convex_pieces`), and every ring of ``g`` is
+clipped by each piece whose box shares area with the ring's box (Sutherland-Hodgman, exact for a
+convex clip and a ring of any shape: a concave ring may keep zero-width bridges along the clip's
+edges, which add no area). The pieces' weighted indicators add up to ``f``'s, and the holes of
+``g`` lie inside its exterior rings, so
 
     area(g ∩ f) = Σ_pieces weight * Σ_rings ±area(ring ∩ piece)   (+ exterior, - hole).
 
@@ -21,7 +22,7 @@ import shapely
 
 __all__ = ["convex_pieces", "overlap_areas"]
 
-_POLYGON, _MULTIPOLYGON = 3, 6
+_POLYGON = 3
 
 
 @numba.njit(nogil=True, cache=True)
@@ -154,8 +155,10 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     len_s, owner_s = count[simple], np.flatnonzero(simple)
     parts, part_of = shapely.get_parts(geoms[other], return_index=True)
     rings, ring_of = shapely.get_rings(parts, return_index=True)
-    xy_o, len_o = shapely.get_coordinates(rings), shapely.get_num_coordinates(rings)
     exterior_o = np.r_[True, ring_of[1:] != ring_of[:-1]] if len(rings) else np.zeros(0, dtype=bool)
+    areal = shapely.get_num_coordinates(rings) >= 4  # fewer than three distinct vertices: no area
+    rings, ring_of, exterior_o = rings[areal], ring_of[areal], exterior_o[areal]
+    xy_o, len_o = shapely.get_coordinates(rings), shapely.get_num_coordinates(rings)
     xy = np.concatenate([xy_s, xy_o])
     closed = np.concatenate([len_s, len_o]).astype(np.int64)
     ends = np.cumsum(closed)

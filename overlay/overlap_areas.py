@@ -139,6 +139,23 @@ def _overlap_kernel(pair_geom, pair_feat, pair_third, ring_xy, ring_start, ring_
         out[k] = total
 
 
+@numba.njit(nogil=True, cache=True)
+def _open_runs(xy, closed):
+    """Closed rings of ``closed[r]`` vertices each, one after the other in ``xy``, without their
+    closing vertices: (vertices, starts)."""
+    starts = np.zeros(closed.shape[0] + 1, dtype=np.int64)
+    for r in range(closed.shape[0]):
+        starts[r + 1] = starts[r] + closed[r] - 1
+    out = np.empty((starts[-1], 2))
+    at = 0
+    for r in range(closed.shape[0]):
+        for j in range(closed[r] - 1):
+            out[starts[r] + j, 0] = xy[at + j, 0]
+            out[starts[r] + j, 1] = xy[at + j, 1]
+        at += closed[r]
+    return out, starts
+
+
 def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Open rings of polygonal geometries: (vertices, ring starts, +1 exterior / -1 hole, owner).
 
@@ -147,9 +164,14 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     the others (holes, several parts) are taken apart into rings. Empty geometries have none.
     """
     geoms = np.asarray(geoms, dtype=object)
-    kind = shapely.get_type_id(geoms)
+    if len(geoms) == 0:
+        return np.empty((0, 2)), np.zeros(1, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64)
     count = shapely.get_num_coordinates(geoms)
-    simple = (kind == _POLYGON) & (shapely.get_num_interior_rings(geoms) == 0) & (count > 0)
+    simple = (shapely.get_type_id(geoms) == _POLYGON) & (shapely.get_num_interior_rings(geoms) == 0) \
+        & (count > 0)
+    if simple.all():  # the common case: one ring per geometry
+        xy, starts = _open_runs(shapely.get_coordinates(geoms), count.astype(np.int64))
+        return xy, starts, np.ones(len(geoms)), np.arange(len(geoms), dtype=np.int64)
     other = np.flatnonzero(~simple & (count > 0))
     xy_s = shapely.get_coordinates(geoms[simple])
     len_s, owner_s = count[simple], np.flatnonzero(simple)
@@ -159,15 +181,10 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     areal = shapely.get_num_coordinates(rings) >= 4  # fewer than three distinct vertices: no area
     rings, ring_of, exterior_o = rings[areal], ring_of[areal], exterior_o[areal]
     xy_o, len_o = shapely.get_coordinates(rings), shapely.get_num_coordinates(rings)
-    xy = np.concatenate([xy_s, xy_o])
-    closed = np.concatenate([len_s, len_o]).astype(np.int64)
-    ends = np.cumsum(closed)
-    keep = np.ones(len(xy), dtype=bool)
-    keep[ends - 1] = False  # each ring's closing vertex
-    starts = np.r_[0, np.cumsum(closed - 1)]
+    xy, starts = _open_runs(np.concatenate([xy_s, xy_o]), np.concatenate([len_s, len_o]).astype(np.int64))
     signs = np.where(np.concatenate([np.ones(len(len_s), dtype=bool), exterior_o]), 1.0, -1.0)
     owner = np.concatenate([owner_s, other[part_of[ring_of]]]).astype(np.int64)
-    return xy[keep], starts, signs, owner
+    return xy, starts, signs, owner
 
 
 def _slots(owner: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -239,6 +256,9 @@ def convex_pieces(features: np.ndarray, convex: np.ndarray) -> tuple[np.ndarray,
     large = ~convex & (shapely.get_num_coordinates(features) > FAN_MAX_VERTICES)
     fanned = ~convex & ~large
     xy_c, starts_c, _, _ = _rings(features[convex])  # one ring per convex feature
+    if convex.all():
+        return xy_c, starts_c, np.ones(len(features)), np.arange(len(features), dtype=np.int64), \
+            np.arange(len(features) + 1, dtype=np.int64)
     ring_xy, ring_start, hole_sign, ring_owner = _rings(features[fanned])
     fans = np.maximum(np.diff(ring_start) - 2, 0)  # triangles per ring
     ring_of_fan = np.repeat(np.arange(len(fans)), fans)
@@ -247,9 +267,11 @@ def convex_pieces(features: np.ndarray, convex: np.ndarray) -> tuple[np.ndarray,
     xy_f = ring_xy[np.stack([v0, v0 + i, v0 + i + 1], axis=1).ravel()]
     weight_f = (hole_sign * _signs(ring_xy, ring_start))[ring_of_fan] \
         * _signs(xy_f, 3 * np.arange(len(ring_of_fan) + 1))
-    triangles = shapely.constrained_delaunay_triangles(features[large])
-    xy_d, owner_d = shapely.get_coordinates(triangles, return_index=True)
-    xy_d, owner_d = xy_d.reshape(-1, 4, 2)[:, :3].reshape(-1, 2), owner_d[::4]
+    xy_d, owner_d = np.empty((0, 2)), np.zeros(0, dtype=np.int64)
+    if large.any():
+        triangles = shapely.constrained_delaunay_triangles(features[large])
+        xy_d, owner_d = shapely.get_coordinates(triangles, return_index=True)
+        xy_d, owner_d = xy_d.reshape(-1, 4, 2)[:, :3].reshape(-1, 2), owner_d[::4]
     xy = np.concatenate([xy_c, xy_f, xy_d])
     n_c, n_f, n_d = len(starts_c) - 1, len(ring_of_fan), len(owner_d)
     starts = np.concatenate([starts_c, len(xy_c) + 3 * np.arange(1, n_f + n_d + 1)])

@@ -582,7 +582,10 @@ def measure_pieces(
     n = len(pieces)
     area = shapely.area(pieces) if n else np.zeros(0)
     farm_layer, basic_layer = Layer(farmland), Layer(basic_farmland)
-    approved_layer = dissolved_overlaps(Layer(approved))
+    approved_layer = Layer(approved)
+    meeting = np.zeros(len(approved_layer.geoms), dtype=bool)
+    meeting[approved_layer.pairs(pieces)[1]] = True  # only these can share area with a piece
+    approved_layer = dissolved_overlaps(Layer(approved_layer.geoms[meeting]))
     wanted = np.zeros(len(farm_layer.geoms), dtype=bool)
     wanted[farm_layer.pairs(pieces)[1]] = True  # the features whose box shares area with a piece's
     farm_layer.among = wanted  # the farmland layer is cut by the pieces only

@@ -31,6 +31,7 @@ from pipeline.config import LayerConfig, RunConfig
 from pipeline.county_package import PackageJob, PackageRecord, package_present
 from pipeline.county_run import CountyJob, CountyResult, Sources, bounds_in, empty_pieces, plan_jobs
 from pipeline.county_runner import Checkpoints, CountyFailure, run_jobs
+from pipeline.diskio import writing
 from pipeline.manifest import input_files, landcheck_version
 
 __all__ = ["CountyOverlay", "open_layer_sources", "overlay_by_county", "run_key", "combine_results", "SMALL_RUN_COUNTIES"]
@@ -169,7 +170,9 @@ def overlay_by_county(
         log(f"    resuming: {resumed} of {len(jobs)} counties already finished")
     # the national checks need no county's result: they run in a thread meanwhile (GEOS releases
     # the GIL), on the core the county jobs leave to the driver
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landcheck-checks") as pool:
+    # a full disk while a county's checkpoint or package is written names the output folder
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landcheck-checks") as pool, \
+            writing(work / "counties" / "county checkpoints", shown_as=config.output):
         checks = pool.submit(_national_checks, patches, county_frame)
         results, failures = run_jobs(jobs, client=client, checkpoints=checkpoints, progress=progress,
                                      on_result=on_result)

@@ -524,6 +524,17 @@ def _quiet_features(farm: Layer, basic: Layer, approved: Layer,
     return settled, near_approved, in_basic
 
 
+def _meeting(features: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """Per feature: whether its box shares an area with the box of one of ``geoms``."""
+    if len(features) == 0 or len(geoms) == 0:
+        return np.zeros(len(features), dtype=bool)
+    gi, fi = shapely.STRtree(features).query(geoms)
+    out = np.zeros(len(features), dtype=bool)
+    out[fi[_boxes_overlap(shapely.bounds(geoms).reshape(-1, 4)[gi],
+                          shapely.bounds(features).reshape(-1, 4)[fi])]] = True
+    return out
+
+
 def dissolved_overlaps(layer: Layer) -> Layer:
     """The layer with its overlapping features unioned: disjoint features covering the same ground.
 
@@ -555,7 +566,8 @@ def _measured_within(pieces: np.ndarray, farm: CoveredParts, farm_layer: Layer, 
     gb, fb = shapely.bounds(pieces[g]).reshape(-1, 4), farm_layer.bounds[f]
     common = np.column_stack([np.maximum(gb[:, :2], fb[:, :2]), np.minimum(gb[:, 2:], fb[:, 2:])])
     t, h = layer.tree.query(shapely.box(*common.T))
-    t, h = t[_boxes_overlap(common[t], layer.bounds[h])], h[_boxes_overlap(common[t], layer.bounds[h])]
+    sharing = _boxes_overlap(common[t], layer.bounds[h])
+    t, h = t[sharing], h[sharing]
     if len(t) == 0:
         return out
     from overlay.overlap_areas import overlap_areas
@@ -582,10 +594,9 @@ def measure_pieces(
     n = len(pieces)
     area = shapely.area(pieces) if n else np.zeros(0)
     farm_layer, basic_layer = Layer(farmland), Layer(basic_farmland)
-    approved_layer = Layer(approved)
-    meeting = np.zeros(len(approved_layer.geoms), dtype=bool)
-    meeting[approved_layer.pairs(pieces)[1]] = True  # only these can share area with a piece
-    approved_layer = dissolved_overlaps(Layer(approved_layer.geoms[meeting]))
+    approved = np.asarray(approved, dtype=object)
+    # only the approvals whose box shares area with a piece's can share area with one
+    approved_layer = dissolved_overlaps(Layer(approved[_meeting(approved, pieces)]))
     wanted = np.zeros(len(farm_layer.geoms), dtype=bool)
     wanted[farm_layer.pairs(pieces)[1]] = True  # the features whose box shares area with a piece's
     farm_layer.among = wanted  # the farmland layer is cut by the pieces only

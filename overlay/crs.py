@@ -6,13 +6,16 @@ never in degrees.
 """
 from __future__ import annotations
 
+import threading
+from functools import lru_cache
+
 import numpy as np
 import shapely
 from geopandas import GeoDataFrame, GeoSeries
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 __all__ = ["CGCS2000_GEOGRAPHIC", "gk3_central_meridian", "gk3_epsg_for_lon", "gk3_epsg_for_lons",
-           "zone_epsg_for_geometries"]
+           "zone_epsg_for_geometries", "epsg_crs", "transformer", "reprojected"]
 
 CGCS2000_GEOGRAPHIC = 4490
 _FIRST_EPSG, _FIRST_CM, _LAST_CM = 4534, 75, 135
@@ -52,3 +55,51 @@ def zone_epsg_for_geometries(geoms: GeoSeries | GeoDataFrame) -> np.ndarray:
     geographic = series.to_crs(CRS.from_epsg(CGCS2000_GEOGRAPHIC))
     lons = shapely.get_x(shapely.centroid(geographic.values))
     return gk3_epsg_for_lons(lons)
+
+
+@lru_cache(maxsize=256)
+def epsg_crs(code: int) -> CRS:
+    """``CRS.from_epsg(code)``, looked up in PROJ's database once per process."""
+    return CRS.from_epsg(int(code))
+
+
+def transformer(src: CRS | str | int, dst: CRS | str | int) -> Transformer | None:
+    """The ``always_xy`` transformer from ``src`` to ``dst``, or None when they are exactly the
+    same CRS (then nothing moves, as ``GeoSeries.to_crs`` leaves it). Built once per process,
+    thread (pyproj transformers are not shared between threads) and pair of CRS definitions:
+    a county job reprojects a dozen small arrays between the same few CRS."""
+    return _cached_transformer(_definition(src), _definition(dst), threading.get_ident())
+
+
+def _definition(crs: CRS | str | int) -> str | int:
+    """What a CRS was made from (its ``srs``: ``EPSG:4490`` or WKT), the cache's key."""
+    if isinstance(crs, CRS):
+        return crs.srs or crs.to_wkt()
+    return crs
+
+
+@lru_cache(maxsize=256)
+def _cached_transformer(src: str | int, dst: str | int, thread: int) -> Transformer | None:
+    source, target = CRS.from_user_input(src), CRS.from_user_input(dst)
+    if source.is_exact_same(target):
+        return None
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def reprojected(geoms: np.ndarray, src: CRS | str | int, dst: CRS | str | int) -> np.ndarray:
+    """``GeoSeries(geoms, crs=src).to_crs(dst).values`` as an array of shapely geometries: the
+    same coordinates (the same transformer, z kept where there is one), without the GeoSeries
+    and the CRS comparisons and hashing geopandas does on every call."""
+    geoms = np.asarray(geoms, dtype=object)
+    tr = transformer(src, dst)
+    if tr is None or not len(geoms):
+        return geoms.copy()
+    out = np.empty_like(geoms)
+    has_z = shapely.has_z(geoms)
+    for sel, with_z in ((~has_z, False), (has_z, True)):
+        if not sel.any():
+            continue
+        coords = shapely.get_coordinates(geoms[sel], include_z=with_z)
+        moved = tr.transform(*coords.T)
+        out[sel] = shapely.set_coordinates(geoms[sel].copy(), np.array(moved).T)
+    return out

@@ -26,7 +26,8 @@ from geopandas import GeoDataFrame, GeoSeries
 from pyproj import CRS
 
 from overlay.contracts import MEASURE_COLUMNS, collision_suffix, location_codes, make_jcbhs
-from overlay.crs import CGCS2000_GEOGRAPHIC, gk3_epsg_for_lons, zone_epsg_for_geometries
+from overlay.crs import (CGCS2000_GEOGRAPHIC, epsg_crs, gk3_epsg_for_lons, reprojected,
+                         zone_epsg_for_geometries)
 
 __all__ = [
     "SLIVER_M2",
@@ -654,13 +655,13 @@ def representative_points(patches: GeoDataFrame | GeoSeries) -> pd.DataFrame:
     series = patches.geometry if isinstance(patches, GeoDataFrame) else patches
     if series.crs is None:
         raise ValueError("patches have no CRS")
-    points = GeoSeries(shapely.point_on_surface(series.values), crs=series.crs)
-    lons = shapely.get_x(points.to_crs(CRS.from_epsg(CGCS2000_GEOGRAPHIC)).values)
+    points = shapely.point_on_surface(np.asarray(series.values))
+    lons = shapely.get_x(reprojected(points, series.crs, CGCS2000_GEOGRAPHIC))
     epsg = gk3_epsg_for_lons(lons)
     x, y = np.empty(len(points)), np.empty(len(points))
     for code in np.unique(epsg):
         sel = epsg == code
-        zoned = points[sel].to_crs(CRS.from_epsg(int(code))).values
+        zoned = reprojected(points[sel], series.crs, int(code))
         x[sel], y[sel] = shapely.get_x(zoned), shapely.get_y(zoned)
     return pd.DataFrame({"epsg": epsg, "x": x, "y": y})
 
@@ -671,27 +672,27 @@ measurement (:func:`_near_patches`): far more than the few millimetres by which 
 drawn in another CRS can move when projected."""
 
 
-def _near_patches(patches: GeoDataFrame | GeoSeries) -> Callable[[GeoSeries], GeoSeries]:
-    """A filter keeping the features of a layer whose box meets a patch's box grown by
-    :data:`NEAR_PAD_M`, in the layer's own CRS and order: the only ones that can share area with
-    a piece. A county's window holds every parcel under its patches' bounds, most of them between
-    the patches; they are neither projected nor indexed. The patches' boxes are indexed once per
-    CRS the layers come in."""
+def _near_patches(patches: GeoDataFrame | GeoSeries) -> Callable[[GeoSeries], np.ndarray]:
+    """A filter giving the positions, in order, of the features of a layer whose box meets a
+    patch's box grown by :data:`NEAR_PAD_M` in the layer's own CRS: the only ones that can share
+    area with a piece. A county's window holds every parcel under its patches' bounds, most of
+    them between the patches; they are neither projected nor indexed. The patches' boxes are
+    indexed once per CRS the layers come in."""
     series = patches.geometry if isinstance(patches, GeoDataFrame) else patches
     trees: dict[str | None, shapely.STRtree] = {}
 
-    def near(layer: GeoSeries) -> GeoSeries:
+    def near(layer: GeoSeries) -> np.ndarray:
         if len(layer) == 0 or len(series) == 0:
-            return layer
-        key = None if layer.crs is None else layer.crs.to_wkt()
+            return np.arange(len(layer))
+        key = None if layer.crs is None else (layer.crs.srs or layer.crs.to_wkt())
         if key not in trees:
-            mine = series
-            if layer.crs is not None and series.crs is not None and not series.crs.equals(layer.crs):
-                mine = series.to_crs(layer.crs)
+            mine = np.asarray(series.values)
+            if layer.crs is not None and series.crs is not None:
+                mine = reprojected(mine, series.crs, layer.crs)
             pad = NEAR_PAD_M if layer.crs is None or layer.crs.is_projected else NEAR_PAD_M / 50_000.0  # degrees, generous
-            b = shapely.bounds(np.asarray(mine.values)).reshape(-1, 4)
+            b = shapely.bounds(mine).reshape(-1, 4)
             trees[key] = shapely.STRtree(shapely.box(b[:, 0] - pad, b[:, 1] - pad, b[:, 2] + pad, b[:, 3] + pad))
-        return layer.iloc[np.unique(trees[key].query(np.asarray(layer.values))[0])]
+        return np.unique(trees[key].query(np.asarray(layer.values))[0])
 
     return near
 
@@ -705,34 +706,37 @@ def split_county(task: CountyTask) -> GeoDataFrame:
     working columns holding the whole patch's representative point, which
     :func:`combine_pieces` turns into the JCBH and drops.
     """
-    crs = CRS.from_epsg(task.epsg)
+    crs = epsg_crs(task.epsg)
     rep = representative_points(task.patches)  # of the whole patch, before it is cut
-    patches = task.patches.to_crs(crs)
-    geoms = patches.geometry.values
+
+    def zoned(series: GeoSeries) -> np.ndarray:
+        return reprojected(np.asarray(series.values), series.crs, crs)
+
+    geoms = zoned(task.patches.geometry)
     # Project whole boundaries first, then clip in the zone CRS: clipping in another CRS would
     # put new vertices on boundary edges that are straight there but not here.
-    box = _padded_box(patches.total_bounds)
-    whole = shapely.union_all(task.county.to_crs(crs).values)
+    box = _padded_box(shapely.total_bounds(geoms))
+    whole = shapely.union_all(zoned(task.county))
     county = shapely.intersection(whole, box)
-    earlier = np.asarray(task.earlier_counties.to_crs(crs).values)
+    earlier = zoned(task.earlier_counties)
     # only earlier counties whose interior meets this one's take area from it (most only touch)
     earlier = earlier[shapely.relate_pattern(whole, earlier, "T********")] if len(earlier) else earlier
     if len(earlier):
         county = shapely.difference(county, shapely.intersection(shapely.union_all(earlier), box))
     shapely.prepare(county)
-    inside = shapely.contains_properly(county, np.asarray(geoms))
-    pieces = np.asarray(geoms).copy()
+    inside = shapely.contains_properly(county, geoms)
+    pieces = geoms.copy()
     pieces[~inside] = _polygonal(shapely.intersection(pieces[~inside], county))
     keep = shapely.area(pieces) >= SLIVER_M2
-    patches, pieces, rep = patches[keep], pieces[keep], rep[keep]
-    near = _near_patches(task.patches[keep])
-    measured = measure_pieces(
-        pieces,
-        near(task.farmland).to_crs(crs).values,
-        near(task.basic_farmland).to_crs(crs).values,
-        near(task.approved).to_crs(crs).values,
-    )
-    extra = patches.drop(columns=patches.geometry.name).reset_index(drop=True)
+    pieces, rep = pieces[keep], rep[keep]
+    near = _near_patches(task.patches.geometry[keep])
+
+    def near_zoned(layer: GeoSeries) -> np.ndarray:
+        return reprojected(np.asarray(layer.values)[near(layer)], layer.crs, crs)
+
+    measured = measure_pieces(pieces, near_zoned(task.farmland), near_zoned(task.basic_farmland),
+                              near_zoned(task.approved))
+    extra = pd.DataFrame(task.patches.drop(columns=task.patches.geometry.name))[keep].reset_index(drop=True)
     out = pd.concat([extra, measured], axis=1)
     out.insert(1, "county_code", task.county_code)
     out.insert(2, "county_name", task.county_name)

@@ -17,7 +17,6 @@ and cannot depend on any other county's patches.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,10 +24,9 @@ from functools import lru_cache
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
 
 from overlay.contracts import PATCH_COLUMNS
-from overlay.crs import zone_epsg_for_geometries
+from overlay.crs import epsg_crs, reprojected, transformer, zone_epsg_for_geometries
 from overlay.split import CountyTask, assign_patch_ids, split_county
 from pipeline.county_package import PackageJob, PackageRecord, write_county_package
 from pipeline.layers import LayerSource, Window, crs_of, read_window
@@ -83,34 +81,11 @@ class CountyResult:
 
 def bounds_in(bounds, src, dst) -> tuple[float, float, float, float]:
     """``bounds`` given in ``src`` as a box in ``dst`` (edges densified, so curved edges are inside)."""
-    transformer = _transformer(src, dst)
-    if transformer is None:
+    tr = transformer(src, dst)
+    if tr is None:
         return tuple(float(v) for v in bounds)
-    out = transformer.transform_bounds(*bounds, densify_pts=21)
+    out = tr.transform_bounds(*bounds, densify_pts=21)
     return tuple(float(v) for v in out)
-
-
-def _transformer(src, dst) -> Transformer | None:
-    """The transformer from ``src`` to ``dst`` (None when they are the same CRS); built once per
-    process and thread for CRS given as text or EPSG codes (every job of a run has the same few)."""
-    if isinstance(src, (str, int)) and isinstance(dst, (str, int)):
-        return _cached_transformer(src, dst, threading.get_ident())
-    return _make_transformer(src, dst)
-
-
-def _make_transformer(src, dst) -> Transformer | None:
-    """A new transformer from ``src`` to ``dst`` (None when they are the same CRS)."""
-    src, dst = CRS.from_user_input(src), CRS.from_user_input(dst)
-    if src == dst:
-        return None
-    return Transformer.from_crs(src, dst, always_xy=True)
-
-
-@lru_cache(maxsize=64)
-def _cached_transformer(src, dst, thread: int) -> Transformer | None:
-    """:func:`_make_transformer`, once per (CRS pair, thread): transformers are not shared between
-    threads."""
-    return _make_transformer(src, dst)
 
 
 @lru_cache(maxsize=64)
@@ -179,12 +154,12 @@ def run_county(job: CountyJob) -> CountyResult:
                           columns=PATCH_COLUMNS)
     _record(result, "patches", patches)
     frame = patches.frame
-    in_county_crs = frame.geometry.to_crs(crs_of(src.counties.crs)) if len(frame) else frame.geometry
     shapely.prepare(county_geom)
-    frame = frame[shapely.intersects(county_geom, np.asarray(in_county_crs.values))] if len(frame) \
-        else frame
+    if len(frame):
+        in_county_crs = reprojected(np.asarray(frame.geometry.values), frame.crs, src.counties.crs)
+        frame = frame[shapely.intersects(county_geom, in_county_crs)]
     if not len(frame):
-        result.pieces = empty_pieces(CRS.from_epsg(job.epsg))
+        result.pieces = empty_pieces(epsg_crs(job.epsg))
         result.seconds = time.perf_counter() - started
         return result
     patch_bounds = tuple(float(v) for v in frame.total_bounds)
@@ -201,7 +176,7 @@ def run_county(job: CountyJob) -> CountyResult:
     )
     pieces = split_county(task)
     result.pieces = assign_patch_ids(pieces, job.year, official_ids=job.official_ids) if len(pieces) \
-        else empty_pieces(CRS.from_epsg(job.epsg))
+        else empty_pieces(epsg_crs(job.epsg))
     if job.package is not None:
         result.package = write_county_package(job.package, result.pieces, job.year)
     result.seconds = time.perf_counter() - started

@@ -50,6 +50,7 @@ import pyproj
 import shapely
 from fiona.crs import CRS as FionaCRS
 
+from overlay.crs import transformer
 from overlay.contracts import (FIELD_BY_NAME, PACKAGE_ENCODING_BY_NAME, PACKAGE_ENCODINGS, PATCH_TYPE_BY_CODE,
                                PATCH_TYPE_NEW_CONSTRUCTION, PATCH_TYPES, PHOTO_SEPARATOR, RECTIFICATIONS,
                                RUN_PIECE_COLUMNS, STATUS_LABELS_ZH, VERDICTS)
@@ -485,7 +486,8 @@ def _records(county: gpd.GeoDataFrame, crs: pyproj.CRS) -> list[tuple[dict[str, 
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     points = shapely.point_on_surface(geoms[present])  # representative_point() of each
     px, py = shapely.get_x(points), shapely.get_y(points)
-    lon, lat = pyproj.Transformer.from_crs(crs, _GEOGRAPHIC, always_xy=True).transform(px, py)
+    to_geographic = transformer(crs, _GEOGRAPHIC)  # built once per process and CRS
+    lon, lat = (px, py) if to_geographic is None else to_geographic.transform(px, py)
     projected = crs.is_projected
     centres: list[tuple[Any, Any, Any, Any]] = [(None, None, None, None)] * len(geoms)
     for k, i in enumerate(np.flatnonzero(present).tolist()):

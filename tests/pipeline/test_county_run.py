@@ -121,6 +121,7 @@ def test_county_jobs_keep_border_and_overlap_rules(tmp_path):
 
 
 def test_bounds_in_builds_one_transformer_per_crs_pair_and_gives_the_same_box(monkeypatch):
+    import overlay.crs as crs_mod
     import pipeline.county_run as county_run
     from pyproj import CRS, Transformer
 
@@ -128,11 +129,12 @@ def test_bounds_in_builds_one_transformer_per_crs_pair_and_gives_the_same_box(mo
     box = (113.1, 34.2, 113.4, 34.5)
     direct = Transformer.from_crs(CRS.from_epsg(4490), CRS.from_epsg(4547), always_xy=True) \
         .transform_bounds(*box, densify_pts=21)
-    county_run._cached_transformer.cache_clear()
+    crs_mod._cached_transformer.cache_clear()
     built = []
-    real = county_run._make_transformer
-    monkeypatch.setattr(county_run, "_make_transformer", lambda s, d: built.append((s, d)) or real(s, d))
+    real = Transformer.from_crs
+    monkeypatch.setattr(crs_mod.Transformer, "from_crs",
+                        staticmethod(lambda s, d, **kw: built.append((s, d)) or real(s, d, **kw)))
     for _ in range(3):
         assert county_run.bounds_in(box, wkt, "EPSG:4547") == tuple(float(v) for v in direct)
-    assert county_run.bounds_in(box, wkt, wkt) == box  # same CRS: unchanged
-    assert built == [(wkt, "EPSG:4547"), (wkt, wkt)]
+    assert county_run.bounds_in(box, wkt, wkt) == box  # same CRS: unchanged, nothing built
+    assert [(s.to_epsg(), d.to_epsg()) for s, d in built] == [(4490, 4547)]

@@ -226,10 +226,14 @@ def run_jobs(
 def local_cluster_client(n_workers: int | None = None):
     """A ``distributed.Client`` on a LocalCluster sized to this machine: one single-threaded
     worker process per core (GEOS releases the GIL, but GDAL reads and pandas do not), memory
-    shared evenly. Not the default scheduler of dask collections (detection keeps its own)."""
+    shared evenly. Not the default scheduler of dask collections (detection keeps its own).
+    Its workers do not run distributed's statistical profiler (a stack sample every 10 ms, for
+    a dashboard this cluster does not have)."""
+    import dask
     from distributed import Client, LocalCluster
 
     workers = n_workers or max(1, os.cpu_count() or 1)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40)
+    with dask.config.set({"distributed.worker.profile.enabled": False}):  # the nannies pass it on
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
     return Client(cluster, set_as_default=False)

@@ -47,6 +47,9 @@ def on_local_cluster(jobs, n_workers: int):
     """run_jobs on a fresh LocalCluster of ``n_workers`` processes."""
     client = runner.local_cluster_client(n_workers)
     try:
+        import dask
+        # the workers run without distributed's statistical profiler
+        assert set(client.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()) == {False}
         return run_jobs(jobs, client=client, progress=False)
     finally:
         cluster = client.cluster

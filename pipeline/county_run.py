@@ -137,7 +137,7 @@ def _window_of(source: LayerSource, bounds, crs, margin_m: float = 1.0) -> Windo
 def _record(result: CountyResult, role: str, window: Window) -> None:
     result.repaired.setdefault(role, set()).update(window.repaired)
     result.dropped.setdefault(role, set()).update(window.dropped)
-    result.features_read[role] = result.features_read.get(role, 0) + len(window.frame)
+    result.features_read[role] = result.features_read.get(role, 0) + len(window)
 
 
 def run_county(job: CountyJob) -> CountyResult:
@@ -149,7 +149,7 @@ def run_county(job: CountyJob) -> CountyResult:
     county = read_window(src.counties, fids=[job.county_fid])
     earlier = read_window(src.counties, fids=list(job.earlier_fids))
     _record(result, "counties", county)
-    county_geom = shapely.union_all(county.frame.geometry.values)
+    county_geom = shapely.union_all(county.geoms)
     patches = read_window(src.patches, bounds_in(job.bbox, src.counties.crs, src.patches.crs),
                           columns=PATCH_COLUMNS)
     _record(result, "patches", patches)
@@ -167,10 +167,10 @@ def run_county(job: CountyJob) -> CountyResult:
     for role in ("farmland", "basic_farmland", "approved"):
         window = _window_of(getattr(src, role), patch_bounds, src.patches.crs)
         _record(result, role, window)
-        layers[role] = window.frame.geometry
+        layers[role] = window.geometry
     task = CountyTask(
         county_code=job.county_code, county_name=job.county_name, epsg=job.epsg,
-        county=county.frame.geometry, earlier_counties=earlier.frame.geometry,
+        county=county.geometry, earlier_counties=earlier.geometry,
         patches=frame.drop(columns="fid").reset_index(drop=True), farmland=layers["farmland"],
         basic_farmland=layers["basic_farmland"], approved=layers["approved"],
     )

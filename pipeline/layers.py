@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -585,11 +585,29 @@ class Window:
     """The features of one window of a layer, with what was repaired or dropped, by feature id.
 
     Ids (not counts) are kept so that features read by two neighbouring windows are counted once.
+    ``geoms`` (shapely array), ``ids`` (``fid``) and ``columns`` are what was read; :attr:`frame`
+    is built from them on first use (a county job needs the geometries alone of most windows).
     """
 
-    frame: gpd.GeoDataFrame
+    ids: np.ndarray
+    columns: dict
+    geoms: np.ndarray
+    crs: CRS | None
     repaired: frozenset[int]
     dropped: frozenset[int]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @cached_property
+    def frame(self) -> gpd.GeoDataFrame:
+        """``fid``, the columns read, and geometry."""
+        return _frame({"fid": self.ids, **self.columns}, self.geoms, self.crs)
+
+    @property
+    def geometry(self) -> gpd.GeoSeries:
+        """The geometries as a GeoSeries (index 0..n-1, as :attr:`frame`'s)."""
+        return gpd.GeoSeries(self.geoms, crs=self.crs)
 
 
 def read_window(source: LayerSource, bbox: tuple[float, float, float, float] | None = None, *,
@@ -603,8 +621,8 @@ def read_window(source: LayerSource, bbox: tuple[float, float, float, float] | N
     through GDAL; both give the same features in the same order.
     """
     if source.features == 0 or (fids is not None and not len(fids)):
-        empty = {"fid": np.empty(0, dtype=np.int64), **{c: [] for c in columns}}
-        return Window(gpd.GeoDataFrame(empty, geometry=[], crs=crs_of(source.crs)), frozenset(), frozenset())
+        return Window(np.empty(0, dtype=np.int64), {c: np.empty(0, dtype=object) for c in columns},
+                      np.empty(0, dtype=object), crs_of(source.crs), frozenset(), frozenset())
     if columns and source.fid_column:
         raise ValueError(f"{source.role}: attributes are not kept in the indexed copy")
     read = [source.fid_column] if source.fid_column else list(columns)
@@ -629,14 +647,15 @@ def read_window(source: LayerSource, bbox: tuple[float, float, float, float] | N
             _check_text(pd.Series(values[column]), f"field '{column}'", source.path, source.encoding)
     geoms, invalid, missing = _clean_geoms(geoms, source.path, source.role)
     keep = ~missing
-    if keep.all():
-        frame = _frame({"fid": ids, **{c: values[c] for c in columns}}, geoms, crs)
-    else:
-        frame = _frame({"fid": ids[keep], **{c: values[c][keep] for c in columns}}, geoms[keep], crs)
-    kept = set(ids[keep].tolist())
+    kept_ids = ids if keep.all() else ids[keep]
+    kept = set(kept_ids.tolist())
     dropped = frozenset(int(f) for f in ids[missing].tolist() if f not in kept)
     repaired = frozenset(int(f) for f in ids[invalid & keep].tolist())
-    return Window(frame, repaired, dropped)
+    if not keep.all():
+        values = {c: values[c][keep] for c in columns}
+        geoms = geoms[keep]
+    return Window(kept_ids, {c: values[c] for c in columns}, np.asarray(geoms, dtype=object), crs,
+                  repaired, dropped)
 
 
 def _frame(columns: dict, geoms: np.ndarray, crs) -> gpd.GeoDataFrame:

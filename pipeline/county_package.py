@@ -79,12 +79,16 @@ def write_county_package(job: PackageJob, pieces: gpd.GeoDataFrame, year: int) -
 
     if not len(pieces):
         return None
-    # the pieces as the whole-run writer receives them (pipeline.overlay_stage.combine_results)
-    frame = pieces.sort_values(["county_code", "patch_id", "source_id"], kind="stable").reset_index(drop=True)
-    frame.insert(frame.columns.get_loc("county_name") + 1, "year", year)
-    codes = frame["county_code"].astype(str).unique()
+    codes = pieces["county_code"].astype(str).unique()
     if len(codes) != 1:
         raise ValueError(f"a county package needs one county's pieces, got {', '.join(codes)}")
+    # the pieces as the whole-run writer receives them (pipeline.overlay_stage.combine_results):
+    # sorted by JCBH (a county job's pieces come so: one piece per patch, ids increasing)
+    ids = pieces["patch_id"]
+    frame = pieces if ids.is_monotonic_increasing and ids.is_unique \
+        else pieces.sort_values(["county_code", "patch_id", "source_id"], kind="stable")
+    frame = frame.reset_index(drop=True)  # a new frame: the year goes in it, not in the job's pieces
+    frame.insert(frame.columns.get_loc("county_name") + 1, "year", year)
     crs = CRS.from_user_input(frame.crs)
     chip_source = ImageryChips(job.chips) if job.chips is not None else None
     name = f"{codes[0]}.zip"

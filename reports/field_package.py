@@ -621,8 +621,9 @@ def write_field_packages(
     codes = pieces["county_code"].astype(str)
     source_crs = pyproj.CRS.from_user_input(pieces.crs)
     plan = []
-    for code in sorted(codes.unique()):
-        county = pieces[codes == code]
+    unique_codes = sorted(codes.unique())
+    for code in unique_codes:
+        county = pieces if len(unique_codes) == 1 else pieces[codes == code]  # a county job: one county
         if not county["patch_id"].is_monotonic_increasing:  # a county job's pieces come sorted
             county = county.sort_values("patch_id", kind="stable")
         target_crs = pyproj.CRS.from_user_input(

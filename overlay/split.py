@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from geopandas import GeoDataFrame, GeoSeries
+from geopandas.array import from_shapely
 from pyproj import CRS
 
 from overlay.contracts import MEASURE_COLUMNS, collision_suffix, location_codes, make_jcbhs
@@ -707,12 +708,13 @@ def split_county(task: CountyTask) -> GeoDataFrame:
     :func:`combine_pieces` turns into the JCBH and drops.
     """
     crs = epsg_crs(task.epsg)
-    rep = representative_points(task.patches)  # of the whole patch, before it is cut
+    patch_geoms = task.patches.geometry  # (a GeoDataFrame finds its geometry column on each access)
+    rep = representative_points(patch_geoms)  # of the whole patch, before it is cut
 
     def zoned(series: GeoSeries) -> np.ndarray:
         return reprojected(np.asarray(series.values), series.crs, crs)
 
-    geoms = zoned(task.patches.geometry)
+    geoms = zoned(patch_geoms)
     # Project whole boundaries first, then clip in the zone CRS: clipping in another CRS would
     # put new vertices on boundary edges that are straight there but not here.
     box = _padded_box(shapely.total_bounds(geoms))
@@ -729,19 +731,22 @@ def split_county(task: CountyTask) -> GeoDataFrame:
     pieces[~inside] = _polygonal(shapely.intersection(pieces[~inside], county))
     keep = shapely.area(pieces) >= SLIVER_M2
     pieces, rep = pieces[keep], rep[keep]
-    near = _near_patches(task.patches.geometry[keep])
+    near = _near_patches(patch_geoms[keep])
 
     def near_zoned(layer: GeoSeries) -> np.ndarray:
         return reprojected(np.asarray(layer.values)[near(layer)], layer.crs, crs)
 
     measured = measure_pieces(pieces, near_zoned(task.farmland), near_zoned(task.basic_farmland),
                               near_zoned(task.approved))
-    extra = pd.DataFrame(task.patches.drop(columns=task.patches.geometry.name))[keep].reset_index(drop=True)
+    extra = pd.DataFrame(task.patches, copy=False).drop(columns=patch_geoms.name)[keep].reset_index(drop=True)
     out = pd.concat([extra, measured], axis=1)
     out.insert(1, "county_code", task.county_code)
     out.insert(2, "county_name", task.county_name)
     out[_REP_X], out[_REP_Y] = rep["x"].to_numpy(), rep["y"].to_numpy()
-    return GeoDataFrame(out, geometry=GeoSeries(pieces, crs=crs).values, crs=crs)
+    # the geometry column added as an array that carries its CRS: GeoDataFrame(out, geometry=...)
+    # first builds a frame without one (a caught exception, most of its cost)
+    out["geometry"] = from_shapely(pieces, crs=crs)
+    return GeoDataFrame(out, geometry="geometry")
 
 
 def _location_codes(pieces: pd.DataFrame) -> dict[str, str]:

@@ -145,7 +145,7 @@ def run_county(job: CountyJob) -> CountyResult:
     when ``job.package`` asks (a county without pieces has none); writes nothing else."""
     started = time.perf_counter()
     src = job.sources
-    result = CountyResult(job.county_code, gpd.GeoDataFrame(), 0.0)
+    result = CountyResult(job.county_code, None, 0.0)  # its pieces are set on every way out
     county = read_window(src.counties, fids=[job.county_fid])
     earlier = read_window(src.counties, fids=list(job.earlier_fids))
     _record(result, "counties", county)
@@ -153,16 +153,13 @@ def run_county(job: CountyJob) -> CountyResult:
     patches = read_window(src.patches, bounds_in(job.bbox, src.counties.crs, src.patches.crs),
                           columns=PATCH_COLUMNS)
     _record(result, "patches", patches)
-    frame = patches.frame
     shapely.prepare(county_geom)
-    if len(frame):
-        in_county_crs = reprojected(np.asarray(frame.geometry.values), frame.crs, src.counties.crs)
-        frame = frame[shapely.intersects(county_geom, in_county_crs)]
-    if not len(frame):
+    inside = shapely.intersects(county_geom, reprojected(patches.geoms, patches.crs, src.counties.crs))
+    if not inside.any():
         result.pieces = empty_pieces(epsg_crs(job.epsg))
         result.seconds = time.perf_counter() - started
         return result
-    patch_bounds = tuple(float(v) for v in frame.total_bounds)
+    patch_bounds = tuple(float(v) for v in shapely.total_bounds(patches.geoms[inside]))
     layers = {}
     for role in ("farmland", "basic_farmland", "approved"):
         window = _window_of(getattr(src, role), patch_bounds, src.patches.crs)
@@ -171,7 +168,7 @@ def run_county(job: CountyJob) -> CountyResult:
     task = CountyTask(
         county_code=job.county_code, county_name=job.county_name, epsg=job.epsg,
         county=county.geometry, earlier_counties=earlier.geometry,
-        patches=frame.drop(columns="fid").reset_index(drop=True), farmland=layers["farmland"],
+        patches=patches.rows(inside, with_fid=False), farmland=layers["farmland"],
         basic_farmland=layers["basic_farmland"], approved=layers["approved"],
     )
     pieces = split_county(task)

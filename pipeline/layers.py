@@ -609,6 +609,13 @@ class Window:
         """The geometries as a GeoSeries (index 0..n-1, as :attr:`frame`'s)."""
         return gpd.GeoSeries(self.geoms, crs=self.crs)
 
+    def rows(self, keep: np.ndarray, *, with_fid: bool = True) -> gpd.GeoDataFrame:
+        """:attr:`frame`'s rows where ``keep`` (index 0..k-1), without ``fid`` unless ``with_fid``;
+        built from what was read, not by selecting from :attr:`frame`."""
+        columns = {"fid": self.ids[keep]} if with_fid else {}
+        columns.update({c: v[keep] for c, v in self.columns.items()})
+        return _frame(columns, self.geoms[keep], self.crs)
+
 
 def read_window(source: LayerSource, bbox: tuple[float, float, float, float] | None = None, *,
                 columns: tuple[str, ...] = (), fids: list[int] | None = None) -> Window:

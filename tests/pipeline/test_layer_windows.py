@@ -155,6 +155,12 @@ def test_geopackage_windows_read_over_sqlite_equal_gdals_features_order_and_valu
     first = read_window(source, boxes[0]).frame["fid"].tolist()
     assert first != sorted(first)  # R-tree order, as GDAL gives it, not id order
     assert all(u is not None for u in used)  # every window above was read over SQLite
+    window = read_window(source, boxes[0], columns=("name", "area", "code"))
+    keep = np.arange(len(window)) % 3 != 1
+    expected = window.frame[keep].reset_index(drop=True)
+    pd.testing.assert_frame_equal(window.rows(keep), expected, check_exact=True)
+    pd.testing.assert_frame_equal(window.rows(keep, with_fid=False), expected.drop(columns="fid"), check_exact=True)
+    assert window.rows(keep).crs == window.frame.crs and len(window) == len(window.frame)
 
 
 def test_a_geopackage_rewritten_in_place_is_read_anew(tmp_path):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import geopandas as gpd
 import pandas as pd
@@ -390,22 +390,8 @@ def run_pipeline(
 
         def _final(path: Path) -> Path:  # where a staged file will be, for messages
             return config.output / path.relative_to(staging)
-        with timings.stage("write deliverables", log), ExitStack() as children:
-            # on a large run the two pure-Python writers (openpyxl, reportlab) work in child
-            # processes while this one writes the rest; they get the pieces without geometry
-            attributes = pd.DataFrame(decided.pieces.drop(columns=decided.pieces.geometry.name)) \
-                if len(decided.pieces) >= BESIDE_MIN_PIECES else None
-            excel_path, pdf_path = staging / "report.xlsx", staging / "report.pdf"
-            excel = children.enter_context(_beside(attributes is not None, write_excel_report, ratios, attributes,
-                                                   run_info, excel_path))
-            chart_png, map_png = staging / "ratio_chart.png", staging / "report_map.png"
-            with writing(chart_png, _final(chart_png)):  # the PDF report shows both
-                render_ratio_chart(ratios, run_info, chart_png)
-            with writing(map_png, _final(map_png)):
-                render_report_map(ratios, counties, decided.pieces, run_info, map_png)
-            pdf = children.enter_context(_beside(attributes is not None, write_pdf_report, ratios, run_info,
-                                                 pdf_path, chart_png=chart_png, map_png=map_png,
-                                                 pieces=attributes))
+        with timings.stage("write deliverables", log), _excel_beside(ratios, decided.pieces, run_info,
+                                                                  staging / "report.xlsx") as excel:
             outputs["county_ratios"] = staging / "county_ratios.csv"
             with writing(outputs["county_ratios"], _final(outputs["county_ratios"])):
                 write_county_csv(ratios, outputs["county_ratios"])
@@ -422,19 +408,32 @@ def run_pipeline(
             with writing(staging / "field_verification", _final(staging / "field_verification")):
                 packages = deliver_packages(overlaid.packages.items(), staging / output_folder.WORK_DIR,
                                             staging)  # written by the county jobs
-            outputs["chart"], outputs["map"] = chart_png, map_png
+            outputs["chart"] = staging / "ratio_chart.png"
+            with writing(outputs["chart"], _final(outputs["chart"])):
+                render_ratio_chart(ratios, run_info, outputs["chart"])
+            outputs["map"] = staging / "report_map.png"
+            with writing(outputs["map"], _final(outputs["map"])):
+                render_report_map(ratios, counties, decided.pieces, run_info, outputs["map"])
             outputs["report_html"] = staging / "report.html"
             with writing(outputs["report_html"], _final(outputs["report_html"])):
-                write_html_report(ratios, run_info, chart_png, outputs["report_html"],
-                                  map_png=map_png, pieces=decided.pieces)
-            outputs["report_pdf"] = pdf_path
-            with writing(pdf_path, _final(pdf_path)):
-                _finish(pdf, "report.pdf", warn, lambda: write_pdf_report(
-                    ratios, run_info, pdf_path, chart_png=chart_png, map_png=map_png, pieces=decided.pieces))
-            outputs["report_xlsx"] = excel_path
-            with writing(excel_path, _final(excel_path)):
-                _finish(excel, "report.xlsx", warn,
-                        lambda: write_excel_report(ratios, decided.pieces, run_info, excel_path))
+                write_html_report(ratios, run_info, outputs["chart"], outputs["report_html"],
+                                  map_png=outputs["map"], pieces=decided.pieces)
+            outputs["report_pdf"] = staging / "report.pdf"
+            with writing(outputs["report_pdf"], _final(outputs["report_pdf"])):
+                write_pdf_report(ratios, run_info, outputs["report_pdf"], chart_png=outputs["chart"],
+                                 map_png=outputs["map"], pieces=decided.pieces)
+            outputs["report_xlsx"] = staging / "report.xlsx"
+            with writing(outputs["report_xlsx"], _final(outputs["report_xlsx"])):
+                written = False
+                if excel is not None:
+                    try:
+                        excel.result()  # written by a child process meanwhile
+                        written = True
+                    except ChildLost as exc:
+                        warn(f"    warning: the process writing report.xlsx stopped ({exc}); "
+                             f"writing it here instead")
+                if not written:
+                    write_excel_report(ratios, decided.pieces, run_info, outputs["report_xlsx"])
             for code, (path, _) in sorted(packages.items()):
                 outputs[f"field_verification/{code}"] = path
 
@@ -469,28 +468,31 @@ def run_pipeline(
                      outputs=final, failures=list(overlaid.failures))
 
 
-BESIDE_MIN_PIECES = 50_000
-"""From this many pieces on, ``report.xlsx`` and ``report.pdf`` are written by child processes
-while the driver writes the other deliverables (:func:`_beside`); below, starting a process
-costs more than it saves."""
+EXCEL_BESIDE_MIN_PIECES = 50_000
+"""From this many pieces on, ``report.xlsx`` is written by a child process while the driver
+writes the other deliverables (:func:`_excel_beside`); below, starting the process costs more
+than it saves."""
 
 
 @contextmanager
-def _beside(large: bool, write: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[ChildCall | None]:
-    """Start ``write(*args, **kwargs)`` in a child process when the run is ``large``, else yield None.
+def _excel_beside(ratios: pd.DataFrame, pieces: gpd.GeoDataFrame, run_info: dict,
+                  path: Path) -> Iterator[ChildCall | None]:
+    """Start writing ``report.xlsx`` in a child process when the run is large, else yield None.
 
-    The file is the same either way (tests: the workbook member by member, the PDF byte for
-    byte); its writers, openpyxl and reportlab, are pure Python, so on the national world they
-    took 12 and 9 of the driver's 31 s of deliverables. A child still running when the block
-    ends (an error or an interruption in the driver) is stopped first, so nothing writes into a
-    staging folder that is being removed; a child that dies (killed, out of memory) leaves the
-    file to the driver, with a warning (:func:`_finish`).
+    The workbook is the same either way, member by member (save times aside; test); its writer, openpyxl, is pure Python,
+    so on the national world it took 12 of the driver's 31 s of deliverables. A child still
+    running when the block ends (an error or an interruption in the driver) is stopped first,
+    so nothing writes into a staging folder that is being removed; a child that dies (killed,
+    out of memory) leaves the workbook to the driver, with a warning.
     """
-    if not large:
+    if len(pieces) < EXCEL_BESIDE_MIN_PIECES:
         yield None
         return
+    from reports.excel import write_excel_report
+
+    attributes = pd.DataFrame(pieces.drop(columns=pieces.geometry.name))  # the sheet has no geometry
     try:
-        child = start_in_child(write, *args, **kwargs)
+        child = start_in_child(write_excel_report, ratios, attributes, run_info, path)
     except OSError:  # no process can be started here (limits, no /dev/shm): the driver writes it
         yield None
         return
@@ -498,18 +500,6 @@ def _beside(large: bool, write: Callable[..., Any], *args: Any, **kwargs: Any) -
         yield child
     finally:
         child.close()
-
-
-def _finish(child: ChildCall | None, name: str, warn: Log, write_here: Callable[[], Any]) -> None:
-    """Wait for ``child`` writing ``name`` (its errors are raised here); write it here instead when
-    there is no child or the child was lost."""
-    if child is not None:
-        try:
-            child.result()  # written by a child process meanwhile
-            return
-        except ChildLost as exc:
-            warn(f"    warning: the process writing {name} stopped ({exc}); writing it here instead")
-    write_here()
 
 
 def _has_checkpoints(staging: Path) -> bool:

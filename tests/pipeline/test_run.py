@@ -184,44 +184,24 @@ def test_county_jobs_write_the_packages_the_serial_writer_writes(run_name, reque
 
 
 def test_excel_written_beside_is_the_serial_workbook(truth_run, tmp_path):
-    """A large run writes report.xlsx in a child process (pipeline.run._beside): the same
+    """A large run writes report.xlsx in a child process (pipeline.run._excel_beside): the same
     workbook, member by member, as the driver's own writer (save times aside)."""
     from pipeline import run as run_module
     from reports.excel import write_excel_report
 
-    serial = write_excel_report(truth_run.ratios, truth_run.pieces, RUN_INFO, tmp_path / "serial.xlsx")
+    run_info = {"year": 2025, "interview": 0.10, "accountability": 0.15, "interview_rule": "reaches",
+                "accountability_rule": "reaches", "config": "configs/sample_truth.yaml",
+                "generated_at": "2026-03-01T09:30:00+08:00", "source": "received", "landcheck_version": "0.1.0"}
+    serial = write_excel_report(truth_run.ratios, truth_run.pieces, run_info, tmp_path / "serial.xlsx")
     beside = tmp_path / "beside.xlsx"
-    attributes = pd.DataFrame(truth_run.pieces.drop(columns="geometry"))
-    with run_module._beside(True, write_excel_report, truth_run.ratios, attributes, RUN_INFO, beside) as child:
-        assert child is not None
-        child.result()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(run_module, "EXCEL_BESIDE_MIN_PIECES", 0)
+        with run_module._excel_beside(truth_run.ratios, truth_run.pieces, run_info, beside) as child:
+            assert child is not None
+            child.result()
     assert _members(beside) == _members(serial)
-    with run_module._beside(False, write_excel_report, truth_run.ratios, attributes, RUN_INFO,
-                            tmp_path / "x.xlsx") as child:
-        assert child is None  # a small run: written in the driver
-
-
-def test_pdf_report_written_beside_is_the_serial_report(truth_run, tmp_path):
-    """report.pdf written by a child process from the pieces without geometry: the same bytes as
-    the driver writing it from the pieces themselves."""
-    from pipeline import run as run_module
-    from reports import render_ratio_chart, write_pdf_report
-
-    chart = tmp_path / "chart.png"
-    render_ratio_chart(truth_run.ratios, RUN_INFO, chart)
-    serial, beside = tmp_path / "serial.pdf", tmp_path / "beside.pdf"
-    write_pdf_report(truth_run.ratios, RUN_INFO, serial, chart_png=chart, pieces=truth_run.pieces)
-    attributes = pd.DataFrame(truth_run.pieces.drop(columns="geometry"))
-    with run_module._beside(True, write_pdf_report, truth_run.ratios, RUN_INFO, beside, chart_png=chart,
-                            pieces=attributes) as child:
-        child.result()
-    assert beside.read_bytes() == serial.read_bytes()
-    assert b"/Page" in serial.read_bytes()
-
-
-RUN_INFO = {"year": 2025, "interview": 0.10, "accountability": 0.15, "interview_rule": "reaches",
-            "accountability_rule": "reaches", "config": "configs/sample_truth.yaml",
-            "generated_at": "2026-03-01T09:30:00+08:00", "source": "received", "landcheck_version": "0.1.0"}
+    with run_module._excel_beside(truth_run.ratios, truth_run.pieces, run_info, tmp_path / "x.xlsx") as child:
+        assert child is None  # the sample is far below the threshold: written in the driver
 
 
 def _members(xlsx) -> dict[str, bytes]:
@@ -241,7 +221,7 @@ def test_a_run_writing_excel_beside_gives_the_same_sheets(truth_run, tmp_path, m
 
     from pipeline import run as run_module
 
-    monkeypatch.setattr(run_module, "BESIDE_MIN_PIECES", 0)
+    monkeypatch.setattr(run_module, "EXCEL_BESIDE_MIN_PIECES", 0)
     cfg = load_config(REPO / "configs" / "sample_truth.yaml", output=tmp_path / "out")
     result = run_pipeline(cfg, progress=False, log=quiet)
     got, want = (load_workbook(r.output / "report.xlsx", read_only=True) for r in (result, truth_run))
@@ -251,9 +231,9 @@ def test_a_run_writing_excel_beside_gives_the_same_sheets(truth_run, tmp_path, m
         assert rows == [list(r) for r in want[name].iter_rows(min_row=3, values_only=True)], name
 
 
-def test_a_lost_writer_child_leaves_the_file_to_the_driver(truth_run, tmp_path, monkeypatch):
-    """The children writing report.xlsx and report.pdf die without an answer (a kill, the
-    out-of-memory killer): the run says so and writes both files itself."""
+def test_a_lost_excel_child_leaves_the_workbook_to_the_driver(truth_run, tmp_path, monkeypatch):
+    """The child writing report.xlsx dies without an answer (a kill, the out-of-memory killer):
+    the run says so and writes the workbook itself."""
     import os
 
     from openpyxl import load_workbook
@@ -261,14 +241,12 @@ def test_a_lost_writer_child_leaves_the_file_to_the_driver(truth_run, tmp_path, 
     from pipeline import background
     from pipeline import run as run_module
 
-    monkeypatch.setattr(run_module, "BESIDE_MIN_PIECES", 0)
+    monkeypatch.setattr(run_module, "EXCEL_BESIDE_MIN_PIECES", 0)
     monkeypatch.setattr(run_module, "start_in_child", lambda fn, *a, **k: background.start_in_child(os._exit, 9))
     warnings: list[str] = []
     cfg = load_config(REPO / "configs" / "sample_truth.yaml", output=tmp_path / "out")
     result = run_pipeline(cfg, progress=False, log=quiet, warn=warnings.append)
     assert any("report.xlsx stopped" in w and "exit code 9" in w for w in warnings)
-    assert any("report.pdf stopped" in w and "exit code 9" in w for w in warnings)
-    assert (result.output / "report.pdf").read_bytes().startswith(b"%PDF")
     got, want = (load_workbook(r.output / "report.xlsx", read_only=True) for r in (result, truth_run))
     assert [list(r) for r in got[got.sheetnames[1]].iter_rows(min_row=3, values_only=True)] == \
         [list(r) for r in want[want.sheetnames[1]].iter_rows(min_row=3, values_only=True)]

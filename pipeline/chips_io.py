@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import pyproj
-import shapely
 from shapely.geometry.base import BaseGeometry
 
 from detection.grid import Grid
+from overlay.crs import reprojected
 from pipeline.imagery import Imagery
 from reports.chips import ChipPair
 
@@ -124,17 +124,12 @@ class ImageryChips:
         self.direct = all(s is not None for s in self._sources)
         if not self.direct:
             log.info("image chips are read through dask (whole chunks): the tile reader was not found")
-        self._transformers: dict[str, pyproj.Transformer] = {}
 
     def _to_grid(self, geom: BaseGeometry, crs: Any) -> BaseGeometry:
         source = pyproj.CRS.from_user_input(crs)
         if source.equals(self._crs):
             return geom
-        key = source.to_wkt()
-        tr = self._transformers.get(key)
-        if tr is None:
-            tr = self._transformers[key] = pyproj.Transformer.from_crs(source, self._crs, always_xy=True)
-        return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+        return reprojected(np.array([geom], dtype=object), source, self._crs)[0]
 
     def window(self, geom: BaseGeometry) -> tuple[int, int, int, int] | None:
         """``(row0, row1, col0, col1)`` of the chip of ``geom`` (grid CRS) on the grid, or None outside it."""

@@ -45,6 +45,7 @@ __all__ = [
     "coverage_of_patches",
     "decimation",
     "patch_windows",
+    "rasterize_polygon",
     "segment_coverage",
     "stretch_limits",
 ]
@@ -179,6 +180,39 @@ def block_mean(values: np.ndarray, factor: int) -> np.ndarray:
         return np.where(count > 0, total / count, np.nan)
 
 
+def rasterize_polygon(polygon, shape: tuple[int, int], *, factor: int = 1, row0: int = 0,
+                      col0: int = 0) -> np.ndarray:
+    """``(h, w)`` bool: the pixels of a window that a (multi)polygon in grid pixel coordinates
+    covers, as ``rasterio.features.rasterize`` burns them (``all_touched=False``).
+
+    The window's pixel ``(i, j)`` is the grid's ``factor x factor`` block whose corner is grid
+    pixel ``(row0 + factor * i, col0 + factor * j)`` (the transform ``Affine(factor, 0, col0, 0,
+    factor, row0)``). A pixel is burnt when its centre lies inside, with GDAL's rule for centres
+    on an edge (:func:`detection.numba_kernels.fill_polygon`): the same pixels as rasterio's call,
+    tested on random polygons with holes and on every patch of a 144 Mpx pair, without a GDAL
+    dataset, environment and geometry built per call (about 1 ms a patch).
+    """
+    import shapely
+
+    from detection.numba_kernels import fill_polygon
+
+    out = np.zeros(shape, dtype=np.uint8)
+    if polygon is None or shapely.is_empty(polygon):
+        return out.astype(bool)
+    kind = shapely.get_type_id(polygon)
+    if kind not in (3, 6):  # Polygon, MultiPolygon
+        raise ValueError(f"rasterize_polygon takes a polygon, got {polygon.geom_type}")
+    rings = shapely.get_rings(shapely.get_parts(polygon))
+    xy = shapely.get_coordinates(rings)
+    ends = np.cumsum(shapely.get_num_coordinates(rings)).astype(np.int64)
+    f = float(factor)
+    # GDAL's inverse of the window's geotransform (its no-rotation case), so that a vertex on a
+    # pixel's centre line falls where GDAL's arithmetic puts it
+    inv = np.array([-float(col0) / f, 1.0 / f, -float(row0) / f, 1.0 / f])
+    fill_polygon(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), ends, inv, out)
+    return out.view(bool)
+
+
 def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, int], *, lo: np.ndarray,
                         hi: np.ndarray, pixel_size_m: float, threads: int = 1) -> np.ndarray:
     """:func:`segment_coverage` of each patch polygon on its own after-date window.
@@ -201,8 +235,6 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
     """
     import rasterio
     import shapely
-    from affine import Affine
-    from rasterio.features import rasterize
 
     geoms = np.asarray(geometries, dtype=object)
     out = np.ones(len(geoms), dtype=np.float64)
@@ -216,13 +248,11 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
             return 1.0
         f = decimation(r1 - r0, c1 - c0)
         after = block_mean(read_after(r0, r1, c0, c1)[:3], f)  # the bands segmented
-        patch = rasterize([(geoms[i], 1)], out_shape=after.shape[1:],
-                          transform=Affine(float(f), 0.0, float(c0), 0.0, float(f), float(r0)),
-                          fill=0, dtype="uint8")
-        return segment_coverage(after, patch.astype(bool), lo=lo, hi=hi, pixel_size_m=pixel_size_m * f)
+        patch = rasterize_polygon(geoms[i], after.shape[1:], factor=f, row0=r0, col0=c0)
+        return segment_coverage(after, patch, lo=lo, hi=hi, pixel_size_m=pixel_size_m * f)
 
     def judge_batch(batch: np.ndarray) -> list[float]:
-        # one GDAL environment for the batch: entered per patch (by rasterize and the reader),
+        # one GDAL environment for the batch: entered per window read by the reader otherwise,
         # starting it looks up GDAL's data paths on disk each time
         with rasterio.Env():
             return [judge(i) for i in batch]

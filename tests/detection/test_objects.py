@@ -5,6 +5,7 @@ import numpy as np
 import shapely
 
 from detection.objects import (
+    rasterize_polygon,
     MIN_SEGMENT_COVERAGE,
     coverage_of_patches,
     patch_windows,
@@ -177,3 +178,79 @@ def test_a_large_window_is_judged_block_averaged():
     sizes = [reads[(int(r0), int(c0))] for r0, _, c0, _ in objects.patch_windows(shapely.bounds(geoms), img.shape[1:])]
     assert sizes[0] <= objects.MAX_WINDOW_PX < min(sizes[1:])
     assert cov[0] > 0.8 and cov[1] > 0.8 and cov[2] < MIN_SEGMENT_COVERAGE and cov[3] > 0.8
+
+
+def _staircase(rng: np.random.Generator, size: int, holes: bool) -> shapely.Geometry:
+    """A patch as detection vectorises one: a union of whole pixels, maybe with holes."""
+    from rasterio.features import shapes
+
+    blob = np.zeros((size, size), dtype=np.uint8)
+    for _ in range(rng.integers(2, 6)):
+        r, c = rng.integers(1, size - 8, 2)
+        blob[r:r + rng.integers(3, 8), c:c + rng.integers(3, 8)] = 1
+    if holes:
+        blob[1:-1, 1:-1] |= 1
+        for _ in range(rng.integers(1, 4)):
+            r, c = rng.integers(3, size - 5, 2)
+            blob[r:r + rng.integers(1, 3), c:c + rng.integers(1, 3)] = 0
+    polys = [shapely.geometry.shape(g) for g, v in shapes(blob, mask=blob > 0) if v == 1]
+    return max(polys, key=lambda p: p.area)
+
+
+def _rasterio_burn(polygon, shape, factor, row0, col0) -> np.ndarray:
+    from affine import Affine
+    from rasterio.features import rasterize
+
+    return rasterize([(polygon, 1)], out_shape=shape, fill=0, dtype="uint8",
+                     transform=Affine(float(factor), 0, float(col0), 0, float(factor), float(row0))
+                     ).astype(bool)
+
+
+def test_rasterize_polygon_burns_the_pixels_rasterio_burns():
+    """Whole-pixel patches with holes, both ring orientations, block-averaged windows (even
+    factors put pixel centres on the patches' edges), windows offset from the patch and cut by
+    it: the same pixels as rasterio's (GDAL's) rasterize."""
+    from shapely.geometry.polygon import orient
+
+    rng = np.random.default_rng(8)
+    checked = holed = 0
+    for k in range(160):
+        size = int(rng.integers(12, 40))
+        polygon = _staircase(rng, size, holes=bool(k % 2))
+        polygon = shapely.affinity.translate(polygon, *rng.integers(0, 30, 2))
+        for oriented in (shapely.normalize(polygon), orient(polygon, 1.0), orient(polygon, -1.0)):
+            for factor in (1, 2, 3, 4, 6):
+                row0, col0 = (int(v) for v in rng.integers(-10, 25, 2))
+                shape = (int(rng.integers(5, 70 // factor + 6)), int(rng.integers(5, 70 // factor + 6)))
+                want = _rasterio_burn(oriented, shape, factor, row0, col0)
+                got = rasterize_polygon(oriented, shape, factor=factor, row0=row0, col0=col0)
+                assert got.dtype == bool and got.shape == shape
+                assert np.array_equal(got, want), (k, factor, row0, col0)
+                checked += 1
+                holed += bool(len(oriented.interiors)) and bool(want.any())
+    assert checked == 160 * 15 and holed > 100
+
+
+def test_rasterize_polygon_on_sloped_edges_and_multipolygons():
+    """Not only staircases: random polygons with sloped edges and fractional vertices, and
+    multipolygons of parts apart, burn as rasterio burns them."""
+    rng = np.random.default_rng(3)
+    for k in range(200):
+        pts = rng.uniform(0, 40, (int(rng.integers(3, 12)), 2))
+        hull = shapely.convex_hull(shapely.multipoints(pts))
+        if hull.geom_type != "Polygon":
+            continue
+        part = shapely.affinity.translate(hull, 45, 5)
+        for polygon in (hull, shapely.MultiPolygon([hull, part])):
+            factor = int(rng.integers(1, 5))
+            shape = (90 // factor + 1, 90 // factor + 1)
+            want = _rasterio_burn(polygon, shape, factor, -2, -3)
+            assert np.array_equal(rasterize_polygon(polygon, shape, factor=factor, row0=-2, col0=-3), want), k
+
+
+def test_rasterize_polygon_of_nothing_is_empty_and_of_a_line_is_an_error():
+    import pytest
+
+    assert not rasterize_polygon(shapely.Polygon(), (4, 5)).any()
+    with pytest.raises(ValueError, match="takes a polygon"):
+        rasterize_polygon(shapely.LineString([(0, 0), (3, 3)]), (4, 4))

@@ -194,23 +194,46 @@ def rasterize_polygon(polygon, shape: tuple[int, int], *, factor: int = 1, row0:
     """
     import shapely
 
-    from detection.numba_kernels import fill_polygon
-
-    out = np.zeros(shape, dtype=np.uint8)
-    if polygon is None or shapely.is_empty(polygon):
-        return out.astype(bool)
-    kind = shapely.get_type_id(polygon)
-    if kind not in (3, 6):  # Polygon, MultiPolygon
+    if polygon is not None and shapely.get_type_id(polygon) not in (-1, 3, 6):  # None, Polygon, MultiPolygon
         raise ValueError(f"rasterize_polygon takes a polygon, got {polygon.geom_type}")
-    rings = shapely.get_rings(shapely.get_parts(polygon))
-    xy = shapely.get_coordinates(rings)
-    ends = np.cumsum(shapely.get_num_coordinates(rings)).astype(np.int64)
-    f = float(factor)
-    # GDAL's inverse of the window's geotransform (its no-rotation case), so that a vertex on a
-    # pixel's centre line falls where GDAL's arithmetic puts it
-    inv = np.array([-float(col0) / f, 1.0 / f, -float(row0) / f, 1.0 / f])
-    fill_polygon(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), ends, inv, out)
-    return out.view(bool)
+    rings = _Rings.of(np.array([polygon], dtype=object))
+    return rings.burn(0, shape, factor=factor, row0=row0, col0=col0)
+
+
+class _Rings:
+    """The ring vertices of many polygons, extracted at once (one shapely call each for all of
+    them, not per polygon): polygon ``k``'s rings are ``ring_start[k]:ring_start[k + 1]``."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, ring_end: np.ndarray, ring_start: np.ndarray) -> None:
+        self.x, self.y, self.ring_end, self.ring_start = x, y, ring_end, ring_start
+
+    @classmethod
+    def of(cls, polygons: np.ndarray) -> "_Rings":
+        import shapely
+
+        parts, part_of = shapely.get_parts(polygons, return_index=True)
+        rings, ring_of = shapely.get_rings(parts, return_index=True)
+        xy = shapely.get_coordinates(rings)
+        ring_end = np.cumsum(shapely.get_num_coordinates(rings)).astype(np.int64)
+        polygon_of_ring = part_of[ring_of]
+        ring_start = np.searchsorted(polygon_of_ring, np.arange(len(polygons) + 1)).astype(np.int64)
+        return cls(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), ring_end, ring_start)
+
+    def burn(self, k: int, shape: tuple[int, int], *, factor: int, row0: int, col0: int) -> np.ndarray:
+        """Polygon ``k`` burnt as :func:`rasterize_polygon` burns it."""
+        from detection.numba_kernels import fill_polygon
+
+        out = np.zeros(shape, dtype=np.uint8)
+        r0, r1 = self.ring_start[k], self.ring_start[k + 1]
+        if r1 > r0:
+            v0 = self.ring_end[r0 - 1] if r0 > 0 else 0
+            v1 = self.ring_end[r1 - 1]
+            f = float(factor)
+            # GDAL's inverse of the window's geotransform (its no-rotation case), so that a
+            # vertex on a pixel's centre line falls where GDAL's arithmetic puts it
+            inv = np.array([-float(col0) / f, 1.0 / f, -float(row0) / f, 1.0 / f])
+            fill_polygon(self.x[v0:v1], self.y[v0:v1], self.ring_end[r0:r1] - v0, inv, out)
+        return out.view(bool)
 
 
 def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, int], *, lo: np.ndarray,
@@ -241,6 +264,7 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
     if len(geoms) == 0:
         return out
     windows = patch_windows(shapely.bounds(geoms), shape)
+    rings = _Rings.of(geoms)
 
     def judge(i: int) -> float:
         r0, r1, c0, c1 = (int(v) for v in windows[i])
@@ -248,7 +272,7 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
             return 1.0
         f = decimation(r1 - r0, c1 - c0)
         after = block_mean(read_after(r0, r1, c0, c1)[:3], f)  # the bands segmented
-        patch = rasterize_polygon(geoms[i], after.shape[1:], factor=f, row0=r0, col0=c0)
+        patch = rings.burn(i, after.shape[1:], factor=f, row0=r0, col0=c0)
         return segment_coverage(after, patch, lo=lo, hi=hi, pixel_size_m=pixel_size_m * f)
 
     def judge_batch(batch: np.ndarray) -> list[float]:

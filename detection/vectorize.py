@@ -176,20 +176,39 @@ def chunk_components(
     np.minimum.at(first, at_label - 1, at)
     first_rows = first // mask.shape[1] + int(row_off)
     first_cols = first % mask.shape[1] + int(col_off)
-    geoms = np.empty(n, dtype=object)
-    # traced at twice the pixel size, then halved (exact in floating point): an identity
-    # transform (the chunk at the grid origin) would make GDAL warn "not georeferenced", and
-    # silencing warnings is not thread-safe under dask's threaded scheduler
-    doubled = Affine(2.0, 0.0, 2.0 * int(col_off), 0.0, 2.0, 2.0 * int(row_off))
-    for geojson, value in features.shapes(labels, mask=labels > 0, connectivity=4,
-                                          transform=doubled):
-        geoms[int(value) - 1] = shapely.geometry.shape(geojson)
-    geoms = shapely.transform(geoms, lambda xy: xy * 0.5)
+    geoms = _traced(labels, n, row_off, col_off)
     maxes = np.full(n, -np.inf)
     np.maximum.at(maxes, at_label - 1, np.asarray(score, dtype=np.float64).ravel()[at])
     return ChunkComponents(int(row_off), int(col_off), mask.shape, geoms, pixels, sums,
                            first_rows.astype(np.int64), first_cols.astype(np.int64), **edges,
                            score_maxes=maxes)
+
+
+def _traced(labels: np.ndarray, n: int, row_off: int, col_off: int) -> np.ndarray:
+    """``(n,)`` polygons of labels 1..n, traced by GDAL (``rasterio.features.shapes``) in grid
+    pixel coordinates; built from the traced rings in one shapely call for the chunk, not one
+    ``shapely.geometry.shape`` per polygon (the same geometries, tested)."""
+    # traced at twice the pixel size, then halved (exact in floating point): an identity
+    # transform (the chunk at the grid origin) would make GDAL warn "not georeferenced", and
+    # silencing warnings is not thread-safe under dask's threaded scheduler
+    doubled = Affine(2.0, 0.0, 2.0 * int(col_off), 0.0, 2.0, 2.0 * int(row_off))
+    where: list[int] = []
+    rings_of: list[int] = []
+    points_of: list[int] = []
+    points: list[tuple[float, float]] = []
+    for geojson, value in features.shapes(labels, mask=labels > 0, connectivity=4, transform=doubled):
+        rings = geojson["coordinates"]
+        where.append(int(value) - 1)
+        rings_of.append(len(rings))
+        for ring in rings:
+            points_of.append(len(ring))
+            points.extend(ring)
+    geoms = np.empty(n, dtype=object)
+    if where:
+        xy = np.array(points, dtype=np.float64) * 0.5
+        rings = shapely.linearrings(xy, indices=np.repeat(np.arange(len(points_of)), points_of))
+        geoms[np.array(where)] = shapely.polygons(rings, indices=np.repeat(np.arange(len(where)), rings_of))
+    return geoms
 
 
 def _canonical(geoms: np.ndarray) -> np.ndarray:

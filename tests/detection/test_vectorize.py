@@ -112,3 +112,26 @@ def test_map_coordinates_and_ids():
     assert shapely.equals(out[0], shapely.box(500004.0, 4399994.0, 500012.0, 4399998.0))
     assert out[0].area == 32.0
     assert source_ids(3) == ["D000001", "D000002", "D000003"]
+
+
+def test_chunk_polygons_are_those_gdal_traces_one_by_one():
+    """The chunk's polygons, built from the traced rings at once, are GDAL's traces of each
+    label read one by one through ``shapely.geometry.shape`` (holes and islands in holes)."""
+    from rasterio import features
+
+    rng = np.random.default_rng(4)
+    holes = 0
+    for k in range(40):
+        shape = (int(rng.integers(8, 120)), int(rng.integers(8, 120)))
+        mask = ndimage.binary_opening(rng.random(shape) < rng.uniform(0.3, 0.7)) | (rng.random(shape) < 0.05)
+        row_off, col_off = (int(v) for v in rng.integers(0, 3000, 2))
+        got = chunk_components(mask, rng.random(shape).astype(np.float32), row_off, col_off).geometries
+        labels, n = ndimage.label(mask, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+        want = np.empty(n, dtype=object)
+        for geojson, value in features.shapes(labels.astype(np.int32), mask=labels > 0, connectivity=4,
+                                              transform=Affine(1.0, 0, col_off, 0, 1.0, row_off)):
+            want[int(value) - 1] = shapely.geometry.shape(geojson)
+        assert len(got) == n
+        assert [g.wkb for g in got] == [g.wkb for g in want], k
+        holes += sum(len(g.interiors) for g in got)
+    assert holes > 20

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 OUT    ?= out/sample
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test clients bench bench-national eval sample clean
+.PHONY: install run test clients bench-tools bench bench-national eval sample clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +30,19 @@ clients:
 	@if dpkg -s $(CLIENT_PACKAGES) >/dev/null 2>&1; then echo "clients: installed"; else \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(CLIENT_PACKAGES) >/dev/null && echo "clients: installed"; fi
 
+# The command-line tools the detection benchmark sets landcheck beside (gdalbuildvrt, gdal_calc.py,
+# gdal_sieve.py, gdal_polygonize.py), from Debian's packages (needs root, as `clients`).
+BENCH_PACKAGES := gdal-bin python3-gdal
+bench-tools:
+	@if dpkg -s $(BENCH_PACKAGES) >/dev/null 2>&1; then echo "bench tools: installed"; else \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_PACKAGES) >/dev/null && echo "bench tools: installed"; fi
+
 # Speed: overlay and detection side by side with the obvious alternatives, then the whole country
 # (bench/national: generated on ../shared/data/china_admin, run in-process and on a 2-worker
 # LocalCluster, checked against its truth). Writes docs/benchmarks.md. About 20 minutes once its
 # worlds exist in bench/out (2026-11-22, 2 cores); generating them the first time adds about
 # 2 minutes (national world 57 s, 144 Mpx NAIP-texture pair 58 s).
-bench: $(STAMP)
+bench: $(STAMP) bench-tools
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python -m bench.national.bench
 

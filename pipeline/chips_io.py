@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 import pyproj
@@ -25,8 +25,10 @@ from shapely.geometry.base import BaseGeometry
 
 from detection.grid import Grid
 from overlay.crs import reprojected
-from pipeline.imagery import Imagery
 from reports.chips import ChipPair
+
+if TYPE_CHECKING:  # annotations only: pipeline.imagery imports dask.array (0.6 s)
+    from pipeline.imagery import Imagery
 
 __all__ = ["ChipImagery", "ImageryChips", "array_source", "MARGIN_FRACTION", "MIN_MARGIN_PX"]
 

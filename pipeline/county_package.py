@@ -17,13 +17,15 @@ import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TYPE_CHECKING
 
 import geopandas as gpd
 from pyproj import CRS
 
 from pipeline.chips_io import ChipImagery, ImageryChips, no_chips_reason
-from pipeline.imagery import Imagery
+
+if TYPE_CHECKING:  # annotations only: pipeline.imagery imports dask.array (0.6 s)
+    from pipeline.imagery import Imagery
 
 __all__ = ["PackageJob", "PackageRecord", "package_job", "write_county_package", "package_present",
            "deliver_packages", "check_package_texts", "PACKAGES_DIR"]

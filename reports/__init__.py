@@ -7,16 +7,43 @@ rename). Of landcheck, reports/ imports only :mod:`overlay.contracts`.
 """
 from __future__ import annotations
 
-from overlay.contracts import LEVEL_LABELS_ZH, STATUS_LABELS_ZH
-from reports.charts import render_ratio_chart
-from reports.excel import write_excel_report
-from reports.field_package import write_field_packages
-from reports.geopackage import write_patches_gpkg
-from reports.html_report import write_html_report
-from reports.report_map import render_report_map
-from reports.report_pdf import write_pdf_report
-from reports.tables import sort_ratios, write_county_csv, write_unrectified_csv
-from reports.units import M2_PER_MU, m2_to_ha, m2_to_mu
+import importlib
+from typing import Any
+
+# name -> module: imported at first use (PEP 562), so that a process using one renderer (a county
+# job writes field packages; its worker imported matplotlib, openpyxl and reportlab's platypus for
+# the others: 0.7 of the 2.0 s a worker took to import a county job's code)
+_HOMES = {
+    "LEVEL_LABELS_ZH": "overlay.contracts",
+    "STATUS_LABELS_ZH": "overlay.contracts",
+    "render_ratio_chart": "reports.charts",
+    "write_excel_report": "reports.excel",
+    "write_field_packages": "reports.field_package",
+    "write_patches_gpkg": "reports.geopackage",
+    "write_html_report": "reports.html_report",
+    "render_report_map": "reports.report_map",
+    "write_pdf_report": "reports.report_pdf",
+    "sort_ratios": "reports.tables",
+    "write_county_csv": "reports.tables",
+    "write_unrectified_csv": "reports.tables",
+    "M2_PER_MU": "reports.units",
+    "m2_to_ha": "reports.units",
+    "m2_to_mu": "reports.units",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'reports' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
 
 __all__ = [
     "M2_PER_MU",

@@ -51,3 +51,40 @@ def test_county_stage_resumes_from_its_checkpoints(tmp_path):
     pd.testing.assert_frame_equal(pd.DataFrame(first.pieces.drop(columns="geometry")),
                                   pd.DataFrame(again.pieces.drop(columns="geometry")))
     assert run_key(config) == run_key(load_config(REPO / "configs" / "sample_truth.yaml"))
+
+
+def test_combined_pieces_are_each_countys_pieces_reprojected_and_sorted():
+    """combine_results reprojects the pieces of each CRS at once: the same frame, coordinates bit
+    for bit, as reprojecting each county's pieces with to_crs and concatenating them."""
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+    import shapely
+    from geopandas.testing import assert_geodataframe_equal
+
+    from pipeline.overlay_stage import combine_results
+
+    rng = np.random.default_rng(5)
+
+    def county(code: str, lon: float, n: int, epsg: int) -> gpd.GeoDataFrame:
+        x, y = lon + rng.uniform(0, 0.3, n), 30 + rng.uniform(0, 0.3, n)
+        frame = gpd.GeoDataFrame({"county_code": code, "county_name": f"县{code}",
+                                  "patch_id": [f"{code}-{i:03d}" for i in rng.permutation(n)],
+                                  "source_id": [f"S{i}" for i in range(n)],
+                                  "area_m2": rng.uniform(10, 900, n)},
+                                 geometry=shapely.buffer(shapely.points(x, y), 0.001, quad_segs=2),
+                                 crs=4490)
+        return frame.to_crs(epsg)
+
+    zones = [county("450101", 108.1, 7, 4524), county("450102", 108.4, 5, 4524),
+             county("530101", 102.2, 6, 4522), county("330101", 120.1, 4, 4527)]
+    results = [SimpleNamespace(pieces=p) for p in zones[::-1]] + [SimpleNamespace(pieces=zones[0].iloc[:0])]
+    got = combine_results(results, 2026, None)
+    want = gpd.GeoDataFrame(pd.concat([p.to_crs(4490) for p in zones[::-1]], ignore_index=True), crs=4490)
+    want = want.sort_values(["county_code", "patch_id", "source_id"], kind="stable").reset_index(drop=True)
+    want.insert(want.columns.get_loc("county_name") + 1, "year", 2026)
+    assert_geodataframe_equal(got, want, check_less_precise=False)
+    assert shapely.equals_exact(got.geometry.values, want.geometry.values, tolerance=0).all()
+    # one zone: the pieces stay in it, untouched
+    same = combine_results([SimpleNamespace(pieces=p) for p in zones[:2]], 2026, None)
+    assert same.crs.equals(zones[0].crs) and len(same) == 12

@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Callable
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
 from pyproj import CRS
 
 from overlay.contracts import PATCH_COLUMNS
-from overlay.crs import reprojected
 from overlay.qa import overlapping_counties, overlapping_patches
 from overlay.split import unassigned_parts
 from pipeline import layers
@@ -101,23 +99,10 @@ def combine_results(results: list[CountyResult], year: int, template_crs) -> gpd
     """All counties' pieces in one CRS (the zone when every county shares one, else EPSG:4490),
     sorted by county and JCBH, with the check's ``year`` after ``county_name``."""
     parts = [r.pieces for r in results if len(r.pieces)]
-    by_crs: dict[CRS, list[int]] = {}  # the parts of each CRS
-    for k, p in enumerate(parts):
-        by_crs.setdefault(CRS.from_user_input(p.crs), []).append(k)
-    crs = next(iter(by_crs)) if len(by_crs) == 1 else CRS.from_epsg(4490)
+    crss = {CRS.from_user_input(p.crs) for p in parts}
+    crs = crss.pop() if len(crss) == 1 else CRS.from_epsg(4490)
     if parts:
-        # one reprojection per source CRS (a zone's counties together), not a to_crs per county:
-        # the same coordinates (overlay.crs.reprojected is GeoSeries.to_crs's transform, tested)
-        name = parts[0].geometry.name
-        at = list(parts[0].columns).index(name)
-        table = pd.concat([pd.DataFrame(p.drop(columns=name)) for p in parts], ignore_index=True)
-        geoms = np.concatenate([np.asarray(p.geometry.values, dtype=object) for p in parts])
-        source = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-        for src, ks in by_crs.items():
-            rows = np.isin(source, ks)
-            geoms[rows] = reprojected(geoms[rows], src, crs)
-        table.insert(at, name, gpd.GeoSeries(geoms, crs=crs).values)
-        pieces = gpd.GeoDataFrame(table, geometry=name, crs=crs)
+        pieces = gpd.GeoDataFrame(pd.concat([p.to_crs(crs) for p in parts], ignore_index=True), crs=crs)
     else:
         pieces = empty_pieces(template_crs or CRS.from_epsg(4490))
     pieces = pieces.sort_values(["county_code", "patch_id", "source_id"], kind="stable") \

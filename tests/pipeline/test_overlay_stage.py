@@ -54,8 +54,9 @@ def test_county_stage_resumes_from_its_checkpoints(tmp_path):
 
 
 def test_combined_pieces_are_each_countys_pieces_reprojected_and_sorted():
-    """combine_results reprojects the pieces of each CRS at once: the same frame, coordinates bit
-    for bit, as reprojecting each county's pieces with to_crs and concatenating them."""
+    """combine_results: every county's pieces in one CRS (EPSG:4490 across zones, the zone when
+    all share one), coordinates bit for bit those of to_crs, sorted by county and JCBH, the year
+    after the county's name."""
     from types import SimpleNamespace
 
     import geopandas as gpd

@@ -23,6 +23,7 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
+from overlay.crs import transformer
 from pipeline.config import CountyLayerConfig, LayerConfig, PatchesConfig
 from pipeline.errors import BadVectorError
 
@@ -426,8 +427,8 @@ def _bounds_in(bounds, src, dst: CRS) -> tuple[float, float, float, float]:
     src = CRS.from_user_input(src)
     if src == dst:
         return tuple(bounds)
-    try:
-        out = Transformer.from_crs(src, dst, always_xy=True).transform_bounds(*bounds, densify_pts=21)
+    try:  # (CRS that are not equal are not exactly the same: overlay.crs.transformer gives one)
+        out = transformer(src, dst).transform_bounds(*bounds, densify_pts=21)
     except Exception:  # outside the target projection's domain
         return (math.inf,) * 4
     return tuple(float(v) for v in out)

@@ -105,6 +105,17 @@ def _area(props: Mapping[str, Any], name: str) -> str:
     return f"{m2:,.2f} m²  ({m2 / M2_PER_MU:,.2f} 亩)"
 
 
+def _area_ops(value: Any, latin_name: str, cjk_name: str) -> str:
+    """``_plain_ops(_area({"v": value}, "v"), _TEXT_PT, ...)``, formatted directly: the latin run of
+    the two numbers, the CJK run of 亩, the closing parenthesis (numbers need no escaping)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return _plain_ops("—", _TEXT_PT, latin_name, cjk_name)
+    m2 = float(value)
+    size = f"{_TEXT_PT:g}"
+    return (f"{latin_name} {size} Tf ({m2:,.2f}{_AREA_MID}{m2 / M2_PER_MU:,.2f} ) Tj "
+            f"{cjk_name} {size} Tf ({_MU}) Tj {latin_name} {size} Tf ({_CLOSE}) Tj")
+
+
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -175,6 +186,10 @@ _ESCAPES = {c: e for c in range(256) if (e := escapePDF(bytes([c]))) != chr(c)}
 def _escaped(raw: bytes) -> str:
     """``escapePDF(raw)``: the same string, one C-level translation."""
     return raw.decode("latin-1").translate(_ESCAPES)
+
+
+_AREA_MID, _MU, _CLOSE = _escaped(" m²  (".encode("cp1252")), _escaped("亩".encode("utf-16-be")), _escaped(b")")
+"""The constant parts of an area's text operators (:func:`_area_ops`)."""
 
 
 def _plain_ops(text: str, size: float, latin_name: str, cjk_name: str) -> str:
@@ -402,23 +417,23 @@ class CountySheet:
         kind = " · ".join(s for s in (self._shown(props.get("TBLX")), self._shown(props.get("THJG"))) if s)
         self._write(_RIGHT, y0, kind, 8.5, ha="right")
         name = self._shown(props.get("XZQMC"))
-        lines = [
-            ("原始编号", self._shown(_text(props.get("YSBH")))),
-            ("行政区", f"{_text(props.get('XZQDM'))} {name}".strip()),
-            ("图斑面积", _area(props, "TBMJ")),
-            ("占用耕地", _area(props, "GDMJ")),
-            ("批准用地", _area(props, "PZMJ")),
-            ("未批占用耕地", _area(props, "WFGDMJ")),
-            ("其中基本农田", _area(props, "WFJBNTMJ")),
-            ("前时相", _text(props.get("QSX"))),
-            ("后时相", _text(props.get("HSX"))),
-            ("中心点 东/北", _coords(props.get("DZB"), props.get("BZB"), 1, " m")),
-            ("中心点 经/纬", _coords(props.get("JD"), props.get("WD"), 6, "°")),
+        latin, cjk = self._font_names
+        labels_and_ops = [
+            ("原始编号", self._text_ops(_text(props.get("YSBH")))),
+            ("行政区", self._text_ops(f"{_text(props.get('XZQDM'))} {name}".strip())),
+            ("图斑面积", _area_ops(props.get("TBMJ"), latin, cjk)),
+            ("占用耕地", _area_ops(props.get("GDMJ"), latin, cjk)),
+            ("批准用地", _area_ops(props.get("PZMJ"), latin, cjk)),
+            ("未批占用耕地", _area_ops(props.get("WFGDMJ"), latin, cjk)),
+            ("其中基本农田", _area_ops(props.get("WFJBNTMJ"), latin, cjk)),
+            ("前时相", self._text_ops(_text(props.get("QSX")))),
+            ("后时相", self._text_ops(_text(props.get("HSX")))),
+            ("中心点 东/北", self._text_ops(_coords(props.get("DZB"), props.get("BZB"), 1, " m"))),
+            ("中心点 经/纬", self._text_ops(_coords(props.get("JD"), props.get("WD"), 6, "°"))),
         ]
         # the labels are the same on every block of a page slot: drawn once, then replayed
-        self._section(("labels", y0), lambda: self._labels(y0, [label for label, _ in lines]))
-        for k, (_, value) in enumerate(lines):
-            self._write(_LEFT + 22, y0 + 6.5 + k * _LINE_MM, self._shown(value), _TEXT_PT)
+        self._section(("labels", y0), lambda: self._labels(y0, [label for label, _ in labels_and_ops]))
+        self._values(y0, [ops for _, ops in labels_and_ops])
         # chips
         dates = tuple(self._shown(_text(props.get(field))) for field in ("QSX", "HSX"))
         if chips is None:  # the same frames and note on every block of the page slot
@@ -427,6 +442,21 @@ class CountySheet:
         else:
             self._chips(y0, dates, chips, missing)
         self._section(("verdicts", y0), lambda: self._verdicts(y0))
+
+    def _text_ops(self, value: str) -> str:
+        """The text operators of a value of the block's column ("" when it is not shown)."""
+        text = self._shown(value)
+        return _plain_ops(text, _TEXT_PT, *self._font_names) if text else ""
+
+    def _values(self, y0: float, ops: Sequence[str]) -> None:
+        """The value column of a block, from each line's text operators ("" for none): what
+        :meth:`_write` gives for each value (black, left, top), the placements formatted once per
+        page slot."""
+        lines = [f"{head}{text} ET" for head, text in zip(_value_heads(y0, len(ops)), ops) if text]
+        if lines and self._fill != _BLACK:
+            lines[0] = f"{_BLACK[0]:.3f} {_BLACK[1]:.3f} {_BLACK[2]:.3f} rg {lines[0]}"
+            self._fill = _BLACK
+        self._c._code.extend(lines)
 
     def _labels(self, y0: float, labels: Sequence[str]) -> None:
         grey = (0x44 / 255,) * 3
@@ -550,6 +580,15 @@ def _line_ops(x0: float, x1: float, y: float, width: float, color: tuple[float, 
     if dash:
         calls.append(("setDash", ((), 0)))
     return _recorded(tuple(calls))
+
+
+@functools.lru_cache(maxsize=64)
+def _value_heads(y0: float, n: int) -> tuple[str, ...]:
+    """``BT`` and the text matrix of each line of a block's value column (as :func:`_placed_ops` places
+    left-aligned, top-aligned text at ``(_LEFT + 22, y0 + 6.5 + k * _LINE_MM)``)."""
+    x_pt = (_LEFT + 22) * mm - 0.0
+    return tuple(f"BT 1 0 0 1 {x_pt:.2f} {(_H - (y0 + 6.5 + k * _LINE_MM)) * mm - _BASELINE['top'] * _TEXT_PT:.2f} Tm "
+                 for k in range(n))
 
 
 @functools.lru_cache(maxsize=256)

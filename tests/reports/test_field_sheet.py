@@ -120,3 +120,12 @@ def test_left_aligned_text_skips_the_width_not_the_font_runs(text: str) -> None:
     from reports.field_sheet import _plain_ops, _text_ops
 
     assert _plain_ops(text, 7.8, "F1", "F2") == _text_ops(text, 7.8, "F1", "F2")[0]
+
+
+@pytest.mark.parametrize("value", [0, 0.0, 1234.5, -3.25, 0.004, 0.005, 1e12, 123456789.129, float("nan"),
+                                   None, np.float64(66.666666), np.float64("nan"), 7])
+def test_area_operators_are_those_of_the_area_text(value) -> None:
+    """A block's areas are formatted straight to text operators: the same as formatting the text first."""
+    from reports.field_sheet import _TEXT_PT, _area, _area_ops, _plain_ops
+
+    assert _area_ops(value, "F1", "F2") == _plain_ops(_area({"v": value}, "v"), _TEXT_PT, "F1", "F2")

@@ -73,9 +73,52 @@ def test_a_thirty_patch_sheet_has_ten_pages_and_every_jcbh_extractable() -> None
     assert all(f"第 {p} / 10 页" in text for p in range(1, 11))
 
 
-def test_replayed_operators_give_the_bytes_of_drawing_everything(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Labels, lines, frames and verdict lines are recorded once and replayed: the same bytes as drawing
-    every block through reportlab's canvas, with chips, without, and without imagery at all."""
+def _drawn(pdf: bytes) -> list[tuple[list, list[str]]]:
+    """Per page: the text objects drawn, each with the fill colour it is drawn in, and every other
+    operator, in order, with each form's content drawn in place (as a reader does: inside q / Q)."""
+    import re
+
+    from tests.reports.pdfparse import _inflate, _objects
+
+    objs = _objects(pdf)
+    forms = {}
+    for body in objs.values():
+        for name, num in re.findall(rb"/(S\d+) (\d+) 0 R", body):
+            forms[name] = _inflate(objs[int(num)])
+    token = re.compile(rb"BT .*? ET|(\S+) (\S+) (\S+) rg|/(S\d+) Do|(?<!\S)[qQ](?!\S)|\S+", re.S)
+
+    def run(content: bytes, fill: tuple, texts: list, others: list) -> None:
+        stack = []
+        for m in token.finditer(content):
+            op = m.group(0)
+            if op.startswith(b"BT "):
+                texts.append((fill, op))
+            elif m.group(1) is not None:
+                fill = tuple(round(float(v), 3) for v in m.group(1, 2, 3))
+            elif m.group(4) is not None:
+                run(forms[m.group(4)], fill, texts, others)
+            elif op == b"q":
+                stack.append(fill)
+            elif op == b"Q":
+                fill = stack.pop()
+            else:
+                others.append(op)
+
+    pages = []
+    for num in sorted(objs):
+        m = re.search(rb"/Type /Page\b.*?/Contents (\d+) 0 R", objs[num], re.S)
+        if m:
+            texts, others = [], []
+            run(_inflate(objs[int(m.group(1))]), (0.0, 0.0, 0.0), texts, others)
+            pages.append((texts, others))
+    return pages
+
+
+def test_sections_drawn_as_forms_give_the_page_of_drawing_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Labels, lines, frames and verdict lines are drawn once per sheet as forms and placed on each
+    block, a block's values formatted in one step: every page draws the same text in the same
+    colours and the same lines as drawing each piece where it stands, with chips, without, and
+    without imagery at all."""
     import reports.field_sheet as fs
 
     mixed = [_entry(i, with_chip=i % 3 != 0) for i in range(8)]
@@ -84,24 +127,63 @@ def test_replayed_operators_give_the_bytes_of_drawing_everything(monkeypatch: py
     fast = [sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", mixed)[0],
             sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", bare, no_chips_note=note)[0]]
 
-    def line(self, x0, x1, y, width=0.5, color=(0, 0, 0), dash=None):  # the canvas calls themselves
-        c = self._c
-        c.setLineWidth(width)
-        c.setStrokeColorRGB(*color)
-        if dash:
-            c.setDash(list(dash), 0)
-        c.line(x0 * fs.mm, (fs._H - y) * fs.mm, x1 * fs.mm, (fs._H - y) * fs.mm)
-        if dash:
-            c.setDash([], 0)
+    def values(self, y0, ops):  # each value written on its own, through _write
+        texts = iter(self._values_texts)
+        for k, text in enumerate(texts):
+            self._write(fs._LEFT + 22, y0 + 6.5 + k * fs._LINE_MM, text, fs._TEXT_PT)
+
+    original_block = fs.CountySheet._block
+
+    def block(self, y0, number, props, chips, missing):
+        self._values_texts = [
+            self._shown(fs._text(props.get("YSBH"))),
+            self._shown(f"{fs._text(props.get('XZQDM'))} {self._shown(props.get('XZQMC'))}".strip()),
+            *(fs._area(props, f) for f in ("TBMJ", "GDMJ", "PZMJ", "WFGDMJ", "WFJBNTMJ")),
+            self._shown(fs._text(props.get("QSX"))), self._shown(fs._text(props.get("HSX"))),
+            fs._coords(props.get("DZB"), props.get("BZB"), 1, " m"),
+            fs._coords(props.get("JD"), props.get("WD"), 6, "°"),
+        ]
+        original_block(self, y0, number, props, chips, missing)
 
     monkeypatch.setattr(fs.CountySheet, "_section", lambda self, key, draw: draw())
-    monkeypatch.setattr(fs.CountySheet, "_line", line)
+    monkeypatch.setattr(fs.CountySheet, "_values", values)
+    monkeypatch.setattr(fs.CountySheet, "_block", block)
     monkeypatch.setattr(fs, "_placed_ops", fs._placed_ops.__wrapped__)
+    monkeypatch.setattr(fs, "_line_ops", fs._line_ops.__wrapped__)
     monkeypatch.setattr(fs, "_escaped", lambda raw: fs.escapePDF(raw))
     slow = [sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", mixed)[0],
             sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", bare, no_chips_note=note)[0]]
-    assert fast == slow
+    for a, b in zip(fast, slow):
+        assert _drawn(a) == _drawn(b)
+        assert len(_drawn(a)) == page_count(a)
+    assert all(b"/Subtype /Form" in pdf for pdf in fast) and not any(b"/Subtype /Form" in pdf for pdf in slow)
+    long_bare = [_entry(i, with_chip=False) for i in range(30)]
+    inline = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", long_bare, no_chips_note=note)[0]
+    monkeypatch.undo()
+    forms = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", long_bare, no_chips_note=note)[0]
+    assert _drawn(forms) == _drawn(inline)
+    assert len(forms) < 0.8 * len(inline)  # a repeated section is written once
     assert n_images(fast[0]) == 2 * 5 and n_images(fast[1]) == 0
+
+
+def test_the_sheet_is_a_pdf_a_strict_reader_opens() -> None:
+    """pypdf, strict: the cross-reference table, the objects and the page tree are well formed;
+    its text extraction finds every JCBH and the Chinese labels."""
+    import io
+
+    import pypdf
+
+    entries = [_entry(i, with_chip=i % 2 == 0) for i in range(7)]
+    pdf, pages = sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", entries)
+    reader = pypdf.PdfReader(io.BytesIO(pdf), strict=True)
+    assert len(reader.pages) == pages == 3
+    text = "".join(page.extract_text() for page in reader.pages)
+    for props, _ in entries:
+        assert props["JCBH"] in text
+    assert "判定类型" in text and "昌邑区" in text
+    assert reader.metadata.title.endswith("外业核查表 220202 昌邑区")
+    images = [image for page in reader.pages for image in page.images]
+    assert len(images) == 2 * 4 and images[0].image.size == (40, 30)
 
 
 def test_escaping_is_reportlabs_for_every_byte() -> None:

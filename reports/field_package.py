@@ -393,6 +393,17 @@ def _rings(geom: Any) -> list[np.ndarray] | None:
     return parts
 
 
+def _text_cell(value: Any, width: int, encoding: str, gbk: bool) -> bytes | None:
+    """A text cell of the .dbf as GDAL writes it (padded with blanks), or None when the value
+    needs GDAL itself."""
+    if value is None or value == "":
+        return b" " * width
+    if not isinstance(value, str) or (gbk and not _gbk_safe(value)):
+        return None
+    raw = value.encode(encoding)
+    return raw.ljust(width, b" ") if len(raw) <= width else None
+
+
 def _shapefile_members(records: list[tuple[dict[str, Any], Any]], crs: pyproj.CRS,
                        encoding: str) -> dict[str, bytes] | None:
     """The ``.shp/.shx/.dbf/.prj/.cpg`` bytes GDAL would write for ``records``, built in memory
@@ -413,30 +424,33 @@ def _shapefile_members(records: list[tuple[dict[str, Any], Any]], crs: pyproj.CR
     formats = [(name.decode("ascii"), kind == b"C", width, f"%{width}.{decimals}f") for name, kind, width, decimals
                in fields]
     gbk = enc.name != "utf-8"
-    for props, _ in records:
-        row = [b" "]
-        for name, is_text, width, fmt in formats:
-            value = props.get(name)
-            if is_text:
-                if value is None or value == "":
-                    row.append(b" " * width)
+    columns = []
+    for name, is_text, width, fmt in formats:
+        column = []
+        if is_text:
+            known: dict[Any, bytes | None] = {}  # the cell of each value met before
+            for props, _ in records:
+                value = props.get(name)
+                key = (type(value), value)
+                cell = known[key] if key in known else known.setdefault(key, _text_cell(value, width, enc.name, gbk))
+                if cell is None:
+                    return None
+                column.append(cell)
+        else:
+            missing = b"*" * width
+            for props, _ in records:
+                value = props.get(name)
+                if value is None:
+                    column.append(missing)
                     continue
-                if not isinstance(value, str) or (gbk and not _gbk_safe(value)):
+                if type(value) is not float and (not isinstance(value, (int, float)) or isinstance(value, bool)):
                     return None
-                raw = value.encode(enc.name)
-                if len(raw) > width:
+                cell = (fmt % value).encode("ascii")
+                if len(cell) > width:
                     return None
-                row.append(raw.ljust(width, b" "))
-            elif value is None:
-                row.append(b"*" * width)
-            else:
-                if not isinstance(value, (int, float)) or isinstance(value, bool):
-                    return None
-                raw = (fmt % value).encode("ascii")
-                if len(raw) > width:
-                    return None
-                row.append(raw)
-        dbf += b"".join(row)
+                column.append(cell)
+        columns.append(column)
+    dbf += b"".join(b" " + b"".join(row) for row in zip(*columns))
     dbf += b"\x1a"
     # ---- .shp and .shx
     contents = []

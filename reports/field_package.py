@@ -31,7 +31,6 @@ byte for byte.
 """
 from __future__ import annotations
 
-import collections
 import functools
 import io
 import logging
@@ -226,59 +225,8 @@ def field_description(name: str) -> str:
     return f"{zh} / {field.meaning_en} [{field.dbf_type}]"
 
 
-def _text(value: Any) -> str | None:
-    return None if is_missing(value) else str(value)
-
-
-def _area(value: Any) -> float | None:
-    return None if is_missing(value) else round(float(value), 2)
-
-
-def _mu(value: Any) -> float | None:
-    return None if is_missing(value) else round(float(m2_to_mu(float(value))), 2)
-
-
-def _record(row: Any, dzb: float | None, bzb: float | None, jd: float | None, wd: float | None) -> dict[str, Any]:
-    """The Shapefile record of one piece, its centre point (a point inside the patch, in the package's
-    CRS and in longitude / latitude) given."""
-    return {
-        "JCBH": _text(row.patch_id),
-        "YSBH": _text(row.source_id),
-        "XZQDM": _text(row.county_code),
-        "XZQMC": _text(row.county_name),
-        "TBLX": PATCH_TYPE_BY_CODE[PATCH_TYPE_NEW_CONSTRUCTION].label_zh,
-        "THJG": STATUS_LABELS_ZH.get(str(row.status), str(row.status)),
-        "TBMJ": _area(row.area_m2),
-        "JCMJ": _area(row.area_m2),
-        "TBMJM": _mu(row.area_m2),
-        "GDMJ": _area(row.farmland_m2),
-        "GDMJM": _mu(row.farmland_m2),
-        "JBNTMJ": _area(row.basic_farmland_m2),
-        "PZMJ": _area(row.approved_m2),
-        "WFGDMJ": _area(row.illegal_farmland_m2),
-        "WFGDMJM": _mu(row.illegal_farmland_m2),
-        "WFJBNTMJ": _area(row.illegal_basic_farmland_m2),
-        "WFJBNTMJM": _mu(row.illegal_basic_farmland_m2),
-        "QSX": _text(row.before_date),
-        "HSX": _text(row.after_date),
-        "DZB": dzb,
-        "BZB": bzb,
-        "JD": jd,
-        "WD": wd,
-        "PDLX": "",
-        "WFMJ": None,
-        "ZGZT": "",
-        "HCSM": "",
-        "HCR": "",
-        "HCRQ": "",
-        "ZP": "",
-    }
-
-
-_RECORD_COLUMNS = ("patch_id", "source_id", "county_code", "county_name", "status", "area_m2", "farmland_m2",
-                   "basic_farmland_m2", "approved_m2", "illegal_farmland_m2", "illegal_basic_farmland_m2",
-                   "before_date", "after_date")
-_Row = collections.namedtuple("_Row", _RECORD_COLUMNS)
+_AREA_COLUMNS = ("area_m2", "farmland_m2", "basic_farmland_m2", "approved_m2", "illegal_farmland_m2",
+                 "illegal_basic_farmland_m2")
 
 
 def check_text(props: Mapping[str, Any], encoding: str, label: str) -> None:
@@ -508,9 +456,41 @@ def _records(county: gpd.GeoDataFrame, crs: pyproj.CRS) -> list[tuple[dict[str, 
         x, y = float(px[k]), float(py[k])
         centres[i] = (round(x, 2) if projected else None, round(y, 2) if projected else None,
                       round(float(lon[k]), 7), round(float(lat[k]), 7))
-    columns = [county[c].tolist() for c in _RECORD_COLUMNS]
-    return [(_record(_Row(*values), *centre), geom)
-            for values, centre, geom in zip(zip(*columns), centres, geoms.tolist())]
+    return [(props, geom) for props, geom in zip(_record_fields(county, centres), geoms.tolist())]
+
+
+def _record_fields(county: gpd.GeoDataFrame, centres: list[tuple[Any, Any, Any, Any]]) -> list[dict[str, Any]]:
+    """The fields of :func:`_record` for every row of ``county``, formatted column by column
+    (the same values: areas rounded by Python's ``round`` to the centimetre, 亩 from the same
+    division)."""
+    def text(column: str) -> list[str | None]:
+        return [None if is_missing(v) else str(v) for v in county[column].tolist()]
+
+    def rounded(values: np.ndarray) -> list[float | None]:
+        return [None if v != v else round(v, 2) for v in values.tolist()]  # v != v: NaN
+
+    m2 = {c: county[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in _AREA_COLUMNS}
+    new_construction = PATCH_TYPE_BY_CODE[PATCH_TYPE_NEW_CONSTRUCTION].label_zh
+    n = len(county)
+    status = [STATUS_LABELS_ZH.get(str(v), str(v)) for v in county["status"].tolist()]
+    area = rounded(m2["area_m2"])
+    columns = {
+        "JCBH": text("patch_id"), "YSBH": text("source_id"), "XZQDM": text("county_code"),
+        "XZQMC": text("county_name"), "TBLX": [new_construction] * n, "THJG": status,
+        "TBMJ": area, "JCMJ": area, "TBMJM": rounded(m2_to_mu(m2["area_m2"])),
+        "GDMJ": rounded(m2["farmland_m2"]), "GDMJM": rounded(m2_to_mu(m2["farmland_m2"])),
+        "JBNTMJ": rounded(m2["basic_farmland_m2"]), "PZMJ": rounded(m2["approved_m2"]),
+        "WFGDMJ": rounded(m2["illegal_farmland_m2"]), "WFGDMJM": rounded(m2_to_mu(m2["illegal_farmland_m2"])),
+        "WFJBNTMJ": rounded(m2["illegal_basic_farmland_m2"]),
+        "WFJBNTMJM": rounded(m2_to_mu(m2["illegal_basic_farmland_m2"])),
+        "QSX": text("before_date"), "HSX": text("after_date"),
+        "DZB": [c[0] for c in centres], "BZB": [c[1] for c in centres], "JD": [c[2] for c in centres],
+        "WD": [c[3] for c in centres],
+        "PDLX": [""] * n, "WFMJ": [None] * n, "ZGZT": [""] * n, "HCSM": [""] * n, "HCR": [""] * n,
+        "HCRQ": [""] * n, "ZP": [""] * n,
+    }
+    names = list(columns)
+    return [dict(zip(names, row)) for row in zip(*columns.values())]
 
 
 def _shapefile_via_gdal(records: list[tuple[dict[str, Any], Any]], code: str, crs: pyproj.CRS, encoding: str,

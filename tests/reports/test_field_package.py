@@ -1,10 +1,12 @@
 """Per-county field verification packages: official fields, encodings, chips, sheet, reproducibility."""
 from __future__ import annotations
 
+import collections
 import io
 import math
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -17,7 +19,10 @@ from PIL import Image
 
 from overlay.contracts import (FIELD_BY_NAME, PACKAGE_ENCODINGS, PATCH_TYPES, PHOTO_SEPARATOR, RECTIFICATIONS_ZH,
                                SHAPEFILE_FIELDS, STATUS_LABELS_ZH, VERDICTS_ZH)
+from overlay.contracts import PATCH_TYPE_BY_CODE, PATCH_TYPE_NEW_CONSTRUCTION
+from reports._common import is_missing
 from reports.chips import ChipPair
+from reports.units import m2_to_mu
 from reports.field_package import (FIELD_SCHEMA, PACKAGE_FIELDS, PackageEncodingError, sheet_name,
                                    write_field_packages)
 from tests.reports.pdfparse import n_images, page_count, text_runs
@@ -374,3 +379,92 @@ def test_ordinary_packages_need_no_temporary_folder(tmp_path: Path, pieces: gpd.
     monkeypatch.setattr(fp, "_shapefile_via_gdal", refuse)
     written = write_field_packages(pieces, tmp_path, encoding="gbk", chip_source=_fake_chips)
     assert list(_read(written["220221"], "220221")["XZQMC"]) == ["永吉县"]
+
+
+# --------------------------------------------------------------------------- records, row by row
+# The records as they were formatted one row at a time (before 2026-11-23): the column-by-column
+# formatting of reports.field_package._record_fields must give the same values.
+def _ref_text(value: Any) -> str | None:
+    return None if is_missing(value) else str(value)
+
+
+def _ref_area(value: Any) -> float | None:
+    return None if is_missing(value) else round(float(value), 2)
+
+
+def _ref_mu(value: Any) -> float | None:
+    return None if is_missing(value) else round(float(m2_to_mu(float(value))), 2)
+
+
+def _ref_record(row: Any, dzb: float | None, bzb: float | None, jd: float | None, wd: float | None) -> dict[str, Any]:
+    """The Shapefile record of one piece, its centre point (a point inside the patch, in the package's
+    CRS and in longitude / latitude) given."""
+    return {
+        "JCBH": _ref_text(row.patch_id),
+        "YSBH": _ref_text(row.source_id),
+        "XZQDM": _ref_text(row.county_code),
+        "XZQMC": _ref_text(row.county_name),
+        "TBLX": PATCH_TYPE_BY_CODE[PATCH_TYPE_NEW_CONSTRUCTION].label_zh,
+        "THJG": STATUS_LABELS_ZH.get(str(row.status), str(row.status)),
+        "TBMJ": _ref_area(row.area_m2),
+        "JCMJ": _ref_area(row.area_m2),
+        "TBMJM": _ref_mu(row.area_m2),
+        "GDMJ": _ref_area(row.farmland_m2),
+        "GDMJM": _ref_mu(row.farmland_m2),
+        "JBNTMJ": _ref_area(row.basic_farmland_m2),
+        "PZMJ": _ref_area(row.approved_m2),
+        "WFGDMJ": _ref_area(row.illegal_farmland_m2),
+        "WFGDMJM": _ref_mu(row.illegal_farmland_m2),
+        "WFJBNTMJ": _ref_area(row.illegal_basic_farmland_m2),
+        "WFJBNTMJM": _ref_mu(row.illegal_basic_farmland_m2),
+        "QSX": _ref_text(row.before_date),
+        "HSX": _ref_text(row.after_date),
+        "DZB": dzb,
+        "BZB": bzb,
+        "JD": jd,
+        "WD": wd,
+        "PDLX": "",
+        "WFMJ": None,
+        "ZGZT": "",
+        "HCSM": "",
+        "HCR": "",
+        "HCRQ": "",
+        "ZP": "",
+    }
+
+
+_REF_COLUMNS = ("patch_id", "source_id", "county_code", "county_name", "status", "area_m2", "farmland_m2",
+                   "basic_farmland_m2", "approved_m2", "illegal_farmland_m2", "illegal_basic_farmland_m2",
+                   "before_date", "after_date")
+_RefRow = collections.namedtuple("_RefRow", _REF_COLUMNS)
+
+
+def test_records_formatted_column_by_column_equal_the_row_by_row_ones() -> None:
+    from reports.field_package import _record_fields
+
+    rng = np.random.default_rng(5)
+    n = 400
+    areas = {c: rng.choice([0.0, -0.0, 0.005, 0.015, 2.675, 1234.565, 1e9 + 0.125, math.nan], n)
+             + rng.choice([0.0, 0.0, 1e-3, 123.456789], n) for c in
+             ("area_m2", "farmland_m2", "basic_farmland_m2", "approved_m2", "illegal_farmland_m2",
+              "illegal_basic_farmland_m2")}
+    county = pd.DataFrame({
+        "patch_id": [f"44010620250{i:05d}" for i in range(n)],
+        "source_id": rng.choice(["D1", None, "测试", "x"], n).tolist(),
+        "county_code": "440106", "county_name": rng.choice(["天河区", None], n).tolist(),
+        "status": rng.choice(["illegal", "legal", "partly_legal", "non_farmland", "unknown"], n),
+        **areas,
+        "before_date": rng.choice(["2024-10-15", None], n).tolist(), "after_date": "2025-10-12",
+    })
+    county.loc[3, "farmland_m2"] = -0.0
+    centres = [(round(float(x), 2), round(float(x) + 1, 2), 113.1234567, 23.1) if x > 0.5 else (None,) * 4
+               for x in rng.uniform(0, 1, n)]
+    expected = [_ref_record(_RefRow(*(county[c].iloc[i] for c in _REF_COLUMNS)), *centres[i]) for i in range(n)]
+    got = _record_fields(county, centres)
+    assert [list(r) for r in got] == [list(r) for r in expected]  # the same fields in the same order
+    for a, b in zip(got, expected):
+        for name in a:
+            x, y = a[name], b[name]
+            assert type(x) is type(y) and (x == y or (x != x and y != y)), name
+            if isinstance(x, float):
+                assert math.copysign(1, x) == math.copysign(1, y), name  # -0.0 stays -0.0

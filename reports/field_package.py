@@ -108,8 +108,27 @@ def sheet_name(county_code: str) -> str:
 
 
 def _crs_label(crs: pyproj.CRS) -> str:
+    return _crs_facts(crs)[0]
+
+
+def _crs_wkt(crs: pyproj.CRS) -> str:
+    return _crs_facts(crs)[1]
+
+
+def _crs_facts(crs: pyproj.CRS) -> tuple[str, str]:
+    """``EPSG:n`` (or the CRS's name) and the WKT of ``crs``, found once per process for each CRS
+    text a package's CRS is made from (each lookup in the PROJ database takes about 0.2 ms)."""
+    return _crs_facts_of(crs.srs) if crs.srs else _crs_facts_now(crs)
+
+
+@functools.lru_cache(maxsize=64)
+def _crs_facts_of(srs: str) -> tuple[str, str]:
+    return _crs_facts_now(pyproj.CRS.from_user_input(srs))
+
+
+def _crs_facts_now(crs: pyproj.CRS) -> tuple[str, str]:
     epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else crs.name
+    return (f"EPSG:{epsg}" if epsg else crs.name), crs.to_wkt()
 
 
 def readme_text(county_code: str, county_name: str, n_patches: int, *, encoding: str = DEFAULT_ENCODING,
@@ -435,7 +454,7 @@ def _shapefile_members(records: list[tuple[dict[str, Any], Any]], crs: pyproj.CR
         shp.append(content)
         shx.append(struct.pack(">ii", offset // 2, len(content) // 2))
         offset += 8 + len(content)
-    return {".shp": b"".join(shp), ".shx": b"".join(shx), ".dbf": bytes(dbf), ".prj": _prj_bytes(crs.to_wkt()),
+    return {".shp": b"".join(shp), ".shx": b"".join(shx), ".dbf": bytes(dbf), ".prj": _prj_bytes(_crs_wkt(crs)),
             ".cpg": enc.cpg.encode("ascii")}
 
 

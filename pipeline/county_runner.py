@@ -102,9 +102,10 @@ class Checkpoints:
                 done[code] = result
         return done
 
-    def save(self, result: CountyResult) -> None:
-        """Write one county's result (temporary file with a digest, rename; no fsync, see above)."""
-        payload = pickle.dumps(result, protocol=5)
+    def save(self, result: CountyResult, pickled: bytes | None = None) -> None:
+        """Write one county's result (temporary file with a digest, rename; no fsync, see above);
+        ``pickled``: the result already pickled (protocol 5), as a dask task returns it."""
+        payload = pickled if pickled is not None else pickle.dumps(result, protocol=5)
         _atomic_write(self._path(result.county_code),
                       _MAGIC + hashlib.sha256(payload).digest() + payload, sync=False)
 
@@ -144,9 +145,11 @@ def _timed(job: CountyJob) -> CountyResult | CountyFailure:
                              time.perf_counter() - started)
 
 
-def _timed_batch(jobs: list[CountyJob]) -> list[CountyResult | CountyFailure]:
-    """:func:`_timed` for each job of one dask task, in order."""
-    return [_timed(job) for job in jobs]
+def _timed_batch(jobs: list[CountyJob]) -> list[bytes | CountyFailure]:
+    """:func:`_timed` for each job of one dask task, in order; each result pickled here (protocol 5),
+    the bytes its checkpoint holds: the driver writes them as they come and unpickles them once,
+    instead of unpickling what dask sent and pickling it again for the checkpoint."""
+    return [o if isinstance(o, CountyFailure) else pickle.dumps(o, protocol=5) for o in map(_timed, jobs)]
 
 
 MAX_COUNTIES_PER_TASK = 8
@@ -179,11 +182,14 @@ def run_jobs(
     bar = tqdm(total=len(jobs), initial=len(done), desc="counties", unit="county",
                disable=not progress, leave=False)
 
-    def finished(outcome: CountyResult | CountyFailure) -> None:
+    def finished(outcome: CountyResult | CountyFailure, pickled: bytes | None = None) -> None:
         outcomes[outcome.county_code] = outcome
         if isinstance(outcome, CountyResult):
             if checkpoints is not None and outcome.county_code not in done:
-                checkpoints.save(outcome)
+                if pickled is None:
+                    checkpoints.save(outcome)
+                else:
+                    checkpoints.save(outcome, pickled=pickled)
             if on_result is not None:
                 on_result(outcome)
         bar.update()
@@ -214,7 +220,10 @@ def run_jobs(
                         outcomes_of_batch = [CountyFailure(job.county_code, job.county_name, _reason(exc), 0.0)
                                              for job in batch]
                     for outcome in outcomes_of_batch:
-                        finished(outcome)
+                        if isinstance(outcome, bytes):  # a result, pickled by the task
+                            finished(pickle.loads(outcome), outcome)  # our own workers' bytes
+                        else:
+                            finished(outcome)
                     future.release()
     finally:
         bar.close()

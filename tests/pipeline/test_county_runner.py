@@ -43,14 +43,14 @@ def table(results) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def on_local_cluster(jobs, n_workers: int):
+def on_local_cluster(jobs, n_workers: int, checkpoints: Checkpoints | None = None):
     """run_jobs on a fresh LocalCluster of ``n_workers`` processes."""
     client = runner.local_cluster_client(n_workers)
     try:
         import dask
         # the workers run without distributed's statistical profiler
         assert set(client.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()) == {False}
-        return run_jobs(jobs, client=client, progress=False)
+        return run_jobs(jobs, client=client, progress=False, checkpoints=checkpoints)
     finally:
         cluster = client.cluster
         client.close()
@@ -62,9 +62,15 @@ def test_distributed_equals_eager(tmp_path):
     jobs = sample_jobs(tmp_path)
     eager, failed = run_jobs(jobs, progress=False)
     assert not failed and len(eager) == len(jobs) == 4
-    spread, failed = on_local_cluster(jobs, 2)
+    checkpoints = Checkpoints(tmp_path / "checkpoints", "key")
+    spread, failed = on_local_cluster(jobs, 2, checkpoints)
     assert not failed
     pd.testing.assert_frame_equal(table(eager), table(spread))
+    # each result came back pickled by its task and was checkpointed as it came: the files load
+    # to the same pieces, in a fresh reader of the folder
+    saved = Checkpoints(tmp_path / "checkpoints", "key").load(j.county_code for j in jobs)
+    assert sorted(saved) == sorted(j.county_code for j in jobs)
+    pd.testing.assert_frame_equal(table(eager), table(saved.values()))
 
 
 def test_batch_size_keeps_every_worker_busy():

@@ -142,7 +142,7 @@ def _is_latin(ch: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _covered(text: str) -> bool:
     """True when every character is drawable: Latin, or in the CJK font's character set (GBK)."""
-    if text.isascii():
+    if text.isascii() or _ALL_LATIN.fullmatch(text):
         return True
     for ch in text:
         if _is_latin(ch):
@@ -194,7 +194,7 @@ _AREA_MID, _MU, _CLOSE = _escaped(" m²  (".encode("cp1252")), _escaped("亩".en
 def _plain_ops(text: str, size: float, latin_name: str, cjk_name: str) -> str:
     """:func:`_text_ops` without the width (which reportlab's metrics make the costly part)."""
     size_s = f"{size:g}"
-    if text.isascii():
+    if text.isascii() or _ALL_LATIN.fullmatch(text):  # one Helvetica run (numbers, ° and ² included)
         return f"{latin_name} {size_s} Tf ({_escaped(text.encode('cp1252'))}) Tj"
     ops = []
     for m in _RUN.finditer(text):  # the runs of itertools.groupby(text, key=_is_latin)
@@ -206,6 +206,7 @@ def _plain_ops(text: str, size: float, latin_name: str, cjk_name: str) -> str:
 
 _LATIN_CHARS = "\x00-\x7f\xa0-\xff\u2013\u2014"  # as _is_latin
 _RUN = re.compile(f"(?P<latin>[{_LATIN_CHARS}]+)|(?P<cjk>[^{_LATIN_CHARS}]+)")
+_ALL_LATIN = re.compile(f"[{_LATIN_CHARS}]*")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -291,6 +292,7 @@ class CountySheet:
         self._page_xobjects: dict[str, int] = {}  # the forms and images the page being drawn uses
         self._forms: dict[tuple[Any, ...], str] = {}  # sections drawn as forms (:meth:`_section`), by key
         self._n_images = 0
+        self._county_lines: dict[str, str] = {}  # the county line's operators (:meth:`_line_of_county`)
         self._code: list[str] = []  # the operators of the page (or form) being drawn
         self._title = f"{year}年度土地卫片执法检查外业核查表 {self.county_code} {self.county_name}"
 
@@ -404,7 +406,7 @@ class CountySheet:
         latin, cjk = self._font_names
         labels_and_ops = [
             ("原始编号", self._text_ops(_text(props.get("YSBH")))),
-            ("行政区", self._text_ops(f"{_text(props.get('XZQDM'))} {name}".strip())),
+            ("行政区", self._line_of_county(f"{_text(props.get('XZQDM'))} {name}".strip())),
             ("图斑面积", _area_ops(props.get("TBMJ"), latin, cjk)),
             ("占用耕地", _area_ops(props.get("GDMJ"), latin, cjk)),
             ("批准用地", _area_ops(props.get("PZMJ"), latin, cjk)),
@@ -431,6 +433,13 @@ class CountySheet:
         """The text operators of a value of the block's column ("" when it is not shown)."""
         text = self._shown(value)
         return _plain_ops(text, _TEXT_PT, *self._font_names) if text else ""
+
+    def _line_of_county(self, text: str) -> str:
+        """:meth:`_text_ops` of the county's line (code and name), formatted once per sheet."""
+        ops = self._county_lines.get(text)
+        if ops is None:
+            ops = self._county_lines[text] = self._text_ops(text)
+        return ops
 
     def _values(self, y0: float, ops: Sequence[str]) -> None:
         """The value column of a block, from each line's text operators ("" for none): what

@@ -338,26 +338,70 @@ def _gbk_safe(text: str) -> bool:
     return all(ch < "\x80" or "\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _rings(geom: Any) -> list[np.ndarray] | None:
-    """The parts of a polygon as GDAL writes them: each polygon's shell clockwise, then its holes
-    counter-clockwise (GDAL rewinds the rings on write); None when the in-memory writer cannot."""
-    polygons = geom.geoms if geom.geom_type == "MultiPolygon" else (geom,)
-    parts = []
-    for polygon in polygons:
-        if polygon.is_empty:
-            continue
-        for k, ring in enumerate((polygon.exterior, *polygon.interiors)):
-            xy = np.asarray(ring.coords, dtype=np.float64)
-            if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) < 4:
-                return None
-            x, y = xy[:, 0], xy[:, 1]
-            twice_area = float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))  # > 0: counter-clockwise
-            if twice_area == 0.0:
-                return None  # a degenerate ring: leave its orientation to GDAL
-            if (twice_area > 0) == (k == 0):
-                xy = xy[::-1]
-            parts.append(np.ascontiguousarray(xy))
-    return parts
+def _polygon_contents(geoms: list[Any]) -> tuple[list[bytes], tuple[float, float, float, float] | None] | None:
+    """The .shp record contents of ``geoms`` (a null shape for a missing or empty one) and their
+    bounds, as GDAL writes polygons: every polygon's shell clockwise, then its holes
+    counter-clockwise (GDAL rewinds the rings on write), each ring a part. All rings are taken
+    apart and oriented at once. None when the in-memory writer cannot (3D, not polygonal, a
+    ring of fewer than four points or of no area: GDAL writes those)."""
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = geoms
+    null = shapely.is_missing(arr) | shapely.is_empty(arr)
+    present = np.flatnonzero(~null)
+    contents = [_NULL_SHAPE] * len(geoms)
+    if not len(present):
+        return contents, None
+    kinds = shapely.get_type_id(arr[present])
+    if not np.isin(kinds, (3, 6)).all() or shapely.has_z(arr[present]).any():
+        return None
+    polygons, owner = shapely.get_parts(arr[present], return_index=True)
+    kept = ~shapely.is_empty(polygons)
+    polygons, owner = polygons[kept], owner[kept]
+    rings, ring_polygon = shapely.get_rings(polygons, return_index=True)
+    sizes = shapely.get_num_coordinates(rings)
+    if (sizes < 4).any():
+        return None
+    xy = shapely.get_coordinates(rings)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    # twice each ring's signed area (> 0: counter-clockwise); rings near zero are summed again
+    # one by one as np.dot does, so every decision is the one made ring by ring
+    x, y = xy[:, 0], xy[:, 1]
+    ahead = np.ones(len(xy), dtype=bool)
+    ahead[ends - 1] = False  # the last point of a ring starts no edge
+    cross_xy = np.where(ahead, x * np.roll(y, -1), 0.0)
+    cross_yx = np.where(ahead, np.roll(x, -1) * y, 0.0)
+    twice = np.add.reduceat(cross_xy, starts) - np.add.reduceat(cross_yx, starts)
+    scale = np.add.reduceat(np.abs(cross_xy), starts) + np.add.reduceat(np.abs(cross_yx), starts)
+    for r in np.flatnonzero(np.abs(twice) <= 1e-9 * scale):
+        rx, ry = x[starts[r]:ends[r]], y[starts[r]:ends[r]]
+        twice[r] = float(np.dot(rx[:-1], ry[1:]) - np.dot(rx[1:], ry[:-1]))
+    if (twice == 0).any():
+        return None  # a degenerate ring: leave its orientation to GDAL
+    shell = np.r_[True, ring_polygon[1:] != ring_polygon[:-1]]
+    flip = (twice > 0) == shell
+    ring_of = np.repeat(np.arange(len(rings)), sizes)
+    at = np.arange(len(xy))
+    order = np.where(flip[ring_of], starts[ring_of] + ends[ring_of] - 1 - at, at)
+    xy = np.ascontiguousarray(xy[order], dtype="<f8")
+    # each geometry's rings are consecutive: its parts and points
+    ring_owner = owner[ring_polygon]
+    first_ring = np.flatnonzero(np.r_[True, ring_owner[1:] != ring_owner[:-1]])
+    last_ring = np.r_[first_ring[1:], len(rings)] - 1
+    lo, hi = starts[first_ring], ends[last_ring]
+    mins = np.column_stack([np.minimum.reduceat(xy[:, 0], lo), np.minimum.reduceat(xy[:, 1], lo)])
+    maxs = np.column_stack([np.maximum.reduceat(xy[:, 0], lo), np.maximum.reduceat(xy[:, 1], lo)])
+    part_starts = (starts - lo[np.repeat(np.arange(len(lo)), last_ring - first_ring + 1)]).astype("<i4")
+    for k, g in enumerate(present[ring_owner[first_ring]].tolist()):
+        a, b = first_ring[k], last_ring[k] + 1
+        contents[g] = (struct.pack("<i4d2i", _SHAPE_POLYGON, *mins[k].tolist(), *maxs[k].tolist(), b - a,
+                                   int(hi[k] - lo[k]))
+                       + part_starts[a:b].tobytes() + xy[lo[k]:hi[k]].tobytes())
+    bounds = (*mins.min(axis=0).tolist(), *maxs.max(axis=0).tolist())
+    return contents, bounds
+
+
+_NULL_SHAPE = struct.pack("<i", 0)
 
 
 def _text_cell(value: Any, width: int, encoding: str, gbk: bool) -> bytes | None:
@@ -420,24 +464,10 @@ def _shapefile_members(records: list[tuple[dict[str, Any], Any]], crs: pyproj.CR
     dbf += b"".join(b" " + b"".join(row) for row in zip(*columns))
     dbf += b"\x1a"
     # ---- .shp and .shx
-    contents = []
-    bounds = None
-    for _, geom in records:
-        if geom is None or geom.is_empty:
-            contents.append(struct.pack("<i", 0))
-            continue
-        if geom.has_z or geom.geom_type not in ("Polygon", "MultiPolygon"):
-            return None
-        parts = _rings(geom)
-        if not parts:
-            return None
-        xy = np.concatenate(parts)
-        box = (*xy.min(axis=0).tolist(), *xy.max(axis=0).tolist())
-        bounds = box if bounds is None else (min(bounds[0], box[0]), min(bounds[1], box[1]),
-                                             max(bounds[2], box[2]), max(bounds[3], box[3]))
-        starts = np.cumsum([0] + [len(p) for p in parts[:-1]]).astype("<i4")
-        contents.append(struct.pack("<i4d2i", _SHAPE_POLYGON, *box, len(parts), len(xy))
-                        + starts.tobytes() + xy.astype("<f8").tobytes())
+    shapes = _polygon_contents([geom for _, geom in records])
+    if shapes is None:
+        return None
+    contents, bounds = shapes
     box = bounds or (0.0, 0.0, 0.0, 0.0)
     shp_len = 100 + sum(8 + len(c) for c in contents)
     shx_len = 100 + 8 * len(contents)

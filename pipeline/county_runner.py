@@ -14,6 +14,7 @@ fails its digest and that county is recomputed.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -28,7 +29,8 @@ from tqdm.auto import tqdm
 from pipeline.county_run import CountyJob, CountyResult, run_county
 from pipeline.errors import OutputError
 
-__all__ = ["CountyFailure", "Checkpoints", "run_jobs", "local_cluster_client"]
+__all__ = ["CountyFailure", "Checkpoints", "run_jobs", "local_cluster_client", "collect_less_often",
+           "GC_THRESHOLDS"]
 
 _MAGIC = b"landcheck-county-1\n"  # checkpoint format: magic, sha256 of the pickle, the pickle
 
@@ -145,10 +147,23 @@ def _timed(job: CountyJob) -> CountyResult | CountyFailure:
                              time.perf_counter() - started)
 
 
+GC_THRESHOLDS = (10_000, 50, 100)
+"""Python's cyclic garbage collector's thresholds where county jobs run and in the run's driver
+(Python's are 700, 10, 10). Almost everything a run allocates is freed by reference counting; with
+Python's thresholds the driver of a national run spent 5.8 s in 18 full collections, each
+traversing every county's result it holds, and the workers about 1.4 ms a county."""
+
+
+def collect_less_often() -> None:
+    """Raise this process's garbage-collector thresholds to :data:`GC_THRESHOLDS` (never lowers one)."""
+    gc.set_threshold(*(max(now, ours) for now, ours in zip(gc.get_threshold(), GC_THRESHOLDS)))
+
+
 def _timed_batch(jobs: list[CountyJob]) -> list[bytes | CountyFailure]:
     """:func:`_timed` for each job of one dask task, in order; each result pickled here (protocol 5),
     the bytes its checkpoint holds: the driver writes them as they come and unpickles them once,
     instead of unpickling what dask sent and pickling it again for the checkpoint."""
+    collect_less_often()
     return [o if isinstance(o, CountyFailure) else pickle.dumps(o, protocol=5) for o in map(_timed, jobs)]
 
 
@@ -176,6 +191,7 @@ def run_jobs(
     ``on_result`` is called in this process for each county as it finishes (checkpointed ones
     included), e.g. to write that county's deliverables.
     """
+    collect_less_often()
     done = checkpoints.load(j.county_code for j in jobs) if checkpoints else {}
     todo = [j for j in jobs if j.county_code not in done]
     outcomes: dict[str, CountyResult | CountyFailure] = dict(done)

@@ -50,7 +50,12 @@ def on_local_cluster(jobs, n_workers: int, checkpoints: Checkpoints | None = Non
         import dask
         # the workers run without distributed's statistical profiler
         assert set(client.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()) == {False}
-        return run_jobs(jobs, client=client, progress=False, checkpoints=checkpoints)
+        outcome = run_jobs(jobs, client=client, progress=False, checkpoints=checkpoints)
+        import gc
+        # the workers that ran county jobs collect garbage less often
+        assert all(all(a >= b for a, b in zip(t, runner.GC_THRESHOLDS))
+                   for t in client.run(gc.get_threshold).values())
+        return outcome
     finally:
         cluster = client.cluster
         client.close()
@@ -172,3 +177,13 @@ def test_a_checkpoint_is_read_once_while_unchanged(tmp_path, monkeypatch):
     assert len(reads) == 2 and list(first) == list(again) == codes
     run_jobs(jobs[:1], checkpoints=Checkpoints(tmp_path / "ck", "k2"), progress=False)  # new key: rewritten
     assert len(checkpoints.load(codes[:1])) == 1 and len(reads) == 3
+
+
+def test_collecting_less_often_only_ever_raises_the_thresholds(monkeypatch):
+    import gc
+
+    monkeypatch.setattr(gc, "get_threshold", lambda: (700, 80, 5))
+    set_to = []
+    monkeypatch.setattr(gc, "set_threshold", lambda *t: set_to.append(t))
+    runner.collect_less_often()
+    assert set_to == [(runner.GC_THRESHOLDS[0], 80, runner.GC_THRESHOLDS[2])]

@@ -226,3 +226,19 @@ def test_an_empty_polygon_in_a_layer_gdal_reads_is_counted_too(tmp_path):
     assert source.empty_fids == (2, 3)  # GeoJSON ids count from 0
     seen = read_window(source, source.bounds).frame
     assert len(seen) == len(frame) - 2
+
+
+def test_a_window_read_over_sqlite_still_refuses_mis_decoded_text(tmp_path):
+    """Plain ASCII text is passed in one pass; text that is not is checked as every read checks it."""
+    frame = _shuffled_parcels()
+    path = tmp_path / "patches.gpkg"
+    frame.to_file(path, layer="patches")
+    source = open_source(LayerConfig(path, "patches"), "patches")
+    assert len(read_window(source, source.bounds, columns=("name", "area", "code"))) > 0  # ASCII names, None
+    frame["name"] = ["²ýÒØÇø" if i == 4 else v for i, v in enumerate(frame["name"])]  # GBK read as Latin-1
+    bad = tmp_path / "bad.gpkg"
+    frame.to_file(bad, layer="patches")
+    source = open_source(LayerConfig(bad, "patches"), "patches")
+    assert layers_module._gpkg_window(source, ["name"], bbox=source.bounds) is not None  # over SQLite
+    with pytest.raises(BadVectorError, match="field 'name' looks mis-decoded"):
+        read_window(source, source.bounds, columns=("name",))

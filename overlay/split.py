@@ -796,19 +796,23 @@ def assign_patch_ids(pieces: GeoDataFrame, year: int, *, official_ids: bool = Fa
     (and on the other patches only when two share a 10 m cell, see
     :func:`_location_codes`); every piece of a patch has the same location code.
     """
-    out = pieces.copy()
-    codes = out["county_code"].astype(str).tolist()
-    sids = out["source_id"].astype(str).tolist()
+    codes = pieces["county_code"].astype(str).tolist()
+    sids = pieces["source_id"].astype(str).tolist()
     if official_ids:
         ids = sids
     else:
-        locations = _location_codes(out) if len(out) else {}
+        locations = _location_codes(pieces) if len(pieces) else {}
         ids = make_jcbhs(codes, year, [locations[sid] for sid in sids])
-    out = out.drop(columns=[c for c in (_REP_X, _REP_Y) if c in out.columns])
-    out.insert(0, "patch_id", ids)
-    if not len(out):
+    kept = [c for c in pieces.columns if c not in (_REP_X, _REP_Y)]
+    if not len(pieces) or "patch_id" in pieces.columns:  # (pandas refuses a second patch_id)
+        out = pieces[kept].copy()
+        out.insert(0, "patch_id", ids)
         return out.reset_index(drop=True)
-    return out.iloc[_sort_order(codes, ids, sids)].reset_index(drop=True)
+    # the sorted frame built once from its columns, each taken in order with its own dtype
+    order = _sort_order(codes, ids, sids)
+    columns = {"patch_id": np.asarray(ids, dtype=object)[order]}
+    columns.update({c: pieces[c].array.take(order) for c in kept})
+    return GeoDataFrame(pd.DataFrame(columns), geometry=pieces.geometry.name)
 
 
 def unassigned_parts(patches: GeoDataFrame, counties: GeoDataFrame) -> GeoDataFrame:

@@ -202,10 +202,7 @@ def run_jobs(
         outcomes[outcome.county_code] = outcome
         if isinstance(outcome, CountyResult):
             if checkpoints is not None and outcome.county_code not in done:
-                if pickled is None:
-                    checkpoints.save(outcome)
-                else:
-                    checkpoints.save(outcome, pickled=pickled)
+                checkpoints.save(outcome, pickled)
             if on_result is not None:
                 on_result(outcome)
         bar.update()

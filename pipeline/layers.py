@@ -216,14 +216,15 @@ def _misdecoded(text: str) -> tuple[str, str] | None:
     return None
 
 
-def _nothing_to_check(values: np.ndarray) -> bool:
-    """True when :func:`_check_text` would pass ``values`` at once: numbers, or text that is all
-    None or ASCII strings."""
-    return values.dtype != object or all(v is None or (type(v) is str and v.isascii()) for v in values.tolist())
+def _check_text(values: pd.Series | np.ndarray, what: str, path: Path, encoding: str | None) -> None:
+    """Refuse text that was decoded with the wrong encoding (mojibake) or could not be decoded.
 
-
-def _check_text(values: pd.Series, what: str, path: Path, encoding: str | None) -> None:
-    """Refuse text that was decoded with the wrong encoding (mojibake) or could not be decoded."""
+    An array (a window's column) of numbers, or of None and ASCII strings (ids, codes, dates), is
+    passed in one pass, without building a Series."""
+    if isinstance(values, np.ndarray):
+        if values.dtype != object or all(v is None or (type(v) is str and v.isascii()) for v in values.tolist()):
+            return
+        values = pd.Series(values)
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return
     present = values.dropna().unique()
@@ -658,9 +659,7 @@ def read_window(source: LayerSource, bbox: tuple[float, float, float, float] | N
     else:
         ids, values, geoms, crs = fast
         for column in read:
-            text = values[column]
-            if not _nothing_to_check(text):  # numbers, ids, codes and dates: one pass, no Series
-                _check_text(pd.Series(text), f"field '{column}'", source.path, source.encoding)
+            _check_text(values[column], f"field '{column}'", source.path, source.encoding)
     geoms, invalid, missing = _clean_geoms(geoms, source.path, source.role)
     keep = ~missing
     kept_ids = ids if keep.all() else ids[keep]

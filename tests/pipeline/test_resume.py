@@ -19,8 +19,8 @@ import os, signal, sys
 import pipeline.county_runner as runner
 saved = []
 real = runner.Checkpoints.save
-def save(self, result):
-    real(self, result)
+def save(self, result, *args):
+    real(self, result, *args)
     saved.append(result.county_code)
     if len(saved) == 2:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -86,8 +86,8 @@ def test_sigterm_after_some_counties_keeps_them_for_resume(tmp_path, monkeypatch
     real = runner.Checkpoints.save
     saved = []
 
-    def save_then_terminated(self, result):
-        real(self, result)
+    def save_then_terminated(self, result, *args):
+        real(self, result, *args)
         saved.append(result.county_code)
         if len(saved) == 1:
             os.kill(os.getpid(), signal.SIGTERM)  # a batch system ending the job mid-run

@@ -128,8 +128,7 @@ def test_sections_drawn_as_forms_give_the_page_of_drawing_everything(monkeypatch
             sheet_bytes("220202", "昌邑区", 2025, "EPSG:4551", bare, no_chips_note=note)[0]]
 
     def values(self, y0, ops):  # each value written on its own, through _write
-        texts = iter(self._values_texts)
-        for k, text in enumerate(texts):
+        for k, text in enumerate(self._values_texts):
             self._write(fs._LEFT + 22, y0 + 6.5 + k * fs._LINE_MM, text, fs._TEXT_PT)
 
     original_block = fs.CountySheet._block

@@ -2,5 +2,6 @@
 
 ``python -m bench.national.world OUT_DIR`` generates it (ratios known by construction),
 ``python -m bench.national.read_baseline OUT_DIR`` times reading its layers with pyogrio, and
-``python -m bench.national.check OUT_DIR RUN_DIR`` compares a landcheck run with the truth.
+``python -m bench.national.check OUT_DIR RUN_DIR`` compares a landcheck run with the truth, and
+``python -m bench.national.profile_jobs`` splits a county job's time into its stages.
 """

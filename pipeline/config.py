@@ -345,11 +345,13 @@ def _describe(value: Any) -> str:
 
 
 def _resolve(value: str, source: Path) -> Path:
-    """``value`` relative to the config's folder, ``..`` folded (``data/x``, not ``configs/../data/x``)."""
+    """``value`` relative to the config's folder, as an absolute path with ``..`` folded: the
+    paths a run hands to dask workers must name the same files from whatever folder a worker
+    was started in (a cluster's workers do not share the run's working folder)."""
     p = Path(value).expanduser()
     if not p.is_absolute():
         p = source.parent / p
-    return Path(os.path.normpath(p))
+    return Path(os.path.abspath(p))
 
 
 def _expand_glob(section: _Section, key: str, required: bool) -> tuple[Path, ...]:

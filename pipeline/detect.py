@@ -435,12 +435,16 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
     counts = edges = None
     threshold_sample: str | None = None
     counted = None
+    # the score kept in memory for the pass: on a dask.distributed cluster persisted data lives
+    # as long as the persisted collections do, and the collections dask.optimize makes for the
+    # pass name the same keys without holding them (the pass then found its inputs released)
+    kept_for_the_pass: tuple = ()
     if needs_histogram(settings):
         edges = histogram_edges(HIST_BINS, method.value_range)
         if grid.height * grid.width <= EXACT_THRESHOLD_MAX_PIXELS:
             with _step("scoring every pixel for the threshold", progress):
-                score, valid, n_data_arr, n_cloud_arr = dask.persist(score, valid, n_data_arr,
-                                                                     n_cloud_arr)
+                kept_for_the_pass = dask.persist(score, valid, n_data_arr, n_cloud_arr)
+                score, valid, n_data_arr, n_cloud_arr = kept_for_the_pass
                 (counts,) = dask.compute(histogram_array(score, valid, edges, method.value_range))
             threshold_sample = "whole image"
         else:
@@ -471,6 +475,7 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
         # set here, in the one thread that starts the compute, not in the workers.
         warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         *chunks, n_data, n_cloud = dask.compute(*tasks, *pixel_counts)
+    del kept_for_the_pass
     comps = merge_components(list(chunks))
     timings["vectorise_s"] = time.perf_counter() - t
 

@@ -93,4 +93,4 @@ def test_verdict_globs_resolve_against_the_config_folder(files, monkeypatch, tmp
     (files / "back" / "220202.xlsx").write_bytes(b"")
     monkeypatch.chdir(files.parent)  # a relative config path, as `landcheck run configs/x.yaml`
     cfg = load_config(Path(files.name) / write(files, {**base(), "verdicts": {"files": "back/*.xlsx"}}).name)
-    assert [f.path for f in cfg.verdicts.files] == [Path(files.name) / "back" / "220202.xlsx"]
+    assert [f.path for f in cfg.verdicts.files] == [files / "back" / "220202.xlsx"]  # absolute

@@ -139,6 +139,34 @@ def test_distributed_scheduler_gives_the_same_result(truth_run, tmp_path):
     assert list(result.pieces.patch_id) == list(truth_run.pieces.patch_id)
 
 
+@pytest.mark.parametrize(("run_name", "config"), [("truth_run", "sample_truth.yaml"), ("detect_run", "sample.yaml")])
+def test_a_cluster_whose_workers_start_elsewhere_gives_the_same_result(run_name, config, request, tmp_path,
+                                                                       monkeypatch):
+    """On an existing cluster (worker processes, started wherever their node starts them, not in
+    the run's folder), a config given by a relative path gives what the run in this process gives:
+    detection's pass over the pixels and the county jobs, each reading its files by the paths the
+    run hands it."""
+    distributed = pytest.importorskip("distributed")
+    import os
+
+    expected = request.getfixturevalue(run_name)
+    monkeypatch.chdir(REPO)  # as `landcheck run configs/x.yaml --scheduler ...`
+    cfg = load_config(Path("configs") / config, output=tmp_path / "out")
+    elsewhere = tmp_path / "worker_folder"
+    elsewhere.mkdir()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            client.run(os.chdir, str(elsewhere))
+            assert set(client.run(os.getcwd).values()) == {str(elsewhere)}
+        result = run_pipeline(cfg, scheduler=cluster.scheduler_address, progress=False, log=quiet)
+    assert not result.failures
+    pd.testing.assert_frame_equal(result.ratios, expected.ratios)
+    assert list(result.pieces.patch_id) == list(expected.pieces.patch_id)
+    assert list(result.pieces.geometry.to_wkb()) == list(expected.pieces.geometry.to_wkb())
+    assert not any(elsewhere.iterdir())  # nothing written where the worker happened to start
+
+
 def test_cli_run_prints_where_outputs_are(tmp_path):
     out = tmp_path / "cli-out"
     res = CliRunner().invoke(main, ["run", str(REPO / "configs" / "sample_truth.yaml"), "--out", str(out),

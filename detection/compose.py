@@ -394,7 +394,8 @@ def object_filter(comps: Components, *, pixel_area: float, min_area_m2: float,
 
 def segment_filter(comps: Components, keep: np.ndarray, read_after: Callable[[int, int, int, int], np.ndarray],
                    shape: tuple[int, int], *, after_sample: np.ndarray, pixel_size_m: float,
-                   min_coverage: float, threads: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
+                   min_coverage: float, threads: int = 1,
+                   on_judged: Callable[[int], None] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """The kept components that are objects of their own on the after date, and a record.
 
     A kept component covering less than ``min_coverage`` of the after-date segments it touches
@@ -402,7 +403,8 @@ def segment_filter(comps: Components, keep: np.ndarray, read_after: Callable[[in
     on its own window of the after date (``read_after(row0, row1, col0, col1)``, bands in
     :data:`BAND_ORDER`, misregistration corrected), stretched with the scene's limits from
     ``after_sample`` (``(bands, n)`` valid sample pixels), so the result is chunk-independent.
-    ``threads``: patches judged at once (same result).
+    ``threads``: patches judged at once (same result). ``on_judged(n)``: called as each ``n``
+    more patches are judged (a progress bar).
     """
     info: dict[str, Any] = {"min_segment_coverage": float(min_coverage), "polygons_dropped_by_segments": 0,
                             "area_dropped_by_segments_px": 0}
@@ -412,7 +414,7 @@ def segment_filter(comps: Components, keep: np.ndarray, read_after: Callable[[in
     lo, hi = stretch_limits(np.asarray(after_sample)[:3])
     idx = np.flatnonzero(keep)
     cov = coverage_of_patches(comps.geometries[idx], read_after, shape, lo=lo, hi=hi,
-                              pixel_size_m=pixel_size_m, threads=threads)
+                              pixel_size_m=pixel_size_m, threads=threads, on_judged=on_judged)
     drop = idx[cov < float(min_coverage)]
     keep[drop] = False
     info["polygons_dropped_by_segments"] = int(drop.size)

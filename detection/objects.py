@@ -29,6 +29,8 @@ pair in half the time (docs/benchmarks.md, 2026-11-22).
 from __future__ import annotations
 
 import math
+import threading
+from typing import Callable
 
 import numpy as np
 
@@ -237,7 +239,8 @@ class _Rings:
 
 
 def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, int], *, lo: np.ndarray,
-                        hi: np.ndarray, pixel_size_m: float, threads: int = 1) -> np.ndarray:
+                        hi: np.ndarray, pixel_size_m: float, threads: int = 1,
+                        on_judged: Callable[[int], None] | None = None) -> np.ndarray:
     """:func:`segment_coverage` of each patch polygon on its own after-date window.
 
     Parameters
@@ -255,6 +258,9 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
     threads
         Patches judged at once (each patch is independent, so the result is the same; the
         segmentation releases the GIL for most of its time: 1.7-1.9x on 2 cores).
+    on_judged
+        Called with ``n`` as each ``n`` more patches are judged (from the judging threads, one
+        call at a time), for a progress bar.
     """
     import rasterio
     import shapely
@@ -263,6 +269,7 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
     out = np.ones(len(geoms), dtype=np.float64)
     if len(geoms) == 0:
         return out
+    reported = threading.Lock()
     windows = patch_windows(shapely.bounds(geoms), shape)
     rings = _Rings.of(geoms)
 
@@ -279,7 +286,11 @@ def coverage_of_patches(geometries: np.ndarray, read_after, shape: tuple[int, in
         # one GDAL environment for the batch: entered per window read by the reader otherwise,
         # starting it looks up GDAL's data paths on disk each time
         with rasterio.Env():
-            return [judge(i) for i in batch]
+            judged = [judge(i) for i in batch]
+        if on_judged is not None:
+            with reported:
+                on_judged(len(batch))
+        return judged
 
     # judged in the order of their windows' places on a coarse lattice, so that patches judged
     # one after another read the same part of the after date (the result is the same in any order)

@@ -105,7 +105,8 @@ SAMPLE_MIN_WINDOW_PIXELS = SAMPLE_TARGET // 10
 
 @contextmanager
 def _step(label: str, enabled: bool) -> Iterator[None]:
-    """Announce a compute on stderr and show dask's progress bar (local schedulers)."""
+    """Announce a compute on stderr and show dask's progress bar (local schedulers; on a
+    dask.distributed cluster :func:`_compute` shows one)."""
     if not enabled:
         yield
         return
@@ -114,6 +115,46 @@ def _step(label: str, enabled: bool) -> Iterator[None]:
     print(f"detect: {label}", file=sys.stderr, flush=True)
     with ProgressBar(out=sys.stderr, minimum=1.0):
         yield
+
+
+@contextmanager
+def _judged_bar(total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A bar of the patches judged by the object test (not a dask compute), or None."""
+    if not enabled or total == 0:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, unit="patch", file=sys.stderr, leave=False, mininterval=0.5) as bar:
+        yield bar.update
+
+
+def _cluster_client():
+    """The dask.distributed client ``dask.compute`` uses now (a ``--scheduler`` run's), or None."""
+    if dask.config.get("scheduler", None) != "dask.distributed":
+        return None
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):  # no distributed, or no client
+        return None
+
+
+def _compute(*collections: Any, progress: bool, unit: str) -> tuple:
+    """``dask.compute(*collections)``; on a dask.distributed cluster, with a bar of the outputs
+    finished (dask's local ProgressBar sees nothing of a cluster's work)."""
+    client = _cluster_client() if progress else None
+    if client is None:
+        return dask.compute(*collections)
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    futures = client.compute(list(collections))
+    with tqdm(total=len(futures), unit=unit, file=sys.stderr, leave=False) as bar:
+        for _ in as_completed(futures):
+            bar.update()
+    return tuple(client.gather(futures))
 
 
 def settings_from_config(detection: DetectionConfig) -> Settings:
@@ -474,7 +515,7 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
         # NotGeoreferencedWarning (a race inside rasterio; the coordinates are right). The filter is
         # set here, in the one thread that starts the compute, not in the workers.
         warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
-        *chunks, n_data, n_cloud = dask.compute(*tasks, *pixel_counts)
+        *chunks, n_data, n_cloud = _compute(*tasks, *pixel_counts, progress=progress, unit="chunk")
     del kept_for_the_pass
     comps = merge_components(list(chunks))
     timings["vectorise_s"] = time.perf_counter() - t
@@ -493,10 +534,11 @@ def _detect_on_imagery(img: Imagery, detection: DetectionConfig, *, progress: bo
         warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         keep_core = keep
         read_after = after_window_reader(img, stats_scene.shift)
-        keep, seg_info = segment_filter(comps, keep, read_after, grid.shape,
-                                        after_sample=sa, pixel_size_m=pixel_size,
-                                        min_coverage=settings.min_segment_coverage,
-                                        threads=os.cpu_count() or 1)
+        with _judged_bar(int(keep.sum()), progress) as judged:
+            keep, seg_info = segment_filter(comps, keep, read_after, grid.shape,
+                                            after_sample=sa, pixel_size_m=pixel_size,
+                                            min_coverage=settings.min_segment_coverage,
+                                            threads=os.cpu_count() or 1, on_judged=judged)
     timings["segments_s"] = time.perf_counter() - t
     kept = comps.select(keep)
     geoms = to_map_coordinates(kept.geometries, grid.transform)

@@ -111,10 +111,12 @@ def test_coverage_on_threads_is_the_same_in_the_same_order():
         return img[:, r0:r1, c0:c1]
 
     serial = coverage_of_patches(geoms, read_after, img.shape[1:], lo=lo, hi=hi, pixel_size_m=1.0)
+    judged: list[int] = []
     threaded = coverage_of_patches(geoms, read_after, img.shape[1:], lo=lo, hi=hi, pixel_size_m=1.0,
-                                   threads=2)
+                                   threads=2, on_judged=judged.append)
     assert len(np.unique(serial)) > 5  # the patches are judged differently, so order matters
     np.testing.assert_array_equal(threaded, serial)
+    assert sum(judged) == len(geoms) and len(judged) > 1  # the progress counts every patch once
 
 
 def test_decimation_keeps_a_window_under_the_cap_and_small_windows_whole():

@@ -106,7 +106,7 @@ SAMPLE_MIN_WINDOW_PIXELS = SAMPLE_TARGET // 10
 @contextmanager
 def _step(label: str, enabled: bool) -> Iterator[None]:
     """Announce a compute on stderr and show dask's progress bar (local schedulers; on a
-    dask.distributed cluster :func:`_compute` shows one)."""
+    dask.distributed cluster only the pass over the pixels has a bar, :func:`_compute`'s)."""
     if not enabled:
         yield
         return
